@@ -1,0 +1,17 @@
+import { decryptToken } from '../token/decrypt.js';
+import type { DecryptionResult, TimeInput } from '../types.js';
+import { ClientBase } from './client-base.js';
+import { toUnixMs } from './time.js';
+
+/** For DSPs and exchanges: decrypts advertising tokens received in bid requests. */
+export class BidstreamClient extends ClientBase {
+  /**
+   * Decrypts an advertising token. Never throws for any token: problems are statuses.
+   * @param domainOrAppName the site domain or app id the token arrived with; required for
+   *   client-side generated tokens to succeed
+   * @param now decryption time (Date or Unix ms); default the current time
+   */
+  decryptTokenIntoRawUid(token: string, domainOrAppName?: string | null, now?: TimeInput): DecryptionResult {
+    return decryptToken(token, this.keySet, 'bidstream', domainOrAppName, toUnixMs(now));
+  }
+}

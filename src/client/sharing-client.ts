@@ -1,0 +1,18 @@
+import { decryptToken } from '../token/decrypt.js';
+import { encryptRawUid } from '../token/encrypt.js';
+import type { DecryptionResult, EncryptionResult, TimeInput } from '../types.js';
+import { ClientBase } from './client-base.js';
+import { toUnixMs } from './time.js';
+
+/** For sharing participants: encrypts raw UIDs into v4 tokens and decrypts shared tokens. */
+export class SharingClient extends ClientBase {
+  /** Encrypts a raw UID (base64) into a v4 token with the current sharing keys. */
+  encryptRawUidIntoToken(rawUid: string, now?: TimeInput): EncryptionResult {
+    return encryptRawUid(rawUid, this.keySet, toUnixMs(now));
+  }
+
+  /** Decrypts a shared token (sharing lifetime limit, no domain check). Never throws for any token. */
+  decryptTokenIntoRawUid(token: string, now?: TimeInput): DecryptionResult {
+    return decryptToken(token, this.keySet, 'sharing', undefined, toUnixMs(now));
+  }
+}

@@ -1,0 +1,12 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { TimeInput } from '../types.js';
+
+/** Unix milliseconds of `now` (a Date or ms), or the current time when omitted. */
+export function toUnixMs(now: TimeInput | undefined, name = 'now'): number {
+  if (now === undefined) return Date.now();
+  const ms = now instanceof Date ? now.getTime() : now;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new InvalidArgumentError(`${name} must be a valid Date or Unix milliseconds`);
+  }
+  return ms;
+}

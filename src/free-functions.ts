@@ -1,0 +1,40 @@
+/**
+ * The Python SDK's free functions, for users porting code from it. Unlike the clients, these
+ * throw an EncryptionError (with `.status`) when the outcome is not Success.
+ */
+import { toUnixMs } from './client/time.js';
+import { EncryptionError } from './errors.js';
+import { KeySet } from './keys/key-set.js';
+import { parseKeys } from './keys/parse.js';
+import { decryptToken } from './token/decrypt.js';
+import { encryptRawUid } from './token/encrypt.js';
+import { type DecryptionResult, DecryptionStatus, EncryptionStatus, type IdentityScope, type TimeInput } from './types.js';
+
+function toKeySet(keys: KeySet | string | object): KeySet {
+  return keys instanceof KeySet ? keys : parseKeys(keys);
+}
+
+/**
+ * Decrypts `token` with legacy-client rules (no lifetime checks).
+ * @throws EncryptionError when the status is not Success; KeysJsonError for malformed key JSON
+ */
+export function decrypt(token: string, keys: KeySet | string | object, now?: TimeInput): DecryptionResult {
+  const result = decryptToken(token, toKeySet(keys), 'legacy', undefined, toUnixMs(now));
+  if (result.status !== DecryptionStatus.Success) {
+    throw new EncryptionError(result.status, `token decryption failed: ${result.status}`);
+  }
+  return result;
+}
+
+/**
+ * Encrypts `rawUid` into a v4 token for `identityScope` with sharing keys.
+ * @returns the advertising token
+ * @throws EncryptionError when the status is not Success
+ */
+export function encrypt(rawUid: string, identityScope: IdentityScope, keys: KeySet | string | object, now?: TimeInput): string {
+  const result = encryptRawUid(rawUid, toKeySet(keys), toUnixMs(now), identityScope);
+  if (result.status !== EncryptionStatus.Success) {
+    throw new EncryptionError(result.status, `raw UID encryption failed: ${result.status}`);
+  }
+  return result.encryptedData!;
+}

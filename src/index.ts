@@ -1,0 +1,22 @@
+export {
+  DecryptionStatus,
+  EncryptionStatus,
+  type AdvertisingTokenVersion,
+  type ClientType,
+  type DecryptionResult,
+  type EncryptionResult,
+  type IdentityScope,
+  type IdentityType,
+  type TimeInput,
+} from './types.js';
+export { Uid2Error, KeysJsonError, InvalidArgumentError, EncryptionError } from './errors.js';
+export { KeySet, type Key, type KeySetPolicy } from './keys/key-set.js';
+export { parseKeys } from './keys/parse.js';
+export { decryptToken } from './token/decrypt.js';
+export { encryptRawUid } from './token/encrypt.js';
+export { encodeAdvertisingToken, type TokenFields, type EncodingKey } from './token/encode.js';
+export { MAX_TOKEN_LENGTH } from './token/layout.js';
+export { BidstreamClient } from './client/bidstream-client.js';
+export { SharingClient } from './client/sharing-client.js';
+export type { RefreshResult } from './client/client-base.js';
+export { decrypt, encrypt } from './free-functions.js';

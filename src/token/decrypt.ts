@@ -1,0 +1,199 @@
+/**
+ * Advertising-token decryption. The checks run in exactly the order of the official SDKs
+ * (README "Decryption rules"), because callers and tests compare statuses, not just success.
+ * Nothing here throws: every malformed input ends as a status.
+ */
+import { decodeBase64Strict, hasUrlCharacters } from '../codec/base64.js';
+import { CBC_IV_LENGTH, cbcDecrypt, gcmDecrypt } from '../crypto/aes.js';
+import type { KeySet } from '../keys/key-set.js';
+import {
+  type AdvertisingTokenVersion,
+  type ClientType,
+  type DecryptionResult,
+  DecryptionStatus,
+  type IdentityType,
+} from '../types.js';
+import {
+  MAX_TOKEN_LENGTH,
+  PRIVACY_BIT_CLIENT_SIDE_GENERATED,
+  V2_IDENTITY_FIXED,
+  V2_MASTER_HEADER,
+  V2_ROOT_HEADER,
+  V2_VERSION_BYTE,
+  V3_MASTER_HEADER,
+  V3_MASTER_SITE_KEY_ID,
+  V3_ROOT_HEADER,
+  V3_SITE_HEADER,
+  V3_VERSION_BYTE,
+  V4_VERSION_BYTE,
+  prefixIdentityTypeBits,
+  prefixScopeIsEuid,
+} from './layout.js';
+
+const FAILURES = new Map<DecryptionStatus, DecryptionResult>(
+  Object.values(DecryptionStatus).map((status) => [status, Object.freeze({ status })]),
+);
+
+/** A frozen, shared `{ status }` result: failures before decryption carry nothing else. */
+export function failure(status: DecryptionStatus): DecryptionResult {
+  return FAILURES.get(status)!;
+}
+
+/** Token fields the rule checks need, whatever the version. */
+interface DecodedToken {
+  version: AdvertisingTokenVersion;
+  expiresMs: number;
+  /** Generation time (v3/v4); v2 tokens have none and use "now" instead. */
+  generatedMs: number | undefined;
+  siteId: number;
+  privacyBits: number;
+  establishedMs: number;
+  identityType: IdentityType | undefined;
+  uid: string;
+}
+
+function readI64(buf: Buffer, offset: number): number {
+  return Number(buf.readBigInt64BE(offset));
+}
+
+function decodeV2(bytes: Buffer, keys: KeySet): DecodedToken | DecryptionStatus {
+  if (bytes.length < V2_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
+  const masterKey = keys.getKey(bytes.readInt32BE(1));
+  if (!masterKey) return DecryptionStatus.NotAuthorizedForMasterKey;
+  const master = cbcDecrypt(masterKey.secret, bytes.subarray(5, V2_ROOT_HEADER), bytes.subarray(V2_ROOT_HEADER));
+  if (!master || master.length < V2_MASTER_HEADER) return DecryptionStatus.InvalidPayload;
+
+  const expiresMs = readI64(master, 0);
+  const siteKey = keys.getKey(master.readInt32BE(8));
+  if (!siteKey) return DecryptionStatus.NotAuthorizedForKey;
+  const identity = cbcDecrypt(siteKey.secret, master.subarray(12, 12 + CBC_IV_LENGTH), master.subarray(V2_MASTER_HEADER));
+  if (!identity || identity.length < V2_IDENTITY_FIXED) return DecryptionStatus.InvalidPayload;
+
+  const idLength = identity.readInt32BE(4);
+  if (idLength < 0 || idLength > identity.length - V2_IDENTITY_FIXED) return DecryptionStatus.InvalidPayload;
+  const idEnd = 8 + idLength;
+  return {
+    version: 2,
+    expiresMs,
+    generatedMs: undefined,
+    siteId: identity.readInt32BE(0),
+    privacyBits: identity.readInt32BE(idEnd),
+    establishedMs: readI64(identity, idEnd + 4),
+    identityType: undefined,
+    uid: identity.toString('utf8', 8, idEnd),
+  };
+}
+
+function decodeV3(bytes: Buffer, keys: KeySet, version: 3 | 4): DecodedToken | DecryptionStatus {
+  const prefix = bytes[0]!;
+  if (prefixScopeIsEuid(prefix) !== (keys.identityScope === 'EUID')) return DecryptionStatus.InvalidIdentityScope;
+  if (bytes.length < V3_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
+  const masterKey = keys.getKey(bytes.readInt32BE(2));
+  if (!masterKey) return DecryptionStatus.NotAuthorizedForMasterKey;
+  const master = gcmDecrypt(masterKey.secret, bytes, V3_ROOT_HEADER);
+  if (!master || master.length < V3_MASTER_HEADER) return DecryptionStatus.InvalidPayload;
+
+  const siteKey = keys.getKey(master.readInt32BE(V3_MASTER_SITE_KEY_ID));
+  if (!siteKey) return DecryptionStatus.NotAuthorizedForKey;
+  const site = gcmDecrypt(siteKey.secret, master, V3_MASTER_HEADER);
+  if (!site || site.length < V3_SITE_HEADER) return DecryptionStatus.InvalidPayload;
+
+  const typeBits = prefixIdentityTypeBits(prefix);
+  if (typeBits > 1) return DecryptionStatus.InvalidPayload;
+  return {
+    version,
+    expiresMs: readI64(master, 0),
+    generatedMs: readI64(master, 8),
+    siteId: site.readInt32BE(0),
+    privacyBits: site.readInt32BE(16),
+    establishedMs: readI64(site, 20),
+    identityType: typeBits === 1 ? 'Phone' : 'Email',
+    uid: site.toString('base64', V3_SITE_HEADER),
+  };
+}
+
+/** Decodes the token text into bytes and routes it by version (rule 2). */
+function decode(token: string, keys: KeySet): DecodedToken | DecryptionStatus {
+  const headerText = token.slice(0, 4);
+  const header = decodeBase64Strict(headerText, hasUrlCharacters(headerText) ? 'url' : 'standard');
+  if (!header || header.length < 3) return DecryptionStatus.InvalidPayload;
+
+  if (header[0] === V2_VERSION_BYTE) {
+    const bytes = decodeBase64Strict(token, 'standard');
+    return bytes ? decodeV2(bytes, keys) : DecryptionStatus.InvalidPayload;
+  }
+  if (header[1] === V3_VERSION_BYTE) {
+    const bytes = decodeBase64Strict(token, 'standard');
+    return bytes ? decodeV3(bytes, keys, 3) : DecryptionStatus.InvalidPayload;
+  }
+  if (header[1] === V4_VERSION_BYTE) {
+    // v4 is specified as base64url, but standard base64 (padded or not) is accepted too.
+    const bytes = decodeBase64Strict(token, 'either');
+    return bytes ? decodeV3(bytes, keys, 4) : DecryptionStatus.InvalidPayload;
+  }
+  return DecryptionStatus.VersionNotSupported;
+}
+
+function hasValidLifetime(keys: KeySet, clientType: ClientType, token: DecodedToken, nowMs: number): boolean {
+  if (clientType === 'legacy') return true;
+  const maxLifetime = clientType === 'bidstream' ? keys.maxBidstreamLifetimeSeconds : keys.maxSharingLifetimeSeconds;
+  const generatedMs = token.generatedMs ?? nowMs;
+  if (Math.floor((token.expiresMs - generatedMs) / 1000) > maxLifetime) return false;
+  return Math.floor((generatedMs - nowMs) / 1000) <= keys.allowClockSkewSeconds;
+}
+
+/**
+ * Decrypts an advertising token under the rules of `clientType`.
+ *
+ * @param token advertising token text; any other value is `InvalidPayload`
+ * @param keys the key set in force, or `undefined`/`null` when none was ever loaded
+ * @param domainOrAppName where the token was seen, checked for client-side generated tokens
+ * @param nowMs the current time, Unix milliseconds
+ */
+export function decryptToken(
+  token: unknown,
+  keys: KeySet | null | undefined,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+): DecryptionResult {
+  // Rule 1: keys.
+  if (!keys) return failure(DecryptionStatus.NotInitialized);
+  if (!keys.isValid(nowMs)) return failure(DecryptionStatus.KeysNotSynced);
+  // Rule 2: shape and version.
+  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
+    return failure(DecryptionStatus.InvalidPayload);
+  }
+  // Rules 3-6: scope, master key, site key, both layers.
+  const decoded = decode(token, keys);
+  if (typeof decoded === 'string') return failure(decoded);
+
+  const isClientSideGenerated = (decoded.privacyBits & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
+  const result: DecryptionResult = {
+    status: DecryptionStatus.Success,
+    uid: undefined,
+    established: new Date(decoded.establishedMs),
+    siteId: decoded.siteId,
+    identityType: decoded.identityType,
+    advertisingTokenVersion: decoded.version,
+    isClientSideGenerated,
+    expiry: new Date(decoded.expiresMs),
+  };
+  // Rule 7: expiry (a token that expires exactly now is still valid).
+  if (nowMs > decoded.expiresMs) {
+    result.status = DecryptionStatus.ExpiredToken;
+  } else if (
+    // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
+    isClientSideGenerated &&
+    clientType !== 'sharing' &&
+    !keys.isDomainOrAppNameAllowed(decoded.siteId, domainOrAppName)
+  ) {
+    result.status = DecryptionStatus.DomainOrAppNameCheckFailed;
+  } else if (!hasValidLifetime(keys, clientType, decoded, nowMs)) {
+    // Rule 9: lifetime and clock skew.
+    result.status = DecryptionStatus.InvalidTokenLifetime;
+  } else {
+    result.uid = decoded.uid;
+  }
+  return result;
+}
