@@ -1,0 +1,75 @@
+/** Loads the shared decryption vectors (../shared/vectors) that every build must pass. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SHARED_DIR = resolve(here, '../../../shared');
+export const VECTORS_PATH = resolve(SHARED_DIR, 'vectors/decrypt-vectors.json');
+export const CROSS_SDK_PATH = resolve(SHARED_DIR, 'vectors/cross-sdk-token.json');
+
+export interface VectorExpect {
+  status: string;
+  uid?: string | null;
+  siteId?: number | null;
+  identityType?: 'Email' | 'Phone' | null;
+  advertisingTokenVersion?: number | null;
+  isClientSideGenerated?: boolean | null;
+  establishedMs?: number | null;
+  expiryMs?: number | null;
+}
+
+export interface DecryptVector {
+  name: string;
+  keySet: string | null;
+  clientType: 'bidstream' | 'sharing' | 'legacy';
+  token: string;
+  domainOrAppName: string | null;
+  nowMs: number;
+  expect: VectorExpect;
+}
+
+export interface EnvelopeVector {
+  name: string;
+  secretKey: string;
+  nonceHex: string;
+  responseBase64: string;
+  expect: { ok: true; json: unknown } | { ok: false };
+}
+
+export interface VectorFile {
+  format: string;
+  keySets: Record<string, { endpoint: string; response: unknown }>;
+  decrypt: DecryptVector[];
+  responseEnvelopes: EnvelopeVector[];
+}
+
+export function loadVectors(): VectorFile {
+  return JSON.parse(readFileSync(VECTORS_PATH, 'utf8')) as VectorFile;
+}
+
+export interface CrossSdkVector {
+  keys: unknown;
+  token: string;
+  clientType: 'legacy';
+  nowMs: number;
+  expect: VectorExpect;
+}
+
+export function loadCrossSdkVector(): CrossSdkVector {
+  return JSON.parse(readFileSync(CROSS_SDK_PATH, 'utf8')) as CrossSdkVector;
+}
+
+/**
+ * Compares a result (library object or CLI record) with a vector's expectation: the status
+ * always, and on Success every field the vector states (null = not checked).
+ */
+export function expectedFields(expect: VectorExpect): Record<string, unknown> {
+  if (expect.status !== 'Success') return { status: expect.status };
+  const fields: Record<string, unknown> = { status: expect.status, uid: expect.uid };
+  const optional = ['siteId', 'identityType', 'advertisingTokenVersion', 'isClientSideGenerated'] as const;
+  for (const name of optional) if (expect[name] !== null && expect[name] !== undefined) fields[name] = expect[name];
+  if (expect.establishedMs != null) fields['establishedMs'] = expect.establishedMs;
+  if (expect.expiryMs != null) fields['expiryMs'] = expect.expiryMs;
+  return fields;
+}
