@@ -38,3 +38,24 @@ export class EncryptionError extends Uid2Error {
     this.status = status;
   }
 }
+
+/** The engine was closed; no more work is accepted. */
+export class EngineClosedError extends Uid2Error {
+  constructor(message = 'the decryption engine is closed') {
+    super('UID2_ERR_ENGINE_CLOSED', message);
+  }
+}
+
+/** More tokens are queued than `maxQueuedTokens` allows; the call was rejected at once. */
+export class EngineOverloadedError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_ENGINE_OVERLOADED', message);
+  }
+}
+
+/** A worker thread failed twice on the same batch; that batch's calls are rejected. */
+export class WorkerFailedError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_WORKER_FAILED', message, options);
+  }
+}

@@ -3,6 +3,7 @@
  * atomic replacement. A key set is swapped only for a complete, valid one; a failure keeps the
  * previous keys.
  */
+import { EventEmitter } from 'node:events';
 import { Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
@@ -13,7 +14,10 @@ export interface RefreshResult {
   error?: Uid2Error;
 }
 
-export abstract class ClientBase {
+/**
+ * Events: `keys` (keySet: KeySet) whenever a new key set takes effect.
+ */
+export abstract class ClientBase extends EventEmitter {
   /** The UID2 service base URL, e.g. `https://prod.uidapi.com`. */
   readonly baseUrl: string;
   // Credentials live in private fields so they never appear in logs, inspect or JSON.
@@ -22,6 +26,7 @@ export abstract class ClientBase {
   #keySet: KeySet | undefined;
 
   constructor(baseUrl: string, apiKey: string, secretKey: string) {
+    super();
     this.baseUrl = baseUrl;
     this.#apiKey = apiKey;
     this.#secretKey = secretKey;
@@ -58,5 +63,6 @@ export abstract class ClientBase {
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */
   protected setKeySet(keySet: KeySet): void {
     this.#keySet = keySet;
+    this.emit('keys', keySet);
   }
 }
