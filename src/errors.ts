@@ -59,3 +59,75 @@ export class WorkerFailedError extends Uid2Error {
     super('UID2_ERR_WORKER_FAILED', message, options);
   }
 }
+
+// --- Service calls (key refresh over HTTP). None of these messages ever holds the api key, the
+// --- secret key or a key secret: they are built only from status codes, paths and fixed text.
+
+/** The UID2 service answered with an HTTP status other than 200. */
+export class ServiceHttpError extends Uid2Error {
+  /** The HTTP status code the service answered with. */
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super('UID2_ERR_SERVICE_HTTP', message);
+    this.statusCode = statusCode;
+  }
+}
+
+/** The request did not reach the service or the connection failed before a full answer. */
+export class ServiceNetworkError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_SERVICE_NETWORK', message, options);
+  }
+}
+
+/** The service did not answer completely within the timeout. */
+export class ServiceTimeoutError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_SERVICE_TIMEOUT', message);
+  }
+}
+
+/** The caller's AbortSignal fired, or the client was closed, before the operation finished. */
+export class AbortedError extends Uid2Error {
+  constructor(message = 'the operation was aborted') {
+    super('UID2_ERR_ABORTED', message);
+  }
+}
+
+/** A request or response envelope is malformed: bad base64, too short, bad version or bad tag. */
+export class EnvelopeError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_ENVELOPE', message);
+  }
+}
+
+/** The response envelope carries a nonce other than the request's (a replayed or mixed-up answer). */
+export class NonceMismatchError extends Uid2Error {
+  constructor(message = 'response nonce does not match the request nonce') {
+    super('UID2_ERR_NONCE_MISMATCH', message);
+  }
+}
+
+/** The client secret is not base64 of 32 bytes. */
+export class SecretKeyError extends Uid2Error {
+  constructor(message = 'secret key must be base64 of 32 bytes') {
+    super('UID2_ERR_SECRET_KEY', message);
+  }
+}
+
+/** The client is missing its base URL or credentials, or the base URL is unusable. */
+export class ConfigError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_CONFIG', message);
+  }
+}
+
+/**
+ * A well-formed key response whose keys have all expired: applying it would leave the client
+ * unable to decrypt anything (`KeysNotSynced`), so the previous keys are kept instead.
+ */
+export class StaleKeysError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_KEYS_STALE', message);
+  }
+}

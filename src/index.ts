@@ -20,3 +20,34 @@ export { BidstreamClient } from './client/bidstream-client.js';
 export { SharingClient } from './client/sharing-client.js';
 export type { RefreshResult } from './client/client-base.js';
 export { decrypt, encrypt } from './free-functions.js';
+export {
+  ServiceHttpError,
+  ServiceNetworkError,
+  ServiceTimeoutError,
+  AbortedError,
+  EnvelopeError,
+  NonceMismatchError,
+  SecretKeyError,
+  ConfigError,
+  StaleKeysError,
+} from './errors.js';
+export {
+  ENVELOPE_VERSION,
+  NONCE_LENGTH,
+  SECRET_KEY_LENGTH,
+  decodeSecretKey,
+  sealRequest,
+  openResponse,
+  openRequest,
+  sealResponse,
+  type RequestEnvelope,
+  type OpenedEnvelope,
+} from './service/envelope.js';
+export {
+  DEFAULT_CLIENT_OPTIONS,
+  DEFAULT_AUTO_REFRESH_OPTIONS,
+  type ClientOptions,
+  type RefreshOptions,
+  type AutoRefreshOptions,
+} from './service/options.js';
+export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';

@@ -1,10 +1,16 @@
+import type { KeyEndpoint } from '../service/key-request.js';
 import { decryptToken } from '../token/decrypt.js';
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { ClientBase } from './client-base.js';
 import { toUnixMs } from './time.js';
 
-/** For DSPs and exchanges: decrypts advertising tokens received in bid requests. */
+/**
+ * For DSPs and exchanges: decrypts advertising tokens received in bid requests.
+ * `refresh()` and `startAutoRefresh()` fetch keys from `/v2/key/bidstream`.
+ */
 export class BidstreamClient extends ClientBase {
+  protected readonly endpoint: KeyEndpoint = 'bidstream';
+
   /**
    * Decrypts an advertising token. Never throws for any token: problems are statuses.
    * @param domainOrAppName the site domain or app id the token arrived with; required for

@@ -1,12 +1,23 @@
 /**
  * What BidstreamClient and SharingClient share: credentials, the key set in force and its
- * atomic replacement. A key set is swapped only for a complete, valid one; a failure keeps the
- * previous keys.
+ * atomic replacement, refresh from the UID2 service and the auto-refresh loop. A key set is
+ * swapped only for a complete, valid one; a failure keeps the previous keys.
  */
 import { EventEmitter } from 'node:events';
-import { Uid2Error } from '../errors.js';
+import { AbortedError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
+import { AutoRefresher } from '../service/auto-refresh.js';
+import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
+import {
+  resolveCredentials,
+  validateAutoRefreshOptions,
+  validateClientOptions,
+  validateRefreshOptions,
+  type AutoRefreshOptions,
+  type ClientOptions,
+  type RefreshOptions,
+} from '../service/options.js';
 
 /** Outcome of a refresh: never thrown, always returned. */
 export interface RefreshResult {
@@ -15,21 +26,47 @@ export interface RefreshResult {
 }
 
 /**
- * Events: `keys` (keySet: KeySet) whenever a new key set takes effect.
+ * Events:
+ * - `keys` (keySet: KeySet) whenever a new key set takes effect (refresh or refreshJson);
+ * - `refresh` (keySet: KeySet) after each successful service refresh (manual or automatic);
+ * - `refreshError` (error: Uid2Error) after each failed service refresh. Aborted refreshes
+ *   (the caller's signal, stopAutoRefresh, close) are the caller's own doing and emit nothing.
  */
 export abstract class ClientBase extends EventEmitter {
-  /** The UID2 service base URL, e.g. `https://prod.uidapi.com`. */
-  readonly baseUrl: string;
+  /** The UID2 service base URL, e.g. `https://prod.uidapi.com` (default `UID2_BASE_URL`). */
+  readonly baseUrl: string | undefined;
   // Credentials live in private fields so they never appear in logs, inspect or JSON.
-  readonly #apiKey: string;
-  readonly #secretKey: string;
+  readonly #apiKey: string | undefined;
+  readonly #secretKey: string | undefined;
+  readonly #options: Required<ClientOptions>;
   #keySet: KeySet | undefined;
+  #lastSuccessAt: Date | undefined;
+  #lastError: Uid2Error | undefined;
+  // Refreshes may overlap (a manual one during an automatic one); only a response newer than
+  // the one in force may replace it, so a slow old answer cannot undo a fresh one.
+  #refreshesStarted = 0;
+  #newestApplied = 0;
+  #autoRefresher: AutoRefresher | undefined;
+  readonly #closed = new AbortController();
 
-  constructor(baseUrl: string, apiKey: string, secretKey: string) {
+  /** The key endpoint this client calls. */
+  protected abstract readonly endpoint: KeyEndpoint;
+
+  /**
+   * @param baseUrl the UID2 service, e.g. `https://prod.uidapi.com`; default `UID2_BASE_URL`
+   * @param apiKey the api key (bearer token); default `UID2_API_KEY`
+   * @param secretKey the client secret, base64 of 32 bytes; default `UID2_SECRET_KEY`
+   * @param options timeouts and limits, see ClientOptions
+   * @throws InvalidArgumentError for a bad option. Missing or malformed credentials are reported
+   *   by `refresh()`, so a client fed by `refreshJson()` alone needs none.
+   */
+  constructor(baseUrl?: string, apiKey?: string, secretKey?: string, options?: ClientOptions) {
     super();
-    this.baseUrl = baseUrl;
-    this.#apiKey = apiKey;
-    this.#secretKey = secretKey;
+    this.#options = validateClientOptions(options);
+    const credentials = resolveCredentials(baseUrl, apiKey, secretKey);
+    this.baseUrl = credentials.baseUrl;
+    this.#apiKey = credentials.apiKey;
+    this.#secretKey = credentials.secretKey;
   }
 
   /** The key set in force, or `undefined` before the first successful refresh. */
@@ -37,13 +74,28 @@ export abstract class ClientBase extends EventEmitter {
     return this.#keySet;
   }
 
+  /** When the last successful service refresh completed. */
+  get lastSuccessAt(): Date | undefined {
+    return this.#lastSuccessAt;
+  }
+
+  /** The error of the last service refresh, or `undefined` if it succeeded (or none ran yet). */
+  get lastError(): Uid2Error | undefined {
+    return this.#lastError;
+  }
+
+  /** True between `startAutoRefresh()` and `stopAutoRefresh()` / `close()`. */
+  get autoRefreshing(): boolean {
+    return this.#autoRefresher !== undefined;
+  }
+
   /** @internal */
-  protected get apiKey(): string {
+  protected get apiKey(): string | undefined {
     return this.#apiKey;
   }
 
   /** @internal */
-  protected get secretKey(): string {
+  protected get secretKey(): string | undefined {
     return this.#secretKey;
   }
 
@@ -60,9 +112,85 @@ export abstract class ClientBase extends EventEmitter {
     }
   }
 
+  /**
+   * Fetches keys from the UID2 service (`/v2/key/bidstream` or `/v2/key/sharing`) and puts them
+   * in force. Resolves, never rejects, for every service failure; on failure the previous keys
+   * stay in force and `error` says why (`UID2_ERR_SERVICE_*`, `UID2_ERR_ENVELOPE`, ...).
+   * @throws InvalidArgumentError (as a rejection) for bad options only
+   */
+  async refresh(options?: RefreshOptions): Promise<RefreshResult> {
+    const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
+    return this.#refresh(signal ? [signal] : [], timeoutMs);
+  }
+
+  /**
+   * Refreshes now, then every `intervalMs` (± jitter) after a success and every
+   * `retryIntervalMs` after a failure, until `stopAutoRefresh()` or `close()`. Calling it again
+   * restarts the loop with the new options. Outcomes are reported by the `refresh` and
+   * `refreshError` events and by `lastSuccessAt` / `lastError`.
+   * @returns the outcome of the first refresh
+   * @throws InvalidArgumentError for a bad option; ConfigError or SecretKeyError when the
+   *   credentials cannot work, since retrying them forever would only hide the mistake
+   */
+  startAutoRefresh(options?: AutoRefreshOptions): Promise<RefreshResult> {
+    const settings = validateAutoRefreshOptions(options);
+    if (this.#closed.signal.aborted) return Promise.resolve({ success: false, error: new AbortedError('the client is closed') });
+    checkCredentials({ baseUrl: this.baseUrl, apiKey: this.#apiKey, secretKey: this.#secretKey }, this.endpoint);
+    this.stopAutoRefresh();
+    const refresher = new AutoRefresher((signal) => this.#refresh([signal], this.#options.timeoutMs), settings);
+    this.#autoRefresher = refresher;
+    return refresher.start();
+  }
+
+  /** Stops auto-refresh: clears its timer and aborts its refresh in flight. Idempotent. */
+  stopAutoRefresh(): void {
+    this.#autoRefresher?.stop();
+    this.#autoRefresher = undefined;
+  }
+
+  /**
+   * Stops auto-refresh and aborts every refresh in flight; later refreshes resolve with an
+   * AbortedError. The keys in force stay usable for decryption and encryption. Idempotent.
+   */
+  close(): void {
+    this.stopAutoRefresh();
+    this.#closed.abort(new AbortedError('the client is closed'));
+  }
+
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */
   protected setKeySet(keySet: KeySet): void {
     this.#keySet = keySet;
     this.emit('keys', keySet);
+  }
+
+  async #refresh(signals: AbortSignal[], timeoutMs: number): Promise<RefreshResult> {
+    const order = ++this.#refreshesStarted;
+    let keySet: KeySet;
+    try {
+      keySet = await requestKeySet({
+        baseUrl: this.baseUrl,
+        apiKey: this.#apiKey,
+        secretKey: this.#secretKey,
+        endpoint: this.endpoint,
+        timeoutMs,
+        maxResponseBytes: this.#options.maxResponseBytes,
+        signals: [...signals, this.#closed.signal],
+      });
+    } catch (err) {
+      const error = err instanceof Uid2Error ? err : new Uid2Error('UID2_ERR_INTERNAL', 'unexpected refresh failure', { cause: err });
+      if (!(error instanceof AbortedError)) {
+        this.#lastError = error;
+        this.emit('refreshError', error);
+      }
+      return { success: false, error };
+    }
+    if (order > this.#newestApplied) {
+      this.#newestApplied = order;
+      this.setKeySet(keySet);
+    }
+    this.#lastSuccessAt = new Date();
+    this.#lastError = undefined;
+    this.emit('refresh', keySet);
+    return { success: true };
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * Options of the service layer, their defaults and their validation. Everything is checked up
+ * front (constructor, startAutoRefresh, refresh) so a bad value fails at once with a message
+ * naming the option, never later inside a timer.
+ */
+import { ConfigError, InvalidArgumentError } from '../errors.js';
+
+/** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Per-client options: the 4th constructor argument of BidstreamClient and SharingClient. */
+export interface ClientOptions {
+  /** Time allowed for one refresh (connect, answer and body), ms. Default 10 000. */
+  timeoutMs?: number;
+  /**
+   * Largest response body read, bytes; a larger body fails the refresh without reading it all.
+   * Default 64 MiB.
+   */
+  maxResponseBytes?: number;
+}
+
+export const DEFAULT_CLIENT_OPTIONS: Readonly<Required<ClientOptions>> = Object.freeze({
+  timeoutMs: 10_000,
+  maxResponseBytes: 64 * 1024 * 1024,
+});
+
+/** Options of one `refresh()` call. */
+export interface RefreshOptions {
+  /** Aborts the refresh; it then resolves with an `AbortedError` (`UID2_ERR_ABORTED`). */
+  signal?: AbortSignal;
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** Options of `startAutoRefresh()`. */
+export interface AutoRefreshOptions {
+  /** Time between successful refreshes, ms. Default 3 600 000 (one hour). */
+  intervalMs?: number;
+  /** Time before retrying a failed refresh, ms. Default 30 000. */
+  retryIntervalMs?: number;
+  /**
+   * Each delay is scaled by a random factor in [1 - jitter, 1 + jitter], so that a fleet of
+   * clients started together does not call the service in lockstep. From 0 (none) to below 1.
+   * Default 0.1.
+   */
+  jitter?: number;
+}
+
+export const DEFAULT_AUTO_REFRESH_OPTIONS: Readonly<Required<AutoRefreshOptions>> = Object.freeze({
+  intervalMs: 3_600_000,
+  retryIntervalMs: 30_000,
+  jitter: 0.1,
+});
+
+function checkObject(options: unknown, name: string): Record<string, unknown> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError(`${name} must be an object`);
+  return options as Record<string, unknown>;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new InvalidArgumentError(`${name} must be a positive integer no larger than ${max}`);
+  }
+  return value;
+}
+
+/** @throws InvalidArgumentError naming the first bad option */
+export function validateClientOptions(options: unknown): Required<ClientOptions> {
+  const o = checkObject(options, 'options');
+  return {
+    timeoutMs: positiveInteger(o['timeoutMs'], 'options.timeoutMs', DEFAULT_CLIENT_OPTIONS.timeoutMs, MAX_TIMER_MS),
+    maxResponseBytes: positiveInteger(
+      o['maxResponseBytes'],
+      'options.maxResponseBytes',
+      DEFAULT_CLIENT_OPTIONS.maxResponseBytes,
+      Number.MAX_SAFE_INTEGER,
+    ),
+  };
+}
+
+/** @throws InvalidArgumentError naming the first bad option */
+export function validateRefreshOptions(options: unknown, client: Required<ClientOptions>): { signal: AbortSignal | undefined; timeoutMs: number } {
+  const o = checkObject(options, 'options');
+  const signal = o['signal'];
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');
+  return { signal, timeoutMs: positiveInteger(o['timeoutMs'], 'options.timeoutMs', client.timeoutMs, MAX_TIMER_MS) };
+}
+
+/** @throws InvalidArgumentError naming the first bad option */
+export function validateAutoRefreshOptions(options: unknown): Required<AutoRefreshOptions> {
+  const o = checkObject(options, 'options');
+  const jitter = o['jitter'] ?? DEFAULT_AUTO_REFRESH_OPTIONS.jitter;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
+    throw new InvalidArgumentError('options.jitter must be a number from 0 up to (not including) 1');
+  }
+  const d = DEFAULT_AUTO_REFRESH_OPTIONS;
+  return {
+    intervalMs: positiveInteger(o['intervalMs'], 'options.intervalMs', d.intervalMs, MAX_TIMER_MS),
+    retryIntervalMs: positiveInteger(o['retryIntervalMs'], 'options.retryIntervalMs', d.retryIntervalMs, MAX_TIMER_MS),
+    jitter,
+  };
+}
+
+/** Environment variables that supply credentials the constructor was not given. */
+export const ENV_BASE_URL = 'UID2_BASE_URL';
+export const ENV_API_KEY = 'UID2_API_KEY';
+export const ENV_SECRET_KEY = 'UID2_SECRET_KEY';
+
+/** Credentials as given or taken from the environment; any may be missing until a refresh needs it. */
+export interface Credentials {
+  baseUrl: string | undefined;
+  apiKey: string | undefined;
+  secretKey: string | undefined;
+}
+
+/** Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. */
+export function resolveCredentials(
+  baseUrl: string | undefined,
+  apiKey: string | undefined,
+  secretKey: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Credentials {
+  return {
+    baseUrl: baseUrl ?? env[ENV_BASE_URL],
+    apiKey: apiKey ?? env[ENV_API_KEY],
+    secretKey: secretKey ?? env[ENV_SECRET_KEY],
+  };
+}
+
+/**
+ * The endpoint URL for `path` under `baseUrl` (any path prefix kept, trailing slashes dropped).
+ * The base URL is never repeated in the message: a caller who swapped arguments would otherwise
+ * see their api key printed.
+ * @throws ConfigError
+ */
+export function endpointUrl(baseUrl: string | undefined, path: string): URL {
+  if (baseUrl === undefined || baseUrl.trim() === '') {
+    throw new ConfigError(`no base URL: pass baseUrl or set ${ENV_BASE_URL}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl.trim().replace(/\/+$/, '') + path);
+  } catch {
+    throw new ConfigError('base URL is not a valid URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('base URL must use http: or https:');
+  if (url.username !== '' || url.password !== '') throw new ConfigError('base URL must not contain credentials');
+  if (url.search !== '' || url.hash !== '') throw new ConfigError('base URL must not have a query or fragment');
+  return url;
+}
+
+/** @throws ConfigError when the api key is missing or cannot be sent in a header */
+export function checkApiKey(apiKey: string | undefined): string {
+  if (apiKey === undefined || apiKey.trim() === '') throw new ConfigError(`no api key: pass apiKey or set ${ENV_API_KEY}`);
+  // Header values must be visible ASCII; anything else would make fetch throw a message that
+  // might echo the value.
+  if (!/^[\x21-\x7e]+$/.test(apiKey.trim())) throw new ConfigError('api key must be printable ASCII without spaces');
+  return apiKey.trim();
+}
