@@ -5,7 +5,7 @@
  */
 import { decodeBase64Strict, hasUrlCharacters } from '../codec/base64.js';
 import { CBC_IV_LENGTH, cbcDecrypt, gcmDecrypt } from '../crypto/aes.js';
-import type { KeySet } from '../keys/key-set.js';
+import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import {
   type AdvertisingTokenVersion,
   type ClientType,
@@ -40,7 +40,7 @@ export function failure(status: DecryptionStatus): DecryptionResult {
 }
 
 /** Token fields the rule checks need, whatever the version. */
-interface DecodedToken {
+export interface DecodedToken {
   version: AdvertisingTokenVersion;
   expiresMs: number;
   /** Generation time (v3/v4); v2 tokens have none and use "now" instead. */
@@ -49,14 +49,27 @@ interface DecodedToken {
   privacyBits: number;
   establishedMs: number;
   identityType: IdentityType | undefined;
-  uid: string;
+  /** The raw UID's bytes, a view into the decrypted payload: UTF-8 text (v2) or raw bytes (v3/v4). */
+  uidBytes: Buffer;
+}
+
+/** A token that decrypted fully, with the status the remaining rules gave it. */
+export interface CheckedToken extends DecodedToken {
+  status: DecryptionStatus;
+  isClientSideGenerated: boolean;
+}
+
+/** The text form of a raw UID: v2 carries it as UTF-8 text, v3/v4 as bytes shown in base64. */
+export function rawUidText(version: AdvertisingTokenVersion, uidBytes: Uint8Array): string {
+  const buf = Buffer.from(uidBytes.buffer, uidBytes.byteOffset, uidBytes.byteLength);
+  return version === 2 ? buf.toString('utf8') : buf.toString('base64');
 }
 
 function readI64(buf: Buffer, offset: number): number {
   return Number(buf.readBigInt64BE(offset));
 }
 
-function decodeV2(bytes: Buffer, keys: KeySet): DecodedToken | DecryptionStatus {
+function decodeV2(bytes: Buffer, keys: DecryptionKeys): DecodedToken | DecryptionStatus {
   if (bytes.length < V2_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
   const masterKey = keys.getKey(bytes.readInt32BE(1));
   if (!masterKey) return DecryptionStatus.NotAuthorizedForMasterKey;
@@ -80,11 +93,11 @@ function decodeV2(bytes: Buffer, keys: KeySet): DecodedToken | DecryptionStatus 
     privacyBits: identity.readInt32BE(idEnd),
     establishedMs: readI64(identity, idEnd + 4),
     identityType: undefined,
-    uid: identity.toString('utf8', 8, idEnd),
+    uidBytes: identity.subarray(8, idEnd),
   };
 }
 
-function decodeV3(bytes: Buffer, keys: KeySet, version: 3 | 4): DecodedToken | DecryptionStatus {
+function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedToken | DecryptionStatus {
   const prefix = bytes[0]!;
   if (prefixScopeIsEuid(prefix) !== (keys.identityScope === 'EUID')) return DecryptionStatus.InvalidIdentityScope;
   if (bytes.length < V3_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
@@ -108,12 +121,12 @@ function decodeV3(bytes: Buffer, keys: KeySet, version: 3 | 4): DecodedToken | D
     privacyBits: site.readInt32BE(16),
     establishedMs: readI64(site, 20),
     identityType: typeBits === 1 ? 'Phone' : 'Email',
-    uid: site.toString('base64', V3_SITE_HEADER),
+    uidBytes: site.subarray(V3_SITE_HEADER),
   };
 }
 
 /** Decodes the token text into bytes and routes it by version (rule 2). */
-function decode(token: string, keys: KeySet): DecodedToken | DecryptionStatus {
+function decode(token: string, keys: DecryptionKeys): DecodedToken | DecryptionStatus {
   const headerText = token.slice(0, 4);
   const header = decodeBase64Strict(headerText, hasUrlCharacters(headerText) ? 'url' : 'standard');
   if (!header || header.length < 3) return DecryptionStatus.InvalidPayload;
@@ -134,7 +147,7 @@ function decode(token: string, keys: KeySet): DecodedToken | DecryptionStatus {
   return DecryptionStatus.VersionNotSupported;
 }
 
-function hasValidLifetime(keys: KeySet, clientType: ClientType, token: DecodedToken, nowMs: number): boolean {
+function hasValidLifetime(keys: DecryptionKeys, clientType: ClientType, token: DecodedToken, nowMs: number): boolean {
   if (clientType === 'legacy') return true;
   const maxLifetime = clientType === 'bidstream' ? keys.maxBidstreamLifetimeSeconds : keys.maxSharingLifetimeSeconds;
   const generatedMs = token.generatedMs ?? nowMs;
@@ -143,7 +156,76 @@ function hasValidLifetime(keys: KeySet, clientType: ClientType, token: DecodedTo
 }
 
 /**
- * Decrypts an advertising token under the rules of `clientType`.
+ * Runs every decryption rule on `token`. Returns the failing status when the token did not
+ * decrypt fully, else the decoded token with the status rules 7-9 gave it.
+ */
+export function evaluateToken(
+  token: unknown,
+  keys: DecryptionKeys | null | undefined,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+): DecryptionStatus | CheckedToken {
+  // Rule 1: keys.
+  if (!keys) return DecryptionStatus.NotInitialized;
+  if (!keys.isValid(nowMs)) return DecryptionStatus.KeysNotSynced;
+  // Rule 2: shape and version.
+  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
+    return DecryptionStatus.InvalidPayload;
+  }
+  // Rules 3-6: scope, master key, site key, both layers.
+  const decoded = decode(token, keys);
+  if (typeof decoded === 'string') return decoded;
+
+  const checked = decoded as CheckedToken;
+  checked.isClientSideGenerated = (decoded.privacyBits & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
+  if (nowMs > decoded.expiresMs) {
+    // Rule 7: expiry (a token that expires exactly now is still valid).
+    checked.status = DecryptionStatus.ExpiredToken;
+  } else if (
+    // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
+    checked.isClientSideGenerated &&
+    clientType !== 'sharing' &&
+    !keys.isDomainOrAppNameAllowed(decoded.siteId, domainOrAppName)
+  ) {
+    checked.status = DecryptionStatus.DomainOrAppNameCheckFailed;
+  } else if (!hasValidLifetime(keys, clientType, decoded, nowMs)) {
+    // Rule 9: lifetime and clock skew.
+    checked.status = DecryptionStatus.InvalidTokenLifetime;
+  } else {
+    checked.status = DecryptionStatus.Success;
+  }
+  return checked;
+}
+
+/**
+ * The public result for a fully decrypted token. The engine's coordinator builds its results
+ * through here too, which keeps them identical, field for field, to the in-process client's.
+ */
+export function checkedResult(
+  status: DecryptionStatus,
+  version: AdvertisingTokenVersion,
+  identityType: IdentityType | undefined,
+  isClientSideGenerated: boolean,
+  siteId: number,
+  establishedMs: number,
+  expiresMs: number,
+  uid: string | undefined,
+): DecryptionResult {
+  return {
+    status,
+    uid: status === DecryptionStatus.Success ? uid : undefined,
+    established: new Date(establishedMs),
+    siteId,
+    identityType,
+    advertisingTokenVersion: version,
+    isClientSideGenerated,
+    expiry: new Date(expiresMs),
+  };
+}
+
+/**
+ * Decrypts an advertising token under the rules of `clientType`. Never throws.
  *
  * @param token advertising token text; any other value is `InvalidPayload`
  * @param keys the key set in force, or `undefined`/`null` when none was ever loaded
@@ -152,48 +234,21 @@ function hasValidLifetime(keys: KeySet, clientType: ClientType, token: DecodedTo
  */
 export function decryptToken(
   token: unknown,
-  keys: KeySet | null | undefined,
+  keys: DecryptionKeys | null | undefined,
   clientType: ClientType,
   domainOrAppName: string | null | undefined,
   nowMs: number,
 ): DecryptionResult {
-  // Rule 1: keys.
-  if (!keys) return failure(DecryptionStatus.NotInitialized);
-  if (!keys.isValid(nowMs)) return failure(DecryptionStatus.KeysNotSynced);
-  // Rule 2: shape and version.
-  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
-    return failure(DecryptionStatus.InvalidPayload);
-  }
-  // Rules 3-6: scope, master key, site key, both layers.
-  const decoded = decode(token, keys);
-  if (typeof decoded === 'string') return failure(decoded);
-
-  const isClientSideGenerated = (decoded.privacyBits & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
-  const result: DecryptionResult = {
-    status: DecryptionStatus.Success,
-    uid: undefined,
-    established: new Date(decoded.establishedMs),
-    siteId: decoded.siteId,
-    identityType: decoded.identityType,
-    advertisingTokenVersion: decoded.version,
-    isClientSideGenerated,
-    expiry: new Date(decoded.expiresMs),
-  };
-  // Rule 7: expiry (a token that expires exactly now is still valid).
-  if (nowMs > decoded.expiresMs) {
-    result.status = DecryptionStatus.ExpiredToken;
-  } else if (
-    // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
-    isClientSideGenerated &&
-    clientType !== 'sharing' &&
-    !keys.isDomainOrAppNameAllowed(decoded.siteId, domainOrAppName)
-  ) {
-    result.status = DecryptionStatus.DomainOrAppNameCheckFailed;
-  } else if (!hasValidLifetime(keys, clientType, decoded, nowMs)) {
-    // Rule 9: lifetime and clock skew.
-    result.status = DecryptionStatus.InvalidTokenLifetime;
-  } else {
-    result.uid = decoded.uid;
-  }
-  return result;
+  const outcome = evaluateToken(token, keys, clientType, domainOrAppName, nowMs);
+  if (typeof outcome === 'string') return failure(outcome);
+  return checkedResult(
+    outcome.status,
+    outcome.version,
+    outcome.identityType,
+    outcome.isClientSideGenerated,
+    outcome.siteId,
+    outcome.establishedMs,
+    outcome.expiresMs,
+    outcome.status === DecryptionStatus.Success ? rawUidText(outcome.version, outcome.uidBytes) : undefined,
+  );
 }

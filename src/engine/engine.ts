@@ -1,0 +1,390 @@
+/**
+ * DecryptionEngine: the main-thread coordinator. It keeps the key snapshot in force, coalesces
+ * decrypt() calls into batches, writes each batch once into a shared-memory slot, runs it on a
+ * Piscina worker and turns the worker's result records into results.
+ *
+ *   keys (JSON | client refresh | service) --publish--> snapshot SAB (version n, Atomics counter)
+ *                                                           |  handle travels with each batch
+ *   decrypt()/decryptBatch() -> queue -> batch slot SAB -> worker(s) -> result records -> results
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { BidstreamClient } from '../client/bidstream-client.js';
+import type { SharingClient } from '../client/sharing-client.js';
+import { toUnixMs } from '../client/time.js';
+import {
+  EngineClosedError,
+  EngineOverloadedError,
+  InvalidArgumentError,
+  Uid2Error,
+  WorkerFailedError,
+} from '../errors.js';
+import type { KeySet } from '../keys/key-set.js';
+import { parseKeys } from '../keys/parse.js';
+import { decryptToken } from '../token/decrypt.js';
+import { type ClientType, type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import type { SlotViews } from './batch-layout.js';
+import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
+import { type PendingToken, SlotPool, bytesNeeded, readResult, writeBatch } from './batch-io.js';
+import type { BatchReply, BatchTask, WorkerData } from './messages.js';
+import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from './options.js';
+import { BatchSink, SingleSink } from './sinks.js';
+import { encodeSnapshot } from './snapshot.js';
+import { type EngineTestHooks, kTestHooks } from './symbols.js';
+
+export interface DecryptBatchOptions {
+  /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
+  domains?: readonly (string | null | undefined)[];
+  /** Decryption time for the whole batch; default the time of the call. */
+  now?: TimeInput;
+}
+
+export interface EngineStats {
+  threads: number;
+  backend: 'node-crypto' | 'in-process';
+  clientType: ClientType;
+  batches: number;
+  tokens: number;
+  queueDepth: number;
+  inFlightBatches: number;
+  inFlightTokens: number;
+  statusCounts: Record<DecryptionStatus, number>;
+  snapshotVersion: number;
+  /** Batches a worker failed on and that were re-run once. */
+  batchRetries: number;
+  /** Batches whose calls were rejected after the re-run failed too. */
+  failedBatches: number;
+  /** Calls rejected because the queue was full. */
+  overloadRejections: number;
+  /** Shared-memory batch slots allocated (steady state: stays flat). */
+  slotsAllocated: number;
+}
+
+interface Batch {
+  readonly entries: PendingToken[];
+  readonly slot: SlotViews;
+  readonly task: BatchTask;
+  readonly keySet: KeySet | undefined;
+  attempts: number;
+}
+
+function workerFile(): string {
+  const sibling = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling.href;
+  // Running from the TypeScript sources (the test suite): use the compiled worker.
+  const built = new URL('../../dist/engine/worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built.href;
+  throw new Uid2Error('UID2_ERR_CONFIG', 'the engine worker script is missing: run "npm run build"');
+}
+
+export class DecryptionEngine {
+  readonly #options: ResolvedEngineOptions;
+  readonly #pool: Piscina<BatchTask, BatchReply> | null;
+  readonly #slots: SlotPool;
+  readonly #maxInFlight: number;
+  /** Published snapshot version, readable by any thread holding the buffer. */
+  readonly #control = new Int32Array(new SharedArrayBuffer(4));
+  #keySet: KeySet | undefined;
+  #snapshot: SharedArrayBuffer | null = null;
+  #snapshotVersion = 0;
+
+  #queue: PendingToken[] = [];
+  #flushDue = false;
+  #timer: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | null = null;
+  #inFlight = 0;
+  #inFlightTokens = 0;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  #client: BidstreamClient | SharingClient | undefined;
+  #ownsClient = false;
+  readonly #onClientKeys = (keySet: KeySet): void => this.#publish(keySet);
+
+  readonly #counters = { batches: 0, tokens: 0, batchRetries: 0, failedBatches: 0, overloadRejections: 0 };
+  readonly #statusCounts = new Float64Array(STATUS_BY_CODE.length);
+
+  /** @internal Test hooks; see engine/symbols.ts. */
+  readonly [kTestHooks]: EngineTestHooks = { crashNextBatches: 0 };
+
+  private constructor(options: ResolvedEngineOptions) {
+    this.#options = options;
+    this.#slots = new SlotPool(options.maxBatchSize);
+    this.#maxInFlight = Math.max(1, options.threads * options.batchesPerWorker);
+    this.#pool =
+      options.threads === 0
+        ? null
+        : new Piscina<BatchTask, BatchReply>({
+            filename: workerFile(),
+            minThreads: options.threads,
+            maxThreads: options.threads,
+            idleTimeout: 2 ** 31 - 1,
+            workerData: { kind: 'uid2-engine-worker' } satisfies WorkerData,
+          });
+  }
+
+  /**
+   * Creates an engine. Keys come from `keys` (JSON), `client` (its refreshes are followed), or
+   * service credentials (the engine refreshes and auto-refreshes). Without any, every result is
+   * `NotInitialized` until `setKeys()`.
+   */
+  static async create(options: EngineOptions = {}): Promise<DecryptionEngine> {
+    const resolved = resolveEngineOptions(options);
+    if (options.clientType === undefined && options.client && 'encryptRawUidIntoToken' in options.client) {
+      resolved.clientType = 'sharing';
+    }
+    const engine = new DecryptionEngine(resolved);
+    try {
+      if (options.keys !== undefined) engine.setKeys(options.keys);
+      if (options.client) engine.#follow(options.client, false);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    return engine;
+  }
+
+  /** The key set in force, if any. */
+  get keySet(): KeySet | undefined {
+    return this.#keySet;
+  }
+
+  /** Swaps keys now. @throws KeysJsonError for malformed key JSON (the previous keys stay). */
+  setKeys(json: string | Uint8Array | object): void {
+    this.#publish(parseKeys(json));
+  }
+
+  /** Decrypts one token. Calls made close together share a worker batch. */
+  decrypt(token: string, domainOrAppName?: string | null, now?: TimeInput): Promise<DecryptionResult> {
+    let nowMs: number;
+    try {
+      nowMs = toUnixMs(now);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+    if (!this.#pool) {
+      const result = decryptToken(token, this.#keySet, this.#options.clientType, domainOrAppName, nowMs);
+      this.#count(result.status);
+      this.#counters.tokens++;
+      return Promise.resolve(result);
+    }
+    if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
+    return new Promise<DecryptionResult>((resolve, reject) => {
+      this.#queue.push({ token, domain: domainOrAppName, nowMs, sink: new SingleSink(resolve, reject), index: 0 });
+      if (this.#queue.length >= this.#options.maxBatchSize) this.#pump();
+      else this.#scheduleFlush();
+    });
+  }
+
+  /** Decrypts many tokens; results come back in input order. */
+  decryptBatch(tokens: readonly string[], options: DecryptBatchOptions = {}): Promise<DecryptionResult[]> {
+    if (!Array.isArray(tokens)) return Promise.reject(new InvalidArgumentError('tokens must be an array'));
+    const domains = options.domains;
+    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== tokens.length)) {
+      return Promise.reject(new InvalidArgumentError('options.domains must be an array as long as tokens'));
+    }
+    let nowMs: number;
+    try {
+      nowMs = toUnixMs(options.now, 'options.now');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+    if (!this.#pool) {
+      const results = tokens.map((t, i) => decryptToken(t, this.#keySet, this.#options.clientType, domains?.[i], nowMs));
+      for (const r of results) this.#count(r.status);
+      this.#counters.tokens += results.length;
+      return Promise.resolve(results);
+    }
+    if (!this.#admit(tokens.length)) return Promise.reject(this.#overloaded(tokens.length));
+    return new Promise<DecryptionResult[]>((resolve, reject) => {
+      const sink = new BatchSink(tokens.length, resolve, reject);
+      for (let i = 0; i < tokens.length; i++) {
+        this.#queue.push({ token: tokens[i], domain: domains?.[i], nowMs, sink, index: i });
+      }
+      this.#flushDue = true;
+      this.#pump();
+    });
+  }
+
+  stats(): EngineStats {
+    const statusCounts = {} as Record<DecryptionStatus, number>;
+    STATUS_BY_CODE.forEach((status, code) => (statusCounts[status] = this.#statusCounts[code]!));
+    return {
+      threads: this.#options.threads,
+      backend: this.#pool ? 'node-crypto' : 'in-process',
+      clientType: this.#options.clientType,
+      ...this.#counters,
+      queueDepth: this.#queue.length,
+      inFlightBatches: this.#inFlight,
+      inFlightTokens: this.#inFlightTokens,
+      statusCounts,
+      snapshotVersion: Atomics.load(this.#control, 0),
+      slotsAllocated: this.#slots.created,
+    };
+  }
+
+  /** Settles everything queued and in flight, then stops the workers. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#closing = (async () => {
+      this.#flushDue = true;
+      this.#pump();
+      if (this.#queue.length > 0 || this.#inFlight > 0) {
+        await new Promise<void>((resolve) => (this.#drained = resolve));
+      }
+      if (this.#timer) this.#clearTimer();
+      this.#client?.off('keys', this.#onClientKeys);
+      if (this.#ownsClient) (this.#client as unknown as { close?: () => unknown })?.close?.();
+      await this.#pool?.destroy();
+    })();
+    return this.#closing;
+  }
+
+  #follow(client: BidstreamClient | SharingClient, owns: boolean): void {
+    this.#client = client;
+    this.#ownsClient = owns;
+    client.on('keys', this.#onClientKeys);
+    if (client.keySet) this.#publish(client.keySet);
+  }
+
+  #publish(keySet: KeySet): void {
+    this.#keySet = keySet;
+    if (!this.#pool) return;
+    // A new buffer per version, fully written before any batch can reference it.
+    const version = this.#snapshotVersion + 1;
+    this.#snapshot = encodeSnapshot(keySet, version);
+    this.#snapshotVersion = version;
+    Atomics.store(this.#control, 0, version);
+  }
+
+  #admit(count: number): boolean {
+    return this.#queue.length + this.#inFlightTokens + count <= this.#options.maxQueuedTokens;
+  }
+
+  #overloaded(count: number): EngineOverloadedError {
+    this.#counters.overloadRejections++;
+    return new EngineOverloadedError(
+      `engine overloaded: ${this.#queue.length + this.#inFlightTokens} tokens queued or in flight, ` +
+        `${count} more would exceed maxQueuedTokens (${this.#options.maxQueuedTokens})`,
+    );
+  }
+
+  #count(status: DecryptionStatus): void {
+    this.#statusCounts[CODE_BY_STATUS.get(status)!]!++;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#timer || this.#flushDue) return;
+    const fire = (): void => {
+      this.#timer = null;
+      this.#flushDue = true;
+      this.#pump();
+    };
+    const delayUs = this.#options.maxBatchDelayUs;
+    this.#timer = delayUs < 1000 ? { immediate: setImmediate(fire) } : { timeout: setTimeout(fire, delayUs / 1000) };
+  }
+
+  #clearTimer(): void {
+    if (!this.#timer) return;
+    if ('immediate' in this.#timer) clearImmediate(this.#timer.immediate);
+    else clearTimeout(this.#timer.timeout);
+    this.#timer = null;
+  }
+
+  #pump(): void {
+    const max = this.#options.maxBatchSize;
+    while (this.#queue.length > 0 && this.#inFlight < this.#maxInFlight) {
+      if (!this.#flushDue && this.#queue.length < max) break;
+      const entries = this.#queue.length <= max ? this.#queue : this.#queue.slice(0, max);
+      this.#queue = this.#queue.length <= max ? [] : this.#queue.slice(max);
+      this.#dispatch(entries);
+    }
+    if (this.#queue.length === 0) {
+      this.#flushDue = false;
+      this.#clearTimer();
+    } else if (!this.#flushDue) {
+      this.#scheduleFlush();
+    }
+    if (this.#drained && this.#queue.length === 0 && this.#inFlight === 0) {
+      const drained = this.#drained;
+      this.#drained = null;
+      drained();
+    }
+  }
+
+  #dispatch(entries: PendingToken[]): void {
+    const slot = this.#slots.acquire(bytesNeeded(entries));
+    writeBatch(slot, entries);
+    const task: BatchTask = {
+      slot: slot.sab,
+      capacity: slot.capacity,
+      bytesCapacity: slot.bytesCapacity,
+      count: entries.length,
+      clientType: this.#options.clientType,
+      snapshot: this.#snapshot,
+      snapshotVersion: this.#snapshotVersion,
+    };
+    this.#inFlight++;
+    this.#inFlightTokens += entries.length;
+    this.#run({ entries, slot, task, keySet: this.#keySet, attempts: 0 });
+  }
+
+  #run(batch: Batch): void {
+    const hooks = this[kTestHooks];
+    let task = batch.task;
+    if (hooks.crashNextBatches > 0) {
+      hooks.crashNextBatches--;
+      task = { ...task, crash: true };
+    }
+    batch.attempts++;
+    this.#pool!.run(task).then(
+      (reply) => this.#complete(batch, reply),
+      (err: unknown) => this.#failed(batch, err),
+    );
+  }
+
+  #complete(batch: Batch, reply: BatchReply): void {
+    const { entries, slot } = batch;
+    const clientType = this.#options.clientType;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const result = readResult(slot, i, entry, batch.keySet, clientType);
+      this.#count(result.status);
+      entry.sink.settle(entry.index, result);
+    }
+    this.#counters.batches++;
+    this.#counters.tokens += entries.length;
+    this[kTestHooks].onBatch?.({ snapshotVersion: reply.snapshotVersion, tokens: entries.map((e) => e.token) });
+    this.#finish(batch);
+  }
+
+  #failed(batch: Batch, err: unknown): void {
+    if (batch.attempts < 2) {
+      // The worker died mid-batch (Piscina replaces it). Re-run the batch once, with the same
+      // snapshot; records from the failed attempt are all overwritten.
+      this.#counters.batchRetries++;
+      this.#run(batch);
+      return;
+    }
+    this.#counters.failedBatches++;
+    const error = new WorkerFailedError(
+      `a worker failed twice on a batch of ${batch.entries.length} tokens: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
+    for (const entry of batch.entries) entry.sink.fail(error);
+    this.#finish(batch);
+  }
+
+  #finish(batch: Batch): void {
+    this.#slots.release(batch.slot);
+    this.#inFlight--;
+    this.#inFlightTokens -= batch.entries.length;
+    // Capacity freed: whatever queued meanwhile has waited long enough.
+    if (this.#queue.length > 0) this.#flushDue = true;
+    this.#pump();
+  }
+}

@@ -1,0 +1,89 @@
+/** DecryptionEngine options, their defaults, and validation with messages that name the option. */
+import { availableParallelism } from 'node:os';
+import type { BidstreamClient } from '../client/bidstream-client.js';
+import type { SharingClient } from '../client/sharing-client.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { ClientType } from '../types.js';
+
+export interface EngineOptions {
+  /** Key JSON (text or parsed): a decrypted key response. */
+  keys?: string | object;
+  /** An existing client: the engine follows its key refreshes. */
+  client?: BidstreamClient | SharingClient;
+  /** UID2 service credentials: the engine creates a client, refreshes and auto-refreshes. */
+  baseUrl?: string;
+  apiKey?: string;
+  secretKey?: string;
+  /** Decryption rules. Default 'bidstream'. */
+  clientType?: ClientType;
+  /** Worker threads. Default: available cores - 1, at least 1. 0 decrypts in-process. */
+  threads?: number;
+  /** Most tokens in one batch. Default 256. */
+  maxBatchSize?: number;
+  /**
+   * Longest a single `decrypt()` call waits for others to share its batch, in microseconds.
+   * Default 200. Values under 1000 flush on the next event-loop turn (setImmediate), the finest
+   * timer Node offers; larger values use setTimeout.
+   */
+  maxBatchDelayUs?: number;
+  /**
+   * Most tokens queued or in flight; beyond it calls reject at once with UID2_ERR_ENGINE_OVERLOADED.
+   * Default 1,048,576 (room for large decryptBatch() calls). A bidder should set it near
+   * offered rate x latency budget (e.g. 100k tokens/s x 50 ms = 5,000) so overload fails fast.
+   */
+  maxQueuedTokens?: number;
+  /** Batches in flight per worker (one running, the rest ready). Default 2. */
+  batchesPerWorker?: number;
+}
+
+export interface ResolvedEngineOptions {
+  clientType: ClientType;
+  threads: number;
+  maxBatchSize: number;
+  maxBatchDelayUs: number;
+  maxQueuedTokens: number;
+  batchesPerWorker: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads'>> = Object.freeze({
+  clientType: 'bidstream',
+  maxBatchSize: 256,
+  maxBatchDelayUs: 200,
+  maxQueuedTokens: 1_048_576,
+  batchesPerWorker: 2,
+});
+
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+function integerAtLeast(options: EngineOptions, name: keyof EngineOptions, min: number, fallback: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(`options.${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer`);
+  }
+  return value;
+}
+
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  const clientType = options.clientType ?? DEFAULT_ENGINE_OPTIONS.clientType;
+  if (clientType !== 'bidstream' && clientType !== 'sharing' && clientType !== 'legacy') {
+    throw new InvalidArgumentError('options.clientType must be "bidstream", "sharing" or "legacy"');
+  }
+  const sources = [options.keys !== undefined, options.client !== undefined, options.baseUrl !== undefined].filter(Boolean);
+  if (sources.length > 1) {
+    throw new InvalidArgumentError('options.keys, options.client and options.baseUrl are alternatives: give at most one');
+  }
+  const resolved: ResolvedEngineOptions = {
+    clientType,
+    threads: integerAtLeast(options, 'threads', 0, defaultThreads()),
+    maxBatchSize: integerAtLeast(options, 'maxBatchSize', 1, DEFAULT_ENGINE_OPTIONS.maxBatchSize),
+    maxBatchDelayUs: integerAtLeast(options, 'maxBatchDelayUs', 0, DEFAULT_ENGINE_OPTIONS.maxBatchDelayUs),
+    maxQueuedTokens: integerAtLeast(options, 'maxQueuedTokens', 1, DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
+    batchesPerWorker: integerAtLeast(options, 'batchesPerWorker', 1, DEFAULT_ENGINE_OPTIONS.batchesPerWorker),
+  };
+  if (resolved.maxBatchSize > 65_536) throw new InvalidArgumentError('options.maxBatchSize must be at most 65536');
+  return resolved;
+}

@@ -1,0 +1,95 @@
+/**
+ * Worker-thread entry (run by Piscina). Decrypts one batch in shared memory: reads each token
+ * from the slot, runs the same rule code as the in-process client over the batch's key snapshot,
+ * and writes fixed-size result records back into the slot.
+ */
+import { evaluateToken } from '../token/decrypt.js';
+import { DecryptionStatus } from '../types.js';
+import {
+  CODE_BY_STATUS,
+  IDENTITY_EMAIL,
+  IDENTITY_NONE,
+  IDENTITY_PHONE,
+  INPUT_HAS_DOMAIN,
+  INPUT_INVALID,
+  RECORD_BYTES,
+  RECORD_CSTG,
+  RECORD_DECODED,
+  RECORD_UID_OVERFLOW,
+  type SlotViews,
+  slotViews,
+} from './batch-layout.js';
+import type { BatchReply, BatchTask } from './messages.js';
+import { SnapshotKeys } from './snapshot.js';
+
+let current: SnapshotKeys | null = null;
+let currentVersion = 0;
+const viewsBySlot = new WeakMap<SharedArrayBuffer, SlotViews>();
+
+function viewsFor(task: BatchTask): SlotViews {
+  let views = viewsBySlot.get(task.slot);
+  if (!views) {
+    views = slotViews(task.slot, task.capacity, task.bytesCapacity);
+    viewsBySlot.set(task.slot, views);
+  }
+  return views;
+}
+
+/** Opens the batch's snapshot only when its version differs from the one already open. */
+function keysFor(task: BatchTask): { keys: SnapshotKeys | null; opened: boolean } {
+  if (task.snapshotVersion === currentVersion) return { keys: current, opened: false };
+  current = task.snapshot ? new SnapshotKeys(task.snapshot) : null;
+  currentVersion = task.snapshotVersion;
+  return { keys: current, opened: true };
+}
+
+const INVALID_CODE = CODE_BY_STATUS.get(DecryptionStatus.InvalidPayload)!;
+
+export default function decryptBatch(task: BatchTask): BatchReply {
+  const v = viewsFor(task);
+  const { keys, opened } = keysFor(task);
+  const crashAt = task.crash ? task.count >> 1 : -1;
+
+  for (let i = 0; i < task.count; i++) {
+    if (i === crashAt) process.exit(70);
+    const rec = i * RECORD_BYTES;
+    const flags = v.flags[i]!;
+    const tokenOff = v.table[i * 4]!;
+    const tokenLen = v.table[i * 4 + 1]!;
+    let domain: string | undefined;
+    if (flags & INPUT_HAS_DOMAIN) {
+      const off = v.table[i * 4 + 2]!;
+      domain = v.bytes.toString('utf8', off, off + v.table[i * 4 + 3]!);
+    }
+    // An invalid input still goes through the rules (so NotInitialized/KeysNotSynced win), as a
+    // value that can only be InvalidPayload.
+    const token = flags & INPUT_INVALID ? null : v.bytes.toString('latin1', tokenOff, tokenOff + tokenLen);
+    const outcome = evaluateToken(token, keys, task.clientType, domain, v.nows[i]!);
+
+    if (typeof outcome === 'string') {
+      v.recordBytes[rec] = CODE_BY_STATUS.get(outcome) ?? INVALID_CODE;
+      v.recordBytes[rec + 3] = 0;
+      continue;
+    }
+    v.recordBytes[rec] = CODE_BY_STATUS.get(outcome.status)!;
+    v.recordBytes[rec + 1] = outcome.version;
+    v.recordBytes[rec + 2] =
+      outcome.identityType === undefined ? IDENTITY_NONE : outcome.identityType === 'Phone' ? IDENTITY_PHONE : IDENTITY_EMAIL;
+    let recordFlags = RECORD_DECODED | (outcome.isClientSideGenerated ? RECORD_CSTG : 0);
+    v.recordI32[(rec >> 2) + 1] = outcome.siteId;
+    v.recordF64[(rec >> 3) + 1] = outcome.establishedMs;
+    v.recordF64[(rec >> 3) + 2] = outcome.expiresMs;
+    const uid = outcome.uidBytes;
+    if (outcome.status === DecryptionStatus.Success) {
+      if (uid.length <= tokenLen) {
+        v.uids.set(uid, tokenOff);
+        v.recordU32[(rec >> 2) + 6] = tokenOff;
+        v.recordU32[(rec >> 2) + 7] = uid.length;
+      } else {
+        recordFlags |= RECORD_UID_OVERFLOW;
+      }
+    }
+    v.recordBytes[rec + 3] = recordFlags;
+  }
+  return { snapshotVersion: task.snapshotVersion, openedSnapshot: opened };
+}
