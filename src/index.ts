@@ -53,3 +53,12 @@ export {
 export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
 export { DecryptionEngine, type DecryptBatchOptions, type EngineStats } from './engine/engine.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/options.js';
+export {
+  startLocalOperator,
+  type LocalOperator,
+  type OperatorRequestRecord,
+} from './operator/local-operator.js';
+export { DEFAULT_LOCAL_OPERATOR_OPTIONS, type LocalOperatorOptions, type OperatorSite } from './operator/options.js';
+export { OPERATOR_FAULT_KINDS, type OperatorFault, type OperatorFaultKind } from './operator/faults.js';
+export { MASTER_KEYSET_ID, type KeyResponseJson, type KeyJson } from './operator/key-store.js';
+export { type MintTokenOptions } from './operator/minting.js';

@@ -1,0 +1,287 @@
+/**
+ * A local UID2 operator for tests, benchmarks and demos: a real `node:http` server on
+ * 127.0.0.1 that serves `/v2/key/bidstream` and `/v2/key/sharing` with the production envelope,
+ * generated keys on a rotation schedule, and faults injectable at runtime.
+ *
+ *   request ─► fault: drop / delay / http-error ─► route ─► bearer check (401) ─► body (413)
+ *           ─► open envelope: version 1, tag, timestamp ≤ 60 s old (400) ─► key JSON
+ *           ─► fault: stale-keys / wrong-nonce ─► seal ─► fault: garbage / truncated ─► 200
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeBase64Strict } from '../codec/base64.js';
+import { Uid2Error } from '../errors.js';
+import { decodeSecretKey, NONCE_LENGTH, openRequest, sealResponse } from '../service/envelope.js';
+import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
+import type { IdentityScope } from '../types.js';
+import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
+import { KeyStore, type KeyResponseJson } from './key-store.js';
+import { mintToken, randomRawUid, rawUidFor, type MintTokenOptions } from './minting.js';
+import { resolveOperatorOptions, type LocalOperatorOptions, type OperatorSite, type ResolvedOperatorOptions } from './options.js';
+
+/** Requests are a few hundred bytes; anything much larger is refused before it is read. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** How many recent requests `requests` keeps. */
+const REQUEST_LOG_SIZE = 100;
+
+/** What the operator saw of one request (never the credentials themselves). */
+export interface OperatorRequestRecord {
+  method: string;
+  path: string;
+  /** The HTTP status answered; 0 when the connection was dropped. */
+  status: number;
+  /** `X-UID2-Client-Version`, if sent. */
+  clientVersion: string | undefined;
+  /** `Content-Type`, if sent. */
+  contentType: string | undefined;
+  /** True when `Authorization: Bearer <apiKey>` matched. */
+  authorized: boolean;
+  /** The fault in force when the request arrived. */
+  fault: OperatorFault['kind'] | undefined;
+}
+
+/** A running local operator. Credentials are plain fields: printing them is its purpose. */
+export interface LocalOperator {
+  /** Base URL for clients, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  readonly port: number;
+  readonly apiKey: string;
+  readonly secretKey: string;
+  readonly identityScope: IdentityScope;
+  readonly callerSiteId: number;
+  readonly sites: readonly OperatorSite[];
+  /** The fault in force, or `null`. */
+  readonly fault: OperatorFault | null;
+  /** The most recent requests, oldest first (at most 100). */
+  readonly requests: readonly OperatorRequestRecord[];
+  /** Injects a fault into every following request; `null` clears it. */
+  setFault(fault: OperatorFault | null): void;
+  /** Adds a key that activates now to every keyset; returns the new key ids. */
+  rotateKeys(): number[];
+  /** Mints an advertising token with the keys active now. */
+  mintToken(options: MintTokenOptions): string;
+  /** The deterministic raw UID for `seed`. */
+  rawUidFor(seed: string): string;
+  /** A random raw UID. */
+  randomRawUid(): string;
+  /** The decrypted key response the endpoint would send now. */
+  keyResponse(endpoint: KeyEndpoint): KeyResponseJson;
+  /** Stops the server, drops open connections and cancels delayed answers. */
+  close(): Promise<void>;
+}
+
+class HttpReply extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const given = Buffer.from(header ?? '', 'utf8');
+  // Constant-time compare, so response timing does not reveal how much of the key matched.
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        req.removeAllListeners('data');
+        reject(new HttpReply(413, 'request body too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+class LocalOperatorServer implements LocalOperator {
+  readonly apiKey: string;
+  readonly secretKey: string;
+  readonly identityScope: IdentityScope;
+  readonly callerSiteId: number;
+  readonly sites: readonly OperatorSite[];
+  readonly #options: ResolvedOperatorOptions;
+  readonly #secret: Buffer;
+  readonly #bearer: Buffer;
+  readonly #store: KeyStore;
+  readonly #server: Server;
+  readonly #closing = new AbortController();
+  readonly #requests: OperatorRequestRecord[] = [];
+  #fault: OperatorFault | null = null;
+  #port = 0;
+
+  constructor(options: ResolvedOperatorOptions) {
+    this.#options = options;
+    this.apiKey = options.apiKey;
+    this.secretKey = options.secretKey;
+    this.identityScope = options.identityScope;
+    this.callerSiteId = options.callerSiteId;
+    this.sites = options.sites;
+    this.#secret = decodeSecretKey(options.secretKey);
+    this.#bearer = Buffer.from(`Bearer ${options.apiKey}`, 'utf8');
+    this.#store = new KeyStore(options, Date.now());
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get fault(): OperatorFault | null {
+    return this.#fault;
+  }
+
+  get requests(): readonly OperatorRequestRecord[] {
+    return this.#requests;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#port = (this.#server.address() as AddressInfo).port;
+  }
+
+  setFault(fault: OperatorFault | null): void {
+    this.#fault = validateFault(fault);
+  }
+
+  rotateKeys(): number[] {
+    return this.#store.rotate(Date.now());
+  }
+
+  mintToken(options: MintTokenOptions): string {
+    return mintToken(this.#store, this.#options, options, Date.now());
+  }
+
+  rawUidFor(seed: string): string {
+    return rawUidFor(seed);
+  }
+
+  randomRawUid(): string {
+    return randomRawUid();
+  }
+
+  keyResponse(endpoint: KeyEndpoint): KeyResponseJson {
+    return this.#store.keyResponse(endpoint, Date.now());
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const fault = this.#fault;
+    const record: OperatorRequestRecord = {
+      method: req.method ?? '',
+      path: (req.url ?? '').split('?')[0]!,
+      status: 0,
+      clientVersion: req.headers['x-uid2-client-version'] as string | undefined,
+      contentType: req.headers['content-type'],
+      authorized: bearerMatches(req.headers.authorization, this.#bearer),
+      fault: fault?.kind,
+    };
+    this.#requests.push(record);
+    if (this.#requests.length > REQUEST_LOG_SIZE) this.#requests.shift();
+    try {
+      if (fault?.kind === 'drop-connection') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault?.kind === 'delay') await this.#sleep(fault.ms);
+      if (this.#closing.signal.aborted) return;
+      const { status, contentType, body } = await this.#answer(req, record, fault);
+      record.status = status;
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    } catch (err) {
+      const reply = err instanceof HttpReply ? err : new HttpReply(500, 'internal error');
+      record.status = reply.status;
+      if (res.headersSent || res.destroyed) return;
+      const status = reply.status === 401 ? 'unauthorized' : reply.status < 500 ? 'client_error' : 'error';
+      const body = JSON.stringify({ status, message: reply.reason });
+      res.writeHead(reply.status, { 'Content-Type': 'application/json', Connection: 'close' });
+      res.end(body);
+    }
+  }
+
+  async #answer(req: IncomingMessage, record: OperatorRequestRecord, fault: OperatorFault | null): Promise<{ status: number; contentType: string; body: string | Buffer }> {
+    const endpoint = (Object.keys(KEY_ENDPOINT_PATHS) as KeyEndpoint[]).find((e) => KEY_ENDPOINT_PATHS[e] === record.path);
+    if (!endpoint) throw new HttpReply(404, 'no such endpoint');
+    if (req.method !== 'POST') throw new HttpReply(405, 'method not allowed');
+    if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
+    if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
+
+    const binary = /^\s*application\/octet-stream\s*(;|$)/i.test(record.contentType ?? '');
+    const raw = await readBody(req);
+    const bytes = binary ? raw : decodeBase64Strict(raw.toString('latin1').trim(), 'standard');
+    if (!bytes) throw new HttpReply(400, 'request body is not base64');
+    let opened;
+    try {
+      opened = openRequest(this.#secret, bytes);
+    } catch (err) {
+      throw new HttpReply(400, err instanceof Uid2Error ? err.message : 'bad envelope');
+    }
+    const nowMs = Date.now();
+    if (nowMs - opened.timestampMs > this.#options.maxRequestAgeMs) throw new HttpReply(400, 'request timestamp is too old');
+
+    const json =
+      fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
+    const nonce = fault?.kind === 'wrong-nonce' ? Buffer.from(opened.nonce.map((b) => b ^ 0xff)) : opened.nonce;
+    if (nonce.length !== NONCE_LENGTH) throw new HttpReply(400, 'bad nonce');
+    const sealed = sealResponse(this.#secret, nonce, Buffer.from(JSON.stringify(json), 'utf8'), nowMs);
+    if (fault?.kind === 'garbage-body') return { status: 200, contentType: 'text/plain', body: GARBAGE_BODY };
+    const body = binary ? sealed : sealed.toString('base64');
+    return {
+      status: 200,
+      contentType: binary ? 'application/octet-stream' : 'text/plain',
+      body: fault?.kind === 'truncated-body' ? truncateBody(body) : body,
+    };
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#closing.signal;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+/**
+ * Starts a local operator on 127.0.0.1 (see LocalOperatorOptions for every option and its
+ * default) and resolves once it listens.
+ * @throws InvalidArgumentError or SecretKeyError for bad options (synchronously validated)
+ */
+export async function startLocalOperator(options: LocalOperatorOptions = {}): Promise<LocalOperator> {
+  const server = new LocalOperatorServer(resolveOperatorOptions(options));
+  await server.listen();
+  return server;
+}

@@ -1,0 +1,128 @@
+/**
+ * Options of the local operator, their defaults and their up-front validation. The defaults
+ * mirror the production UID2 service: 30-day keys rotated daily, 3-day advertising tokens,
+ * 30-day sharing tokens, 30 minutes of allowed clock skew.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import { decodeSecretKey } from '../service/envelope.js';
+import type { IdentityScope } from '../types.js';
+
+/** A publisher site: its id and the domain and app names its CSTG tokens may come from. */
+export interface OperatorSite {
+  id: number;
+  domainNames: readonly string[];
+}
+
+export interface LocalOperatorOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Identity scope of the keys and the minted tokens. Default `'UID2'`. */
+  identityScope?: IdentityScope;
+  /** The api key clients must send as `Authorization: Bearer`. Default: generated. */
+  apiKey?: string;
+  /** The client secret (base64 of 32 bytes). Default: generated. */
+  secretKey?: string;
+  /**
+   * Publisher sites, each with its own keyset, sent as `site_data`. Default: site 1001
+   * (`example.com`, `com.example.app`) and site 1002 (`news.example.org`).
+   */
+  sites?: readonly OperatorSite[];
+  /** Site of the client's credentials: `caller_site_id`, owner of `default_keyset_id`. Default 9000. */
+  callerSiteId?: number;
+  /** How long each key lives, s. Must exceed `rotationIntervalSeconds`. Default 2 592 000 (30 days). */
+  keyLifetimeSeconds?: number;
+  /** A new key activates in every keyset this often, s. Default 86 400 (1 day). */
+  rotationIntervalSeconds?: number;
+  /** Lifetime of minted advertising tokens, s. Default 259 200 (3 days). */
+  tokenLifetimeSeconds?: number;
+  /** `token_expiry_seconds` of the sharing response, s. Default 2 592 000 (30 days). */
+  sharingTokenExpirySeconds?: number;
+  /** `allow_clock_skew_seconds`; also added to the lifetime limits. Default 1800. */
+  allowClockSkewSeconds?: number;
+  /** Requests whose envelope timestamp is older than this are refused (400), ms. Default 60 000. */
+  maxRequestAgeMs?: number;
+}
+
+export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
+  port: 0,
+  identityScope: 'UID2' as IdentityScope,
+  sites: Object.freeze([
+    Object.freeze({ id: 1001, domainNames: Object.freeze(['example.com', 'com.example.app']) }),
+    Object.freeze({ id: 1002, domainNames: Object.freeze(['news.example.org']) }),
+  ]) as readonly OperatorSite[],
+  callerSiteId: 9000,
+  keyLifetimeSeconds: 30 * 86_400,
+  rotationIntervalSeconds: 86_400,
+  tokenLifetimeSeconds: 3 * 86_400,
+  sharingTokenExpirySeconds: 30 * 86_400,
+  allowClockSkewSeconds: 1800,
+  maxRequestAgeMs: 60_000,
+});
+
+/** Options with every default filled in and the credentials decided. */
+export type ResolvedOperatorOptions = Required<LocalOperatorOptions>;
+
+/** Token fields are i32: site ids and lifetimes in seconds must fit. */
+const MAX_I32 = 2_147_483_647;
+
+function positiveInteger(value: unknown, name: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (value === 0 && !allowZero) || value > MAX_I32) {
+    throw new InvalidArgumentError(`options.${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer no larger than ${MAX_I32}`);
+  }
+  return value;
+}
+
+function validateSites(value: unknown): readonly OperatorSite[] {
+  if (value === undefined) return DEFAULT_LOCAL_OPERATOR_OPTIONS.sites;
+  if (!Array.isArray(value) || value.length === 0) throw new InvalidArgumentError('options.sites must be a non-empty array');
+  const seen = new Set<number>();
+  return value.map((site: unknown, i) => {
+    const s = site as Partial<OperatorSite> | null;
+    if (typeof s !== 'object' || s === null || !Number.isSafeInteger(s.id) || (s.id as number) <= 0 || (s.id as number) > MAX_I32) {
+      throw new InvalidArgumentError(`options.sites[${i}].id must be a positive integer no larger than ${MAX_I32}`);
+    }
+    if (!Array.isArray(s.domainNames) || s.domainNames.some((n) => typeof n !== 'string' || n === '')) {
+      throw new InvalidArgumentError(`options.sites[${i}].domainNames must be an array of non-empty strings`);
+    }
+    if (seen.has(s.id as number)) throw new InvalidArgumentError(`options.sites[${i}].id ${s.id} is a duplicate`);
+    seen.add(s.id as number);
+    return Object.freeze({ id: s.id as number, domainNames: Object.freeze([...s.domainNames]) });
+  });
+}
+
+/** @throws InvalidArgumentError naming the first bad option */
+export function resolveOperatorOptions(options: LocalOperatorOptions = {}): ResolvedOperatorOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  const d = DEFAULT_LOCAL_OPERATOR_OPTIONS;
+  const port = positiveInteger(options.port, 'port', d.port, true);
+  if (port > 65_535) throw new InvalidArgumentError('options.port must be at most 65535');
+  const identityScope = options.identityScope ?? d.identityScope;
+  if (identityScope !== 'UID2' && identityScope !== 'EUID') throw new InvalidArgumentError('options.identityScope must be "UID2" or "EUID"');
+  const apiKey = options.apiKey ?? `UID2-O-L-${randomBytes(24).toString('base64url')}`;
+  if (typeof apiKey !== 'string' || !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new InvalidArgumentError('options.apiKey must be printable ASCII without spaces');
+  }
+  const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
+  decodeSecretKey(secretKey);
+  const resolved: ResolvedOperatorOptions = {
+    port,
+    identityScope,
+    apiKey,
+    secretKey,
+    sites: validateSites(options.sites),
+    callerSiteId: positiveInteger(options.callerSiteId, 'callerSiteId', d.callerSiteId),
+    keyLifetimeSeconds: positiveInteger(options.keyLifetimeSeconds, 'keyLifetimeSeconds', d.keyLifetimeSeconds),
+    rotationIntervalSeconds: positiveInteger(options.rotationIntervalSeconds, 'rotationIntervalSeconds', d.rotationIntervalSeconds),
+    tokenLifetimeSeconds: positiveInteger(options.tokenLifetimeSeconds, 'tokenLifetimeSeconds', d.tokenLifetimeSeconds),
+    sharingTokenExpirySeconds: positiveInteger(options.sharingTokenExpirySeconds, 'sharingTokenExpirySeconds', d.sharingTokenExpirySeconds),
+    allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
+    maxRequestAgeMs: positiveInteger(options.maxRequestAgeMs, 'maxRequestAgeMs', d.maxRequestAgeMs),
+  };
+  if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
+    // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
+    throw new InvalidArgumentError('options.keyLifetimeSeconds must be greater than options.rotationIntervalSeconds');
+  }
+  return resolved;
+}
