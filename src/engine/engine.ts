@@ -42,6 +42,8 @@ export interface DecryptBatchOptions {
 
 export interface EngineStats {
   threads: number;
+  /** Worker threads alive now (back to `threads` shortly after a worker dies). */
+  liveWorkers: number;
   backend: 'node-crypto' | 'in-process';
   clientType: ClientType;
   batches: number;
@@ -214,6 +216,7 @@ export class DecryptionEngine {
     STATUS_BY_CODE.forEach((status, code) => (statusCounts[status] = this.#statusCounts[code]!));
     return {
       threads: this.#options.threads,
+      liveWorkers: this.#pool?.threads.length ?? 0,
       backend: this.#pool ? 'node-crypto' : 'in-process',
       clientType: this.#options.clientType,
       ...this.#counters,
@@ -350,15 +353,24 @@ export class DecryptionEngine {
   #complete(batch: Batch, reply: BatchReply): void {
     const { entries, slot } = batch;
     const clientType = this.#options.clientType;
+    const onBatch = this[kTestHooks].onBatch;
+    const results: DecryptionResult[] | undefined = onBatch ? [] : undefined;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const result = readResult(slot, i, entry, batch.keySet, clientType);
       this.#count(result.status);
+      results?.push(result);
       entry.sink.settle(entry.index, result);
     }
     this.#counters.batches++;
     this.#counters.tokens += entries.length;
-    this[kTestHooks].onBatch?.({ snapshotVersion: reply.snapshotVersion, tokens: entries.map((e) => e.token) });
+    onBatch?.({
+      snapshotVersion: reply.snapshotVersion,
+      tokens: entries.map((e) => e.token),
+      domains: entries.map((e) => e.domain),
+      nows: entries.map((e) => e.nowMs),
+      results: results!,
+    });
     this.#finish(batch);
   }
 

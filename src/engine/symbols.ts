@@ -6,5 +6,13 @@ export interface EngineTestHooks {
   /** The next N batches make their worker exit mid-batch (each attempt counts). */
   crashNextBatches: number;
   /** Called after each batch settles, with the snapshot version it was decrypted with. */
-  onBatch?: (info: { snapshotVersion: number; tokens: readonly unknown[] }) => void;
+  onBatch?: (info: BatchInfo) => void;
+}
+
+export interface BatchInfo {
+  snapshotVersion: number;
+  tokens: readonly unknown[];
+  domains: readonly (string | null | undefined)[];
+  nows: readonly number[];
+  results: readonly import('../types.js').DecryptionResult[];
 }
