@@ -10,8 +10,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { BidstreamClient } from '../client/bidstream-client.js';
-import type { SharingClient } from '../client/sharing-client.js';
+import { BidstreamClient } from '../client/bidstream-client.js';
+import { SharingClient } from '../client/sharing-client.js';
 import { toUnixMs } from '../client/time.js';
 import {
   EngineClosedError,
@@ -28,7 +28,7 @@ import type { SlotViews } from './batch-layout.js';
 import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
 import { type PendingToken, SlotPool, bytesNeeded, readResult, writeBatch } from './batch-io.js';
 import type { BatchReply, BatchTask, WorkerData } from './messages.js';
-import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from './options.js';
+import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { BatchSink, SingleSink } from './sinks.js';
 import { encodeSnapshot } from './snapshot.js';
 import { type EngineTestHooks, kTestHooks } from './symbols.js';
@@ -140,6 +140,13 @@ export class DecryptionEngine {
     try {
       if (options.keys !== undefined) engine.setKeys(options.keys);
       if (options.client) engine.#follow(options.client, false);
+      if (usesCredentials(options)) {
+        const Client = resolved.clientType === 'sharing' ? SharingClient : BidstreamClient;
+        const client = new Client(options.baseUrl, options.apiKey, options.secretKey, options.clientOptions);
+        engine.#follow(client, true);
+        const first = await client.startAutoRefresh(options.autoRefresh);
+        if (!first.success && options.requireKeys !== false) throw first.error;
+      }
     } catch (err) {
       await engine.close();
       throw err;
@@ -241,7 +248,7 @@ export class DecryptionEngine {
       }
       if (this.#timer) this.#clearTimer();
       this.#client?.off('keys', this.#onClientKeys);
-      if (this.#ownsClient) (this.#client as unknown as { close?: () => unknown })?.close?.();
+      if (this.#ownsClient) this.#client?.close();
       await this.#pool?.destroy();
     })();
     return this.#closing;

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { BidstreamClient } from '../client/bidstream-client.js';
 import type { SharingClient } from '../client/sharing-client.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
 
 export interface EngineOptions {
@@ -14,6 +15,16 @@ export interface EngineOptions {
   baseUrl?: string;
   apiKey?: string;
   secretKey?: string;
+  /** With credentials: HTTP options of the client the engine creates. */
+  clientOptions?: ClientOptions;
+  /** With credentials: auto-refresh schedule (default hourly, retry every 30 s). */
+  autoRefresh?: AutoRefreshOptions;
+  /**
+   * With credentials: reject create() when the first refresh fails (default true), so a wrong
+   * key or URL is loud. Set false to start anyway: results are NotInitialized until a refresh
+   * succeeds.
+   */
+  requireKeys?: boolean;
   /** Decryption rules. Default 'bidstream'. */
   clientType?: ClientType;
   /** Worker threads. Default: available cores - 1, at least 1. 0 decrypts in-process. */
@@ -66,15 +77,20 @@ function integerAtLeast(options: EngineOptions, name: keyof EngineOptions, min: 
   return value;
 }
 
+/** True when the options name UID2 service credentials (any of baseUrl, apiKey, secretKey). */
+export function usesCredentials(options: EngineOptions): boolean {
+  return options.baseUrl !== undefined || options.apiKey !== undefined || options.secretKey !== undefined;
+}
+
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
   const clientType = options.clientType ?? DEFAULT_ENGINE_OPTIONS.clientType;
   if (clientType !== 'bidstream' && clientType !== 'sharing' && clientType !== 'legacy') {
     throw new InvalidArgumentError('options.clientType must be "bidstream", "sharing" or "legacy"');
   }
-  const sources = [options.keys !== undefined, options.client !== undefined, options.baseUrl !== undefined].filter(Boolean);
+  const sources = [options.keys !== undefined, options.client !== undefined, usesCredentials(options)].filter(Boolean);
   if (sources.length > 1) {
-    throw new InvalidArgumentError('options.keys, options.client and options.baseUrl are alternatives: give at most one');
+    throw new InvalidArgumentError('options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one');
   }
   const resolved: ResolvedEngineOptions = {
     clientType,

@@ -282,7 +282,7 @@ describe('options validation', () => {
     [{ maxBatchDelayUs: -5 }, 'options.maxBatchDelayUs must be a non-negative integer'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],
-    [{ keys: {}, baseUrl: 'http://x' }, 'options.keys, options.client and options.baseUrl are alternatives: give at most one'],
+    [{ keys: {}, baseUrl: 'http://x' }, 'options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one'],
   ])('%j -> %s', async (options, message) => {
     await expect(DecryptionEngine.create(options as never)).rejects.toMatchObject({ code: 'UID2_ERR_INVALID_ARGUMENT', message });
   });
