@@ -9,6 +9,11 @@ import {
   INPUT_HAS_DOMAIN,
   INPUT_INVALID,
   RECORD_BYTES,
+  REC_F64_ESTABLISHED,
+  REC_F64_EXPIRY,
+  REC_I32_SITE_ID,
+  REC_U32_UID_LENGTH,
+  REC_U32_UID_OFFSET,
   RECORD_CSTG,
   RECORD_DECODED,
   RECORD_UID_OVERFLOW,
@@ -96,17 +101,17 @@ export function readResult(
     typeCode === IDENTITY_NONE ? undefined : typeCode === IDENTITY_PHONE ? 'Phone' : 'Email';
   let uid: string | undefined;
   if (status === 'Success') {
-    const off = v.recordU32[(rec >> 2) + 6]!;
-    uid = rawUidText(version, v.uids.subarray(off, off + v.recordU32[(rec >> 2) + 7]!));
+    const off = v.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
+    uid = rawUidText(version, v.uids.subarray(off, off + v.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!));
   }
   return checkedResult(
     status,
     version,
     identityType,
     (flags & RECORD_CSTG) !== 0,
-    v.recordI32[(rec >> 2) + 1]!,
-    v.recordF64[(rec >> 3) + 1]!,
-    v.recordF64[(rec >> 3) + 2]!,
+    v.recordI32[(rec >> 2) + REC_I32_SITE_ID]!,
+    v.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+    v.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
     uid,
   );
 }

@@ -13,6 +13,12 @@ import {
   INPUT_HAS_DOMAIN,
   INPUT_INVALID,
   RECORD_BYTES,
+  REC_F64_ESTABLISHED,
+  REC_F64_EXPIRY,
+  REC_F64_GENERATED,
+  REC_I32_SITE_ID,
+  REC_U32_UID_LENGTH,
+  REC_U32_UID_OFFSET,
   RECORD_CSTG,
   RECORD_DECODED,
   RECORD_UID_OVERFLOW,
@@ -76,15 +82,16 @@ export default function decryptBatch(task: BatchTask): BatchReply {
     v.recordBytes[rec + 2] =
       outcome.identityType === undefined ? IDENTITY_NONE : outcome.identityType === 'Phone' ? IDENTITY_PHONE : IDENTITY_EMAIL;
     let recordFlags = RECORD_DECODED | (outcome.isClientSideGenerated ? RECORD_CSTG : 0);
-    v.recordI32[(rec >> 2) + 1] = outcome.siteId;
-    v.recordF64[(rec >> 3) + 1] = outcome.establishedMs;
-    v.recordF64[(rec >> 3) + 2] = outcome.expiresMs;
+    v.recordI32[(rec >> 2) + REC_I32_SITE_ID] = outcome.siteId;
+    v.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = outcome.establishedMs;
+    v.recordF64[(rec >> 3) + REC_F64_EXPIRY] = outcome.expiresMs;
+    v.recordF64[(rec >> 3) + REC_F64_GENERATED] = outcome.generatedMs ?? Number.NaN;
     const uid = outcome.uidBytes;
     if (outcome.status === DecryptionStatus.Success) {
       if (uid.length <= tokenLen) {
         v.uids.set(uid, tokenOff);
-        v.recordU32[(rec >> 2) + 6] = tokenOff;
-        v.recordU32[(rec >> 2) + 7] = uid.length;
+        v.recordU32[(rec >> 2) + REC_U32_UID_OFFSET] = tokenOff;
+        v.recordU32[(rec >> 2) + REC_U32_UID_LENGTH] = uid.length;
       } else {
         recordFlags |= RECORD_UID_OVERFLOW;
       }

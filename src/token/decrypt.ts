@@ -147,7 +147,7 @@ function decode(token: string, keys: DecryptionKeys): DecodedToken | DecryptionS
   return DecryptionStatus.VersionNotSupported;
 }
 
-function hasValidLifetime(keys: DecryptionKeys, clientType: ClientType, token: DecodedToken, nowMs: number): boolean {
+function hasValidLifetime(keys: DecryptionKeys, clientType: ClientType, token: PolicyFields, nowMs: number): boolean {
   if (clientType === 'legacy') return true;
   const maxLifetime = clientType === 'bidstream' ? keys.maxBidstreamLifetimeSeconds : keys.maxSharingLifetimeSeconds;
   const generatedMs = token.generatedMs ?? nowMs;
@@ -179,23 +179,43 @@ export function evaluateToken(
 
   const checked = decoded as CheckedToken;
   checked.isClientSideGenerated = (decoded.privacyBits & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
-  if (nowMs > decoded.expiresMs) {
-    // Rule 7: expiry (a token that expires exactly now is still valid).
-    checked.status = DecryptionStatus.ExpiredToken;
-  } else if (
-    // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
-    checked.isClientSideGenerated &&
-    clientType !== 'sharing' &&
-    !keys.isDomainOrAppNameAllowed(decoded.siteId, domainOrAppName)
-  ) {
-    checked.status = DecryptionStatus.DomainOrAppNameCheckFailed;
-  } else if (!hasValidLifetime(keys, clientType, decoded, nowMs)) {
-    // Rule 9: lifetime and clock skew.
-    checked.status = DecryptionStatus.InvalidTokenLifetime;
-  } else {
-    checked.status = DecryptionStatus.Success;
-  }
+  checked.status = applyPolicyRules(keys, clientType, domainOrAppName, nowMs, checked);
   return checked;
+}
+
+/** The token fields rules 7-9 read. */
+export interface PolicyFields {
+  expiresMs: number;
+  /** `undefined` for v2 tokens, which then use `nowMs`. */
+  generatedMs: number | undefined;
+  siteId: number;
+  isClientSideGenerated: boolean;
+}
+
+/**
+ * Rules 7-9 for a token whose layers both decrypted: expiry, the CSTG domain/app check, then
+ * lifetime and clock skew. Shared by every backend, so the policy exists once.
+ */
+export function applyPolicyRules(
+  keys: DecryptionKeys,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+  token: PolicyFields,
+): DecryptionStatus {
+  // Rule 7: expiry (a token that expires exactly now is still valid).
+  if (nowMs > token.expiresMs) return DecryptionStatus.ExpiredToken;
+  // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
+  if (
+    token.isClientSideGenerated &&
+    clientType !== 'sharing' &&
+    !keys.isDomainOrAppNameAllowed(token.siteId, domainOrAppName)
+  ) {
+    return DecryptionStatus.DomainOrAppNameCheckFailed;
+  }
+  // Rule 9: lifetime and clock skew.
+  if (!hasValidLifetime(keys, clientType, token, nowMs)) return DecryptionStatus.InvalidTokenLifetime;
+  return DecryptionStatus.Success;
 }
 
 /**
