@@ -1,21 +1,40 @@
 #!/usr/bin/env node
 /** The `uid2-engine` command line. Each command lives in its own module; this file dispatches. */
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { packageVersion } from '../service/version.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { runDecrypt, type DecryptCommandValues } from './decrypt-command.js';
 import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
+import { KEY_SOURCE_OPTIONS } from './key-source.js';
+import { runKeys, type KeysCommandValues } from './keys-command.js';
+import { runOperator, type OperatorCommandValues } from './operator-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
 
 Commands:
-  decrypt  Decrypt advertising tokens into raw UIDs (JSON line per token)
-           --keys FILE [--client bidstream|sharing|legacy] [--domain NAME]
-           [--now ISO|MS] [--input FILE|-] [TOKEN...]
-           Without TOKEN arguments, reads one token per line (or a JSON object
-           {"token": ..., "domainOrAppName": ...}) from --input or stdin.
-  encrypt  Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
-           --keys FILE [--now ISO|MS] [--input FILE|-] [RAWUID...]
+  decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
+            KEYS [--client bidstream|sharing|legacy] [--domain NAME]
+            [--now ISO|MS] [--input FILE|-] [TOKEN...]
+            Without TOKEN arguments, reads one token per line (or a JSON object
+            {"token": ..., "domainOrAppName": ...}) from --input or stdin.
+            Keys come from /v2/key/sharing with --client sharing, else
+            /v2/key/bidstream.
+  encrypt   Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
+            KEYS [--now ISO|MS] [--input FILE|-] [RAWUID...]
+            Keys come from /v2/key/sharing.
+  keys      Fetch a key set and print a JSON summary (scope, key count,
+            keysets, sites, newest expiry; never a secret)
+            KEYS [--sharing]
+  operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
+            its URL, api key and secret key, runs until Ctrl+C / SIGTERM
+            [--port N (default 0: any free port)] [--scope UID2|EUID]
+
+KEYS is either
+  --keys FILE    a decrypted key response (JSON), or
+  --base-url URL --api-key KEY --secret-key SECRET [--timeout MS]
+                 refresh from the UID2 service first; each defaults to the
+                 environment variable UID2_BASE_URL, UID2_API_KEY,
+                 UID2_SECRET_KEY (prefer these: arguments show in ps)
 
 Options:
   -h, --help     Show this help
@@ -24,7 +43,7 @@ Options:
 Exit codes: 0 done, 1 unexpected error, 2 bad usage or key file, 3 key refresh failed.`;
 
 const KEY_OPTIONS = {
-  keys: { type: 'string' },
+  ...KEY_SOURCE_OPTIONS,
   now: { type: 'string' },
   input: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -33,12 +52,9 @@ const KEY_OPTIONS = {
 const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' } },
   encrypt: { ...KEY_OPTIONS },
+  keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  operator: { port: { type: 'string' }, scope: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 };
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -47,7 +63,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === '-v' || command === '--version') {
-    process.stdout.write(version() + '\n');
+    process.stdout.write(packageVersion() + '\n');
     return;
   }
   const options = COMMAND_OPTIONS[command];
@@ -63,8 +79,13 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
+  if ((command === 'keys' || command === 'operator') && parsed.positionals.length > 0) {
+    throw new CliError(EXIT_USAGE, `${command} takes no arguments, got "${parsed.positionals[0]}"`);
+  }
   if (command === 'decrypt') await runDecrypt(values as DecryptCommandValues, parsed.positionals);
-  else await runEncrypt(values as EncryptCommandValues, parsed.positionals);
+  else if (command === 'encrypt') await runEncrypt(values as EncryptCommandValues, parsed.positionals);
+  else if (command === 'keys') await runKeys(values as KeysCommandValues);
+  else await runOperator(values as OperatorCommandValues);
 }
 
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -115,7 +115,10 @@ export interface Credentials {
   secretKey: string | undefined;
 }
 
-/** Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. */
+/**
+ * Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. An
+ * empty variable counts as unset, as shells make `VAR=` the usual way to clear one.
+ */
 export function resolveCredentials(
   baseUrl: string | undefined,
   apiKey: string | undefined,
@@ -123,9 +126,9 @@ export function resolveCredentials(
   env: NodeJS.ProcessEnv = process.env,
 ): Credentials {
   return {
-    baseUrl: baseUrl ?? env[ENV_BASE_URL],
-    apiKey: apiKey ?? env[ENV_API_KEY],
-    secretKey: secretKey ?? env[ENV_SECRET_KEY],
+    baseUrl: baseUrl ?? (env[ENV_BASE_URL] || undefined),
+    apiKey: apiKey ?? (env[ENV_API_KEY] || undefined),
+    secretKey: secretKey ?? (env[ENV_SECRET_KEY] || undefined),
   };
 }
 
