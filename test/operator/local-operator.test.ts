@@ -51,7 +51,7 @@ describe('the operator refuses', () => {
   it('a body that is not base64', async () => {
     const response = await post('/v2/key/sharing', 'not base64!');
     expect(response.status).toBe(400);
-    expect((await response.json()).message).toBe('request body is not base64');
+    expect(((await response.json()) as { message: string }).message).toBe('request body is not base64');
   });
 
   it('a wrong or missing api key (401)', async () => {
