@@ -1,0 +1,147 @@
+/**
+ * Every error class in src/errors.ts: name, stable code, message, extra fields, and that each
+ * is a Uid2Error (and an Error). A completeness check fails when a class is added to
+ * src/errors.ts without a row here.
+ */
+import { describe, expect, it } from 'vitest';
+import * as errors from '../src/errors.js';
+import * as api from '../src/index.js';
+import { DecryptionStatus, EncryptionStatus } from '../src/types.js';
+
+interface Row {
+  cls: abstract new (...args: never[]) => errors.Uid2Error;
+  make: () => errors.Uid2Error;
+  name: string;
+  code: string;
+  message: string;
+  /** Further own fields to compare. */
+  fields?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+const cause = new Error('root cause');
+
+const ROWS: Row[] = [
+  { cls: errors.Uid2Error, make: () => new errors.Uid2Error('UID2_ERR_CUSTOM', 'custom problem'), name: 'Uid2Error', code: 'UID2_ERR_CUSTOM', message: 'custom problem' },
+  {
+    cls: errors.Uid2Error,
+    make: () => new errors.Uid2Error('UID2_ERR_CUSTOM', 'with cause', { cause }),
+    name: 'Uid2Error',
+    code: 'UID2_ERR_CUSTOM',
+    message: 'with cause',
+    cause,
+  },
+  { cls: errors.KeysJsonError, make: () => new errors.KeysJsonError('keys[0].id is missing'), name: 'KeysJsonError', code: 'UID2_ERR_KEYS_JSON', message: 'keys[0].id is missing' },
+  { cls: errors.InvalidArgumentError, make: () => new errors.InvalidArgumentError('now must be a valid Date'), name: 'InvalidArgumentError', code: 'UID2_ERR_INVALID_ARGUMENT', message: 'now must be a valid Date' },
+  {
+    cls: errors.EncryptionError,
+    make: () => new errors.EncryptionError(EncryptionStatus.NotAuthorizedForKey),
+    name: 'EncryptionError',
+    code: 'UID2_ERR_ENCRYPTION',
+    message: 'operation failed with status NotAuthorizedForKey',
+    fields: { status: EncryptionStatus.NotAuthorizedForKey },
+  },
+  {
+    cls: errors.EncryptionError,
+    make: () => new errors.EncryptionError(DecryptionStatus.ExpiredToken, 'token decryption failed: ExpiredToken'),
+    name: 'EncryptionError',
+    code: 'UID2_ERR_ENCRYPTION',
+    message: 'token decryption failed: ExpiredToken',
+    fields: { status: DecryptionStatus.ExpiredToken },
+  },
+  { cls: errors.EngineClosedError, make: () => new errors.EngineClosedError(), name: 'EngineClosedError', code: 'UID2_ERR_ENGINE_CLOSED', message: 'the decryption engine is closed' },
+  { cls: errors.EngineClosedError, make: () => new errors.EngineClosedError('closed by test'), name: 'EngineClosedError', code: 'UID2_ERR_ENGINE_CLOSED', message: 'closed by test' },
+  { cls: errors.EngineOverloadedError, make: () => new errors.EngineOverloadedError('100 tokens queued'), name: 'EngineOverloadedError', code: 'UID2_ERR_ENGINE_OVERLOADED', message: '100 tokens queued' },
+  {
+    cls: errors.WorkerFailedError,
+    make: () => new errors.WorkerFailedError('worker died twice', { cause }),
+    name: 'WorkerFailedError',
+    code: 'UID2_ERR_WORKER_FAILED',
+    message: 'worker died twice',
+    cause,
+  },
+  {
+    cls: errors.ServiceHttpError,
+    make: () => new errors.ServiceHttpError(503, 'service answered HTTP 503'),
+    name: 'ServiceHttpError',
+    code: 'UID2_ERR_SERVICE_HTTP',
+    message: 'service answered HTTP 503',
+    fields: { statusCode: 503 },
+  },
+  {
+    cls: errors.ServiceNetworkError,
+    make: () => new errors.ServiceNetworkError('connection reset', { cause }),
+    name: 'ServiceNetworkError',
+    code: 'UID2_ERR_SERVICE_NETWORK',
+    message: 'connection reset',
+    cause,
+  },
+  { cls: errors.ServiceTimeoutError, make: () => new errors.ServiceTimeoutError('no answer in 1000 ms'), name: 'ServiceTimeoutError', code: 'UID2_ERR_SERVICE_TIMEOUT', message: 'no answer in 1000 ms' },
+  { cls: errors.AbortedError, make: () => new errors.AbortedError(), name: 'AbortedError', code: 'UID2_ERR_ABORTED', message: 'the operation was aborted' },
+  { cls: errors.AbortedError, make: () => new errors.AbortedError('the client is closed'), name: 'AbortedError', code: 'UID2_ERR_ABORTED', message: 'the client is closed' },
+  { cls: errors.EnvelopeError, make: () => new errors.EnvelopeError('response envelope too short'), name: 'EnvelopeError', code: 'UID2_ERR_ENVELOPE', message: 'response envelope too short' },
+  { cls: errors.NonceMismatchError, make: () => new errors.NonceMismatchError(), name: 'NonceMismatchError', code: 'UID2_ERR_NONCE_MISMATCH', message: 'response nonce does not match the request nonce' },
+  { cls: errors.SecretKeyError, make: () => new errors.SecretKeyError(), name: 'SecretKeyError', code: 'UID2_ERR_SECRET_KEY', message: 'secret key must be base64 of 32 bytes' },
+  { cls: errors.ConfigError, make: () => new errors.ConfigError('no base URL'), name: 'ConfigError', code: 'UID2_ERR_CONFIG', message: 'no base URL' },
+  { cls: errors.StaleKeysError, make: () => new errors.StaleKeysError('every key has expired'), name: 'StaleKeysError', code: 'UID2_ERR_KEYS_STALE', message: 'every key has expired' },
+];
+
+describe('error classes', () => {
+  it.each(ROWS.map((row) => [`${row.name}: ${row.message}`, row] as const))('%s', (_label, row) => {
+    const error = row.make();
+    expect(error).toBeInstanceOf(row.cls);
+    expect(error).toBeInstanceOf(errors.Uid2Error);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe(row.name);
+    expect(error.code).toBe(row.code);
+    expect(error.message).toBe(row.message);
+    expect(error.cause).toBe(row.cause);
+    for (const [field, value] of Object.entries(row.fields ?? {})) {
+      expect((error as unknown as Record<string, unknown>)[field]).toEqual(value);
+    }
+    expect(String(error)).toBe(`${row.name}: ${row.message}`);
+    expect(error.stack).toContain(row.name);
+  });
+
+  it('every code is a UID2_ERR_* constant and each subclass has its own', () => {
+    const codes = new Map<string, string>();
+    for (const row of ROWS) {
+      expect(row.code).toMatch(/^UID2_ERR_[A-Z_]+$/);
+      if (row.cls === errors.Uid2Error) continue;
+      const owner = codes.get(row.code);
+      if (owner !== undefined) expect(owner).toBe(row.name);
+      codes.set(row.code, row.name);
+    }
+  });
+
+  it('the table covers every class src/errors.ts exports', () => {
+    const exported = Object.entries(errors).filter(([, value]) => typeof value === 'function');
+    const covered = new Set(ROWS.map((row) => row.cls));
+    const missing = exported.filter(([, value]) => !covered.has(value as Row['cls'])).map(([name]) => name);
+    expect(missing).toEqual([]);
+  });
+
+  it('the public entry point re-exports the same classes', () => {
+    const publicApi = api as unknown as Record<string, unknown>;
+    for (const name of ['Uid2Error', 'KeysJsonError', 'InvalidArgumentError', 'EncryptionError'] as const) {
+      expect(publicApi[name]).toBe(errors[name]);
+    }
+  });
+
+  it('are thrown with their codes by the library', () => {
+    const thrown = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(thrown(() => api.parseKeys('nope'))).toMatchObject({ name: 'KeysJsonError', code: 'UID2_ERR_KEYS_JSON' });
+    expect(thrown(() => api.decrypt('AAAA', { keys: [] }, 0))).toMatchObject({
+      name: 'EncryptionError',
+      code: 'UID2_ERR_ENCRYPTION',
+      status: 'KeysNotSynced',
+    });
+  });
+});
