@@ -106,6 +106,29 @@ describe('a service that echoes the credentials', () => {
     expect(error?.message).toBe('key response has no unexpired key (0 keys, newest expiry none); keeping the previous keys');
   });
 
+  it('a chunked body past maxResponseBytes is not read to its end', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      // No Content-Length: the limit must hold while streaming.
+      for (let i = 0; i < 64; i++) res.write('A'.repeat(1024));
+      res.end();
+    });
+    const { error } = await new BidstreamClient(url, API_KEY, SECRET_KEY, { maxResponseBytes: 10_000 }).refresh();
+    expect(error).toMatchObject({ code: 'UID2_ERR_ENVELOPE', message: 'response body is larger than 10000 bytes' });
+  });
+
+  it('a long chunked error body still gives a short excerpt', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(502);
+      for (let i = 0; i < 64; i++) res.write(`${API_KEY} `.repeat(30));
+      res.end();
+    });
+    const { error } = await new BidstreamClient(url, API_KEY, SECRET_KEY).refresh();
+    expect(error).toMatchObject({ code: 'UID2_ERR_SERVICE_HTTP', statusCode: 502 });
+    expectClean(error!.message);
+    expect(error!.message).toMatch(/^UID2 service answered HTTP 502 to \/v2\/key\/bidstream: (\[redacted\] )+/);
+  });
+
   it('a redirect is not followed (it would carry the Authorization header away)', async () => {
     let followed = false;
     const target = await serve((_req, _body, res) => {
