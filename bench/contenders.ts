@@ -1,0 +1,73 @@
+/** The decryption paths compared in one run, on one corpus. */
+import { BidstreamClient, DecryptionEngine, type EngineOptions, type KeySet } from '../dist/index.js';
+import type { CorpusToken } from './corpus.js';
+import { naiveDecrypt, type NaiveKeys } from './naive.js';
+
+export interface Contender {
+  /** naive | inline | pool */
+  readonly name: string;
+  /** Crypto backend: node-crypto or native ('-' where it does not apply). */
+  readonly backend: string;
+  /** Worker threads (0: all work on the main thread). */
+  readonly threads: number;
+  /** Main-thread contenders decrypt synchronously. */
+  readonly decryptSync?: (t: CorpusToken) => unknown;
+  /** Pool contenders answer asynchronously. */
+  readonly decryptAsync?: (t: CorpusToken) => Promise<unknown>;
+  /** A whole batch (micro benchmark of the pool). */
+  readonly decryptMany?: (tokens: readonly CorpusToken[]) => Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Display name of a contender or of a result row: `pool[native, 1t]`, `inline`, `naive`. */
+export function label(c: { backend: string; threads: number } & ({ name: string } | { contender: string })): string {
+  const name = 'name' in c ? c.name : c.contender;
+  return name === 'pool' ? `pool[${c.backend}, ${c.threads}t]` : name;
+}
+
+export function naiveContender(keySet: KeySet): Contender {
+  const keys: NaiveKeys = { secrets: new Map(keySet.keys().map((k) => [k.id, k.secret])) };
+  return {
+    name: 'naive',
+    backend: 'node-crypto',
+    threads: 0,
+    decryptSync: (t) => naiveDecrypt(t.token, keys, Date.now()),
+    close: async () => {},
+  };
+}
+
+export function inlineContender(client: BidstreamClient): Contender {
+  return {
+    name: 'inline',
+    backend: 'node-crypto',
+    threads: 0,
+    decryptSync: (t) => client.decryptTokenIntoRawUid(t.token, t.domain),
+    close: async () => {},
+  };
+}
+
+/**
+ * The engine with a worker pool. `backend` is forced through UID2_ENGINE_BACKEND, which the
+ * engine reads at create(); the env var is restored afterwards.
+ */
+export async function poolContender(options: EngineOptions, threads: number, backend: string | undefined): Promise<Contender> {
+  const previous = process.env['UID2_ENGINE_BACKEND'];
+  if (backend) process.env['UID2_ENGINE_BACKEND'] = backend;
+  let engine: DecryptionEngine;
+  try {
+    engine = await DecryptionEngine.create({ ...options, threads });
+  } finally {
+    if (previous === undefined) delete process.env['UID2_ENGINE_BACKEND'];
+    else process.env['UID2_ENGINE_BACKEND'] = previous;
+  }
+  // Warm the workers (module load, JIT) before anything is measured.
+  await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
+  return {
+    name: 'pool',
+    backend: engine.stats().backend,
+    threads,
+    decryptAsync: (t) => engine.decrypt(t.token, t.domain),
+    decryptMany: (tokens) => engine.decryptBatch(tokens.map((t) => t.token), { domains: tokens.map((t) => t.domain) }),
+    close: () => engine.close(),
+  };
+}

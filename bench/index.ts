@@ -1,0 +1,169 @@
+/**
+ * The benchmark harness: `npm start` (quick demo, about a minute) and `npm run bench -- [flags]`.
+ * Every contender runs in the same process, on the same corpus, in the same run.
+ */
+import { performance } from 'node:perf_hooks';
+import { BidstreamClient, decryptToken, startLocalOperator } from '../dist/index.js';
+import { type BenchArgs, parseBenchArgs } from './args.js';
+import { type Contender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
+import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
+import { runKeyPath, type KeyPathRow } from './keys.js';
+import { type LoadRun, runLoad } from './load.js';
+import { machineInfo } from './machine.js';
+import { runMicro, type MicroRow } from './micro.js';
+import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
+import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
+
+const started = performance.now();
+function progress(text: string): void {
+  const secs = ((performance.now() - started) / 1000).toFixed(0).padStart(3);
+  process.stderr.write(`[${secs}s] ${text}\n`);
+}
+
+/** Proves the contenders do the same work on this corpus before any of them is timed. */
+function checkAgreement(corpus: readonly CorpusToken[], contenders: readonly Contender[], client: BidstreamClient): string {
+  const keys = client.keySet!;
+  const now = Date.now();
+  let naiveDisagrees = 0;
+  let successes = 0;
+  const naive = contenders.find((c) => c.name === 'naive');
+  for (const t of corpus.slice(0, 2000)) {
+    const reference = decryptToken(t.token, keys, 'bidstream', t.domain, now);
+    if (reference.status === 'Success') {
+      successes++;
+      const n = naive?.decryptSync?.(t) as { ok: boolean; uid?: string } | undefined;
+      if (n && (!n.ok || n.uid !== reference.uid)) naiveDisagrees++;
+    }
+  }
+  if (naiveDisagrees > 0) throw new Error(`naive contender disagrees with the SDK rules on ${naiveDisagrees} successful tokens`);
+  return `agreement: naive and inline give the same raw UID on all ${successes} successful tokens of the first 2,000`;
+}
+
+async function verifyPool(corpus: readonly CorpusToken[], pool: Contender, client: BidstreamClient): Promise<void> {
+  const sample = corpus.slice(0, 2000);
+  const results = (await pool.decryptMany!(sample)) as { status: string; uid?: string }[];
+  results.forEach((r, i) => {
+    const expected = client.decryptTokenIntoRawUid(sample[i]!.token, sample[i]!.domain);
+    if (r.status !== expected.status || r.uid !== expected.uid) {
+      throw new Error(`${label(pool)} disagrees with inline on corpus token ${i}: ${r.status} vs ${expected.status}`);
+    }
+  });
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  const machine = machineInfo();
+  if (!args.json) process.stdout.write(`uid2-engine benchmark on ${machineLine(machine)}\n`);
+  const notes: string[] = [
+    `Load: ${args.process} arrivals; latency from each token's intended arrival time to its result (open loop, no coordinated omission); HDR histograms, 3 significant digits.`,
+    'Main-thread µs/token: event-loop utilisation (performance.eventLoopUtilization, main thread only) over the run divided by tokens completed. It includes the load generator\'s own wake-ups (at most one per 100 µs), the same for every contender.',
+    `This machine has ${machine.cores} cores: the pool's default is cores - 1 = ${Math.max(1, machine.cores - 1)} worker(s), and the main thread, the generator thread and the workers share them.`,
+  ];
+
+  progress('starting the local operator and refreshing keys over loopback HTTP');
+  const operator = await startLocalOperator();
+  const contenders: Contender[] = [];
+  try {
+    const client = new BidstreamClient(operator.url, operator.apiKey, operator.secretKey);
+    const refreshed = await client.refresh();
+    if (!refreshed.success) throw refreshed.error;
+    const credentials = { baseUrl: operator.url, apiKey: operator.apiKey, secretKey: operator.secretKey };
+
+    progress(`minting a corpus of ${DEFAULT_MIX.size.toLocaleString('en-US')} tokens`);
+    const corpus = buildCorpus(operator, DEFAULT_MIX, args.seed);
+    const corpusInfo = describeCorpus(corpus, DEFAULT_MIX);
+
+    contenders.push(naiveContender(client.keySet!), inlineContender(client));
+    const seenBackends = new Set<string>();
+    for (const backend of ['node-crypto', 'native']) {
+      try {
+        const pool = await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), backend);
+        if (seenBackends.has(pool.backend)) {
+          await pool.close();
+          continue;
+        }
+        seenBackends.add(pool.backend);
+        contenders.push(pool);
+      } catch (err) {
+        notes.push(`pool with backend ${backend} not measured: ${(err as Error).message}`);
+      }
+    }
+    notes.push(checkAgreement(corpus, contenders, client));
+    for (const pool of contenders.filter((c) => c.name === 'pool')) await verifyPool(corpus, pool, client);
+    notes.push(`agreement: every pool backend returns exactly the inline client's status and raw UID on the first 2,000 tokens`);
+
+    let micro: MicroRow[] = [];
+    if (args.scope === 'micro' || args.scope === 'all') {
+      progress('micro benchmark (tinybench, one thread per contender)');
+      const microContenders: Contender[] = [...contenders.filter((c) => c.name !== 'pool')];
+      for (const pool of contenders.filter((c) => c.name === 'pool')) {
+        microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend));
+      }
+      micro = await runMicro(microContenders, corpus, args.quick ? 250 : 1000);
+      for (const c of microContenders) if (!contenders.includes(c)) await c.close();
+    }
+
+    const runs: LoadRun[] = [];
+    let saturation: SaturationRow[] = [];
+    let saturationMethod = COARSE_METHOD;
+    if (args.scope === 'load' || args.scope === 'all') {
+      const warmupSec = Math.min(0.5, args.durationSec / 4);
+      for (const rate of args.rates) {
+        for (const c of contenders) {
+          progress(`load: ${label(c)} at ${rate.toLocaleString('en-US')} tokens/s for ${args.durationSec}s`);
+          await runLoad(c, corpus, { ratePerSec: rate, durationSec: warmupSec, process: args.process, seed: args.seed + 1, minGapUs: 100 });
+          runs.push(await runLoad(c, corpus, { ratePerSec: rate, durationSec: args.durationSec, process: args.process, seed: args.seed, minGapUs: 100 }));
+        }
+      }
+      saturation = coarseSaturation(runs);
+      if (args.search) {
+        saturationMethod = SEARCH_METHOD;
+        saturation = [];
+        for (const c of contenders) {
+          const max = await searchSaturation(async (rate) => {
+            progress(`saturation search: ${label(c)} at ${rate.toLocaleString('en-US')} tokens/s`);
+            const run = await runLoad(c, corpus, { ratePerSec: rate, durationSec: args.durationSec, process: args.process, seed: args.seed, minGapUs: 100 });
+            return run.sustained;
+          });
+          saturation.push({ contender: c.name, backend: c.backend, threads: c.threads, maxSustainedPerSec: max });
+        }
+      }
+    }
+
+    let keyPath: KeyPathRow[] = [];
+    if (args.scope === 'keys' || args.scope === 'all') {
+      progress('key path: parse, snapshot encode, publish to workers (100, 1,000, 10,000 keys)');
+      keyPath = await runKeyPath([100, 1000, 10_000], args.threads ?? Math.max(1, machine.cores - 1), args.quick ? 5 : 15);
+    }
+
+    const report = buildReport({
+      machine,
+      settings: { quick: args.quick, scope: args.scope, rates: args.rates, durationSec: args.durationSec, process: args.process, seed: args.seed, threads: args.threads ?? Math.max(1, machine.cores - 1) },
+      corpus: corpusInfo,
+      micro,
+      runs,
+      saturation,
+      saturationMethod,
+      keyPath,
+      notes,
+    });
+    const files = writeReport(args.out, report, runs);
+    if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else process.stdout.write(`\n${markdown(report)}\nReport files: ${files.filter((f) => !f.endsWith('.hgrm')).join(', ')} (+${files.filter((f) => f.endsWith('.hgrm')).length} .hgrm)\n`);
+    progress('done');
+  } finally {
+    for (const c of contenders) await c.close();
+    await operator.close();
+  }
+}
+
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+main(args).catch((err: unknown) => {
+  process.stderr.write(`benchmark failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+/** Writes report.json, report.md, report.html and one .hgrm file per load run. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { label } from './contenders.js';
+import type { KeyPathRow } from './keys.js';
+import { hgrm, percentileCurve } from './latency.js';
+import { type LoadRun, loadRow } from './load.js';
+import type { MachineInfo } from './machine.js';
+import type { MicroRow } from './micro.js';
+import { lineChart, ninesAxis } from './svg.js';
+
+export interface SaturationRow {
+  contender: string;
+  backend: string;
+  threads: number;
+  maxSustainedPerSec: number;
+}
+
+export interface BenchReport {
+  machine: MachineInfo;
+  settings: Record<string, unknown>;
+  corpus: Record<string, unknown>;
+  micro: MicroRow[];
+  load: Record<string, number | string | boolean>[];
+  saturation: SaturationRow[];
+  saturationMethod: string;
+  keyPath: KeyPathRow[];
+  notes: string[];
+}
+
+export const REPORT_KEYS = ['machine', 'corpus', 'micro', 'load', 'saturation'] as const;
+export const LOAD_KEYS = [
+  'contender', 'backend', 'threads', 'offeredPerSec', 'achievedPerSec', 'p50Us', 'p90Us', 'p99Us', 'p999Us', 'maxUs',
+  'mainThreadUsPerToken', 'eventLoopDelayP99Us',
+] as const;
+export const MICRO_KEYS = ['contender', 'backend', 'tokenVersion', 'usPerToken', 'tokensPerSec'] as const;
+export const SATURATION_KEYS = ['contender', 'backend', 'threads', 'maxSustainedPerSec'] as const;
+
+export function buildReport(parts: Omit<BenchReport, 'load'> & { runs: LoadRun[] }): BenchReport {
+  const { runs, ...rest } = parts;
+  return { ...rest, load: runs.map(loadRow) };
+}
+
+const fmt = (n: number, digits = 1): string =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 }) : String(n);
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function machineLine(m: MachineInfo): string {
+  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, OpenSSL ${m.openssl}, ${m.platform}`;
+}
+
+export function markdown(r: BenchReport): string {
+  const out: string[] = [];
+  out.push(`# uid2-engine benchmark`, '', `Machine: ${machineLine(r.machine)}  `, `Run: ${r.machine.date}  `);
+  out.push(`Settings: \`${JSON.stringify(r.settings)}\``, '');
+  out.push(`Corpus: \`${JSON.stringify({ ...r.corpus, configured: undefined })}\``, '');
+  if (r.micro.length > 0) {
+    out.push('## Micro (single thread, tinybench)', '');
+    out.push(table(['contender', 'backend', 'token', 'µs/token', 'tokens/s', '±%'], r.micro.map((m) => [m.contender, m.backend, `v${m.tokenVersion}`, fmt(m.usPerToken, 2), fmt(m.tokensPerSec, 0), fmt(m.rme, 1)])), '');
+  }
+  if (r.load.length > 0) {
+    out.push('## Load (open loop, latency from intended arrival)', '');
+    out.push(table(
+      ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'event-loop delay p99 µs'],
+      r.load.map((l) => [label(l as unknown as { contender: string; backend: string; threads: number }), fmt(l['offeredPerSec'] as number, 0), fmt(l['achievedPerSec'] as number, 0), l['p50Us'] as number, l['p90Us'] as number, l['p99Us'] as number, l['p999Us'] as number, l['maxUs'] as number, fmt(l['mainThreadUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0)]),
+    ), '');
+  }
+  if (r.saturation.length > 0) {
+    out.push('## Highest sustained rate (achieved >= 99% of offered and p99 <= 1 ms)', '', r.saturationMethod, '');
+    out.push(table(['contender', 'max sustained tokens/s'], r.saturation.map((s) => [label(s), fmt(s.maxSustainedPerSec, 0)])), '');
+  }
+  if (r.keyPath.length > 0) {
+    out.push('## Key path (median)', '');
+    out.push(table(['keys', 'threads', 'parse ms', 'encode ms', 'setKeys ms', 'swap to workers ms', 'snapshot bytes'], r.keyPath.map((k) => [k.keys, k.threads, fmt(k.parseMs, 2), fmt(k.encodeMs, 2), fmt(k.setKeysMs, 2), fmt(k.swapToWorkersMs, 2), k.snapshotBytes])), '');
+  }
+  if (r.notes.length > 0) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
+  return out.join('\n');
+}
+
+function charts(r: BenchReport, runs: LoadRun[]): string[] {
+  const svgs: string[] = [];
+  const rates = [...new Set(runs.map((x) => x.offeredPerSec))].sort((a, b) => a - b);
+  const ticks: [number, string][] = [[0, '0%'], [1, '90%'], [2, '99%'], [3, '99.9%'], [4, '99.99%']];
+  for (const rate of rates) {
+    const series = runs.filter((x) => x.offeredPerSec === rate).map((x) => ({
+      name: label(x),
+      points: percentileCurve(x.histogram).map(([p, us]) => [ninesAxis(p), us] as [number, number]),
+    }));
+    svgs.push(lineChart({ title: `Latency by percentile at ${rate.toLocaleString('en-US')} tokens/s offered`, xLabel: 'percentile', yLabel: 'latency (log)', series, xTicks: ticks, yLog: true, reference: [1000, '1 ms'] }));
+  }
+  const names = [...new Set(runs.map((x) => label(x)))];
+  if (rates.length > 1) {
+    const series = names.map((n) => ({
+      name: n,
+      points: runs.filter((x) => label(x) === n).sort((a, b) => a.offeredPerSec - b.offeredPerSec).map((x) => [x.offeredPerSec, x.p99Us] as [number, number]),
+    }));
+    svgs.push(lineChart({ title: 'p99 latency against offered rate', xLabel: 'offered tokens/s', yLabel: 'p99 (log)', series, xTicks: rates.map((x) => [x, x >= 1000 ? `${x / 1000}k` : String(x)]), yLog: true, reference: [1000, '1 ms'] }));
+  }
+  void r;
+  return svgs;
+}
+
+export function html(r: BenchReport, runs: LoadRun[]): string {
+  const md = markdown(r);
+  const escaped = md.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>uid2-engine benchmark</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
+pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}svg{display:block;margin:12px 0;border:1px solid #ddd}</style>
+</head><body>
+<h1>uid2-engine benchmark</h1>
+<p><b>Machine:</b> ${machineLine(r.machine).replace(/[<>&]/g, '')}</p>
+${charts(r, runs).join('\n')}
+<h2>Tables</h2>
+<pre>${escaped}</pre>
+</body></html>
+`;
+}
+
+export function writeReport(dir: string, report: BenchReport, runs: LoadRun[]): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const write = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    files.push(join(dir, name));
+  };
+  write('report.json', JSON.stringify(report, null, 2) + '\n');
+  write('report.md', markdown(report));
+  write('report.html', html(report, runs));
+  for (const run of runs) {
+    const name = `${run.contender}-${run.backend}-${run.threads}t-${run.offeredPerSec}.hgrm`.replace(/[^\w.-]/g, '_');
+    write(name, hgrm(run.histogram));
+  }
+  return files;
+}
