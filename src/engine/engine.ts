@@ -24,6 +24,7 @@ import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { decryptToken } from '../token/decrypt.js';
 import { type ClientType, type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import { type CryptoBackend, resolveBackend } from './backend.js';
 import type { SlotViews } from './batch-layout.js';
 import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
 import { type PendingToken, SlotPool, bytesNeeded, readResult, writeBatch } from './batch-io.js';
@@ -44,7 +45,8 @@ export interface EngineStats {
   threads: number;
   /** Worker threads alive now (back to `threads` shortly after a worker dies). */
   liveWorkers: number;
-  backend: 'node-crypto' | 'in-process';
+  /** The crypto backend of the workers (engine/backend.ts); 'in-process' with threads: 0. */
+  backend: CryptoBackend | 'in-process';
   clientType: ClientType;
   batches: number;
   tokens: number;
@@ -82,6 +84,7 @@ function workerFile(): string {
 
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
+  readonly #backend: CryptoBackend;
   readonly #pool: Piscina<BatchTask, BatchReply> | null;
   readonly #slots: SlotPool;
   readonly #maxInFlight: number;
@@ -110,8 +113,9 @@ export class DecryptionEngine {
   /** @internal Test hooks; see engine/symbols.ts. */
   readonly [kTestHooks]: EngineTestHooks = { crashNextBatches: 0 };
 
-  private constructor(options: ResolvedEngineOptions) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend) {
     this.#options = options;
+    this.#backend = backend;
     this.#slots = new SlotPool(options.maxBatchSize);
     this.#maxInFlight = Math.max(1, options.threads * options.batchesPerWorker);
     this.#pool =
@@ -136,7 +140,9 @@ export class DecryptionEngine {
     if (options.clientType === undefined && options.client && 'encryptRawUidIntoToken' in options.client) {
       resolved.clientType = 'sharing';
     }
-    const engine = new DecryptionEngine(resolved);
+    // Decided once here: every batch then names it, and a forced but missing native addon
+    // (UID2_ENGINE_BACKEND=native) fails creation instead of a later batch.
+    const engine = new DecryptionEngine(resolved, resolveBackend());
     try {
       if (options.keys !== undefined) engine.setKeys(options.keys);
       if (options.client) engine.#follow(options.client, false);
@@ -224,7 +230,7 @@ export class DecryptionEngine {
     return {
       threads: this.#options.threads,
       liveWorkers: this.#pool?.threads.length ?? 0,
-      backend: this.#pool ? 'node-crypto' : 'in-process',
+      backend: this.#pool ? this.#backend : 'in-process',
       clientType: this.#options.clientType,
       ...this.#counters,
       queueDepth: this.#queue.length,
@@ -337,6 +343,7 @@ export class DecryptionEngine {
       clientType: this.#options.clientType,
       snapshot: this.#snapshot,
       snapshotVersion: this.#snapshotVersion,
+      backend: this.#backend,
     };
     this.#inFlight++;
     this.#inFlightTokens += entries.length;

@@ -17,6 +17,8 @@ export interface BatchTask {
   /** The key snapshot in force when the batch was dispatched; `null` before any keys. */
   readonly snapshot: SharedArrayBuffer | null;
   readonly snapshotVersion: number;
+  /** Crypto backend the coordinator resolved at create() (engine/backend.ts); absent = node-crypto. */
+  readonly backend?: 'native' | 'node-crypto';
   /** Test hook: the worker exits after decrypting half the batch, as a crash would. */
   readonly crash?: boolean;
 }

@@ -2,8 +2,15 @@
  * Worker-thread entry (run by Piscina). Decrypts one batch in shared memory: reads each token
  * from the slot, runs the same rule code as the in-process client over the batch's key snapshot,
  * and writes fixed-size result records back into the slot.
+ *
+ * Two backends (engine/backend.ts), chosen by the coordinator and named in each task:
+ *   node-crypto  evaluateToken() per token: the TypeScript decoder over node:crypto.
+ *   native       one decodeBatch() call decodes and decrypts the whole batch in C++ (rules 2-6),
+ *                then a JS pass applies rule 1 and applyPolicyRules() (rules 7-9), the same
+ *                policy code the node-crypto path runs.
  */
-import { evaluateToken } from '../token/decrypt.js';
+import { loadNative, NativeUnavailableError, nativeUnavailableReason, type NativeAddon } from '../native/load.js';
+import { applyPolicyRules, evaluateToken, type PolicyFields } from '../token/decrypt.js';
 import { DecryptionStatus } from '../types.js';
 import {
   CODE_BY_STATUS,
@@ -55,6 +62,10 @@ export default function decryptBatch(task: BatchTask): BatchReply {
   const v = viewsFor(task);
   const { keys, opened } = keysFor(task);
   const crashAt = task.crash ? task.count >> 1 : -1;
+  if (task.backend === 'native') {
+    decryptNative(task, v, keys, crashAt);
+    return { snapshotVersion: task.snapshotVersion, openedSnapshot: opened };
+  }
 
   for (let i = 0; i < task.count; i++) {
     if (i === crashAt) process.exit(70);
@@ -99,4 +110,61 @@ export default function decryptBatch(task: BatchTask): BatchReply {
     v.recordBytes[rec + 3] = recordFlags;
   }
   return { snapshotVersion: task.snapshotVersion, openedSnapshot: opened };
+}
+
+const NOT_INITIALIZED_CODE = CODE_BY_STATUS.get(DecryptionStatus.NotInitialized)!;
+const KEYS_NOT_SYNCED_CODE = CODE_BY_STATUS.get(DecryptionStatus.KeysNotSynced)!;
+const SUCCESS_CODE = CODE_BY_STATUS.get(DecryptionStatus.Success)!;
+
+let addon: NativeAddon | null | undefined;
+
+function nativeAddon(): NativeAddon {
+  if (addon === undefined) addon = loadNative();
+  // The coordinator chose native because the addon loaded on its thread; a worker that cannot
+  // load it fails the batch loudly rather than answering with another backend.
+  if (!addon) throw new NativeUnavailableError(`the native addon is unavailable in a worker: ${nativeUnavailableReason()}`);
+  return addon;
+}
+
+/** Reused for every token: applyPolicyRules() only reads it, so no object per token. */
+const policy: PolicyFields = { expiresMs: 0, generatedMs: undefined, siteId: 0, isClientSideGenerated: false };
+
+function decryptNative(task: BatchTask, v: SlotViews, keys: SnapshotKeys | null, crashAt: number): void {
+  const count = task.count;
+  // Rules 2-6 for the whole batch in one call; every record gets either its final failure status
+  // or RECORD_DECODED with the token's fields.
+  if (keys) nativeAddon().decodeBatch(task.slot, task.capacity, task.bytesCapacity, count, task.snapshot!, task.snapshotVersion);
+  for (let i = 0; i < count; i++) {
+    if (i === crashAt) process.exit(70);
+    const rec = i * RECORD_BYTES;
+    // Rule 1 comes before everything the addon checked, so it overrides its verdict.
+    if (!keys) {
+      v.recordBytes[rec] = NOT_INITIALIZED_CODE;
+      v.recordBytes[rec + 3] = 0;
+      continue;
+    }
+    const nowMs = v.nows[i]!;
+    if (!keys.isValid(nowMs)) {
+      v.recordBytes[rec] = KEYS_NOT_SYNCED_CODE;
+      v.recordBytes[rec + 3] = 0;
+      continue;
+    }
+    const flags = v.recordBytes[rec + 3]!;
+    if ((flags & RECORD_DECODED) === 0) continue;
+
+    policy.expiresMs = v.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+    policy.generatedMs = v.recordBytes[rec + 1] === 2 ? undefined : v.recordF64[(rec >> 3) + REC_F64_GENERATED]!;
+    policy.siteId = v.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+    policy.isClientSideGenerated = (flags & RECORD_CSTG) !== 0;
+    // The domain is read only where rule 8 can look at it.
+    let domain: string | undefined;
+    if (policy.isClientSideGenerated && v.flags[i]! & INPUT_HAS_DOMAIN) {
+      const off = v.table[i * 4 + 2]!;
+      domain = v.bytes.toString('utf8', off, off + v.table[i * 4 + 3]!);
+    }
+    const code = CODE_BY_STATUS.get(applyPolicyRules(keys, task.clientType, domain, nowMs, policy))!;
+    v.recordBytes[rec] = code;
+    // The raw UID is only read for a success; keep the record identical to the node-crypto one.
+    if (code !== SUCCESS_CODE && flags & RECORD_UID_OVERFLOW) v.recordBytes[rec + 3] = flags & ~RECORD_UID_OVERFLOW;
+  }
 }

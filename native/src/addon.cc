@@ -1,0 +1,271 @@
+// Node-API entry points of uid2_native (plain node_api.h, no npm dependency):
+//
+//   decodeBatch(slot, capacity, bytesCapacity, count, snapshot, snapshotVersion): void
+//   gcmDecrypt(key, blobs): (Buffer | null)[]   test seam: one prepared context, many openings
+//   benchGcmFloor(iterations, uidLength?): number   ns per v4 token of pure AES-GCM work
+//   opensslVersion: string
+//
+// Each thread that loads the addon (every Piscina worker) gets its own BatchDecoder as instance
+// data, so no state is shared between threads and no lock is taken on the hot path.
+#include <node_api.h>
+#include <openssl/crypto.h>
+
+#include <cmath>
+#include <vector>
+
+#include "batch.h"
+
+namespace uid2 {
+namespace {
+
+struct Instance {
+  BatchDecoder decoder;
+  napi_ref uint8_array = nullptr;        // the Uint8Array constructor
+  napi_ref shared_array_buffer = nullptr;  // the SharedArrayBuffer constructor
+  // The snapshot whose contexts `decoder` holds: a weak reference (it never keeps a key set alive)
+  // compared by identity, plus its version, so a new version or a different buffer with a
+  // recycled version number both start from fresh contexts.
+  napi_ref snapshot = nullptr;
+  double snapshot_version = std::nan("");
+};
+
+#define CHECK_NAPI(env, call)                                  \
+  do {                                                         \
+    if ((call) != napi_ok) {                                   \
+      ThrowPending(env, "uid2_native: Node-API call failed");  \
+      return nullptr;                                          \
+    }                                                          \
+  } while (0)
+
+void ThrowPending(napi_env env, const char* message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, nullptr, message);
+}
+
+napi_value Throw(napi_env env, const char* message, bool range = false) {
+  if (range) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  } else {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  }
+  return nullptr;
+}
+
+void Finalize(napi_env env, void* data, void*) {
+  auto* inst = static_cast<Instance*>(data);
+  if (inst->uint8_array) napi_delete_reference(env, inst->uint8_array);
+  if (inst->shared_array_buffer) napi_delete_reference(env, inst->shared_array_buffer);
+  if (inst->snapshot) napi_delete_reference(env, inst->snapshot);
+  delete inst;  // frees every cipher context
+}
+
+Instance* InstanceOf(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<Instance*>(data);
+}
+
+// The bytes of a SharedArrayBuffer. Node 20's Node-API has no SharedArrayBuffer accessor, so the
+// buffer is wrapped in a Uint8Array (one small object per call, not per token) whose data pointer
+// Node-API does expose. SharedArrayBuffers never move or detach, so the pointer stays valid.
+bool SharedBytes(napi_env env, Instance* inst, napi_value value, uint8_t** data, size_t* size) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object) return false;
+  napi_value sab_ctor, u8_ctor, view;
+  bool is_sab = false;
+  if (napi_get_reference_value(env, inst->shared_array_buffer, &sab_ctor) != napi_ok ||
+      napi_instanceof(env, value, sab_ctor, &is_sab) != napi_ok || !is_sab) {
+    return false;
+  }
+  if (napi_get_reference_value(env, inst->uint8_array, &u8_ctor) != napi_ok ||
+      napi_new_instance(env, u8_ctor, 1, &value, &view) != napi_ok) {
+    return false;
+  }
+  napi_typedarray_type kind;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, view, &kind, size, &raw, nullptr, nullptr) != napi_ok ||
+      kind != napi_uint8_array) {
+    return false;
+  }
+  *data = static_cast<uint8_t*>(raw);
+  return true;
+}
+
+bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
+  double v;
+  if (napi_get_value_double(env, value, &v) != napi_ok) return false;
+  if (!(v >= 0 && v <= 4294967295.0) || std::floor(v) != v) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+napi_value DecodeBatch(napi_env env, napi_callback_info info) {
+  Instance* inst = InstanceOf(env);
+  if (!inst) return Throw(env, "uid2_native: not initialised");
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 6) return Throw(env, "decodeBatch needs 6 arguments");
+
+  uint32_t capacity, bytes_capacity, count;
+  double version;
+  if (!Uint32Arg(env, argv[1], &capacity) || !Uint32Arg(env, argv[2], &bytes_capacity) ||
+      !Uint32Arg(env, argv[3], &count)) {
+    return Throw(env, "capacity, bytesCapacity and count must be integers in [0, 2^32)");
+  }
+  if (napi_get_value_double(env, argv[5], &version) != napi_ok || std::isnan(version)) {
+    return Throw(env, "snapshotVersion must be a number");
+  }
+  if (count > capacity) return Throw(env, "count exceeds the slot capacity", true);
+
+  uint8_t *slot_data, *snap_data;
+  size_t slot_size, snap_size;
+  if (!SharedBytes(env, inst, argv[0], &slot_data, &slot_size)) return Throw(env, "slot must be a SharedArrayBuffer");
+  if (!SharedBytes(env, inst, argv[4], &snap_data, &snap_size)) {
+    return Throw(env, "snapshot must be a SharedArrayBuffer");
+  }
+  SlotView slot;
+  if (!slot.Parse(slot_data, slot_size, capacity, bytes_capacity)) {
+    return Throw(env, "slot is smaller than its capacity and bytesCapacity require", true);
+  }
+  SnapshotView snap;
+  if (!snap.Parse(snap_data, snap_size)) {
+    napi_throw_error(env, "ERR_UID2_SNAPSHOT", "not a complete key snapshot");
+    return nullptr;
+  }
+
+  // Same snapshot object and version as last time: keep the prepared contexts.
+  bool same = false;
+  if (inst->snapshot && version == inst->snapshot_version) {
+    napi_value previous = nullptr;
+    if (napi_get_reference_value(env, inst->snapshot, &previous) == napi_ok && previous != nullptr) {
+      CHECK_NAPI(env, napi_strict_equals(env, previous, argv[4], &same));
+    }
+  }
+  if (!same) {
+    inst->decoder.ResetKeys(snap.key_count());
+    if (inst->snapshot) napi_delete_reference(env, inst->snapshot);
+    inst->snapshot = nullptr;
+    CHECK_NAPI(env, napi_create_reference(env, argv[4], 0, &inst->snapshot));
+    inst->snapshot_version = version;
+  }
+
+  if (!inst->decoder.DecodeBatch(snap, slot, count)) {
+    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL could not create a cipher context");
+    return nullptr;
+  }
+  return nullptr;
+}
+
+napi_value GcmDecrypt(napi_env env, napi_callback_info info) {
+  Instance* inst = InstanceOf(env);
+  if (!inst) return Throw(env, "uid2_native: not initialised");
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 2) return Throw(env, "gcmDecrypt(key, blobs) needs 2 arguments");
+
+  bool is_typed = false, is_array = false;
+  CHECK_NAPI(env, napi_is_typedarray(env, argv[0], &is_typed));
+  CHECK_NAPI(env, napi_is_array(env, argv[1], &is_array));
+  if (!is_typed || !is_array) return Throw(env, "gcmDecrypt(key: Uint8Array, blobs: Uint8Array[])");
+  napi_typedarray_type kind;
+  size_t key_len;
+  void* key = nullptr;
+  CHECK_NAPI(env, napi_get_typedarray_info(env, argv[0], &kind, &key_len, &key, nullptr, nullptr));
+  if (kind != napi_uint8_array || key_len != kKeyBytes) return Throw(env, "key must be 32 bytes");
+
+  EVP_CIPHER_CTX* ctx = NewDecryptContext(inst->decoder.ciphers().gcm, static_cast<uint8_t*>(key));
+  if (!ctx) {
+    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL could not create a cipher context");
+    return nullptr;
+  }
+  uint32_t n = 0;
+  napi_value results = nullptr;
+  bool ok = napi_get_array_length(env, argv[1], &n) == napi_ok && napi_create_array_with_length(env, n, &results) == napi_ok;
+  std::vector<uint8_t> out;
+  for (uint32_t i = 0; ok && i < n; i++) {
+    napi_value blob, result;
+    void* data = nullptr;
+    size_t len = 0;
+    ok = napi_get_element(env, argv[1], i, &blob) == napi_ok &&
+         napi_is_typedarray(env, blob, &is_typed) == napi_ok && is_typed &&
+         napi_get_typedarray_info(env, blob, &kind, &len, &data, nullptr, nullptr) == napi_ok &&
+         kind == napi_uint8_array;
+    if (!ok) break;
+    out.assign(len + 1, 0);
+    size_t plain_len = 0;
+    if (GcmOpen(ctx, static_cast<uint8_t*>(data), len, out.data(), out.size(), &plain_len)) {
+      ok = napi_create_buffer_copy(env, plain_len, out.data(), nullptr, &result) == napi_ok;
+    } else {
+      ok = napi_get_null(env, &result) == napi_ok;
+    }
+    ok = ok && napi_set_element(env, results, i, result) == napi_ok;
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    ThrowPending(env, "blobs must be Uint8Arrays");
+    return nullptr;
+  }
+  return results;
+}
+
+napi_value BenchGcmFloorJs(napi_env env, napi_callback_info info) {
+  Instance* inst = InstanceOf(env);
+  if (!inst) return Throw(env, "uid2_native: not initialised");
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  uint32_t iterations = 0, uid_len = 32;
+  if (argc < 1 || !Uint32Arg(env, argv[0], &iterations)) return Throw(env, "iterations must be a uint32");
+  napi_valuetype type = napi_undefined;
+  if (argc >= 2) CHECK_NAPI(env, napi_typeof(env, argv[1], &type));
+  if (type != napi_undefined && (!Uint32Arg(env, argv[1], &uid_len) || uid_len > 1024)) {
+    return Throw(env, "uidLength must be an integer in [0, 1024]");
+  }
+  const double ns = BenchGcmFloor(inst->decoder.ciphers(), iterations, uid_len);
+  if (ns < 0) {
+    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL failed during the floor benchmark");
+    return nullptr;
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_double(env, ns, &result));
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  auto* inst = new Instance();
+  if (!inst->decoder.Init()) {
+    delete inst;
+    napi_throw_error(env, "ERR_UID2_OPENSSL", "uid2_native: OpenSSL has no AES-256-GCM/CBC");
+    return nullptr;
+  }
+  if (napi_set_instance_data(env, inst, Finalize, nullptr) != napi_ok) {
+    delete inst;
+    ThrowPending(env, "uid2_native: cannot set instance data");
+    return nullptr;
+  }
+  napi_value global, ctor;
+  CHECK_NAPI(env, napi_get_global(env, &global));
+  CHECK_NAPI(env, napi_get_named_property(env, global, "Uint8Array", &ctor));
+  CHECK_NAPI(env, napi_create_reference(env, ctor, 1, &inst->uint8_array));
+  CHECK_NAPI(env, napi_get_named_property(env, global, "SharedArrayBuffer", &ctor));
+  CHECK_NAPI(env, napi_create_reference(env, ctor, 1, &inst->shared_array_buffer));
+
+  napi_value version;
+  CHECK_NAPI(env, napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version));
+  const napi_property_descriptor props[] = {
+      {"decodeBatch", nullptr, DecodeBatch, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gcmDecrypt", nullptr, GcmDecrypt, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"benchGcmFloor", nullptr, BenchGcmFloorJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"opensslVersion", nullptr, nullptr, nullptr, nullptr, version, napi_enumerable, nullptr},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+}  // namespace
+}  // namespace uid2
+
+NAPI_MODULE_INIT() { return uid2::Init(env, exports); }

@@ -1,0 +1,95 @@
+// Decoding a whole batch slot in one call: strict base64, version routing, identity scope, both
+// decryption layers (rules 2-6 of docs/uid2-wire-format.md, in the order of src/token/decrypt.ts),
+// writing the 40-byte result records of src/engine/batch-layout.ts. Rules 1 and 7-9 stay in
+// TypeScript (src/engine/worker.ts), so the policy exists once.
+//
+// Nothing here allocates per token: the token bytes and both plaintext layers go to fixed buffers
+// sized for the longest token the engine accepts, and each key's cipher contexts are made once
+// per snapshot version, on first use, then only re-initialised with an IV.
+#pragma once
+#include <openssl/evp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "aes.h"
+#include "snapshot.h"
+
+namespace uid2 {
+
+constexpr size_t kMaxTokenLength = 2048;  // MAX_TOKEN_LENGTH in src/token/layout.ts
+// Decoded token bytes, plus room for OpenSSL's CBC output contract (input + one block).
+constexpr size_t kWorkBytes = kMaxTokenLength / 4 * 3 + 2 + 2 * kAesBlock;
+
+// Status codes of the record (the DecryptionStatus declaration order, see batch-layout.ts).
+enum Status : uint8_t {
+  kSuccess = 0,
+  kNotAuthorizedForMasterKey = 1,
+  kNotAuthorizedForKey = 2,
+  kInvalidPayload = 4,
+  kVersionNotSupported = 7,
+  kInvalidIdentityScope = 8,
+};
+
+// Positions inside one batch slot SharedArrayBuffer (batch-layout.ts: slotViews()).
+struct SlotView {
+  uint8_t* base = nullptr;
+  uint32_t capacity = 0;
+  uint32_t bytes_capacity = 0;
+  size_t table = 0, flags = 0, records = 0, bytes = 0, uids = 0;
+
+  // False when `size` is smaller than slotByteLength(capacity, bytesCapacity).
+  bool Parse(uint8_t* data, size_t size, uint32_t capacity, uint32_t bytes_capacity);
+};
+
+// Per-thread decoding state: cipher contexts of the snapshot version in force and work buffers.
+class BatchDecoder {
+ public:
+  BatchDecoder() = default;
+  BatchDecoder(const BatchDecoder&) = delete;
+  BatchDecoder& operator=(const BatchDecoder&) = delete;
+  ~BatchDecoder();
+
+  bool Init() { return ciphers_.Load(); }
+  const Ciphers& ciphers() const { return ciphers_; }
+
+  // Frees every context of the previous key set and sizes the table for `key_count` keys.
+  void ResetKeys(uint32_t key_count);
+
+  // Decodes tokens [0, count) of `slot` with the keys of `snap` into their records. False when an
+  // OpenSSL context could not be created (out of memory); records are still all written.
+  bool DecodeBatch(const SnapshotView& snap, const SlotView& slot, uint32_t count);
+
+ private:
+  struct Decoded {
+    uint8_t version;
+    uint8_t identity_type;  // 0 none (v2), 1 Email, 2 Phone
+    int32_t site_id;
+    int32_t privacy_bits;
+    double established_ms;
+    double expires_ms;
+    double generated_ms;  // NaN for v2
+    const uint8_t* uid;
+    size_t uid_len;
+  };
+  struct KeyContexts {
+    EVP_CIPHER_CTX* gcm = nullptr;
+    EVP_CIPHER_CTX* cbc = nullptr;
+  };
+
+  // A status code, or -1 with `out` filled when both layers decrypted.
+  int DecodeToken(const SnapshotView& snap, const uint8_t* text, size_t len, Decoded* out);
+  int DecodeV2(const SnapshotView& snap, size_t n, Decoded* out);
+  int DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, Decoded* out);
+  EVP_CIPHER_CTX* Context(const SnapshotView& snap, uint32_t index, bool gcm);
+
+  Ciphers ciphers_;
+  std::vector<KeyContexts> keys_;
+  bool context_failed_ = false;
+  alignas(16) uint8_t token_[kWorkBytes];
+  alignas(16) uint8_t outer_[kWorkBytes];
+  alignas(16) uint8_t inner_[kWorkBytes];
+};
+
+}  // namespace uid2

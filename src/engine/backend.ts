@@ -1,0 +1,34 @@
+/**
+ * The crypto-backend seam. `native` decodes and decrypts whole batches in the C++ addon;
+ * `node-crypto` runs the TypeScript decoder over node:crypto. Both end in the same TypeScript
+ * policy rules (applyPolicyRules), so they differ only in speed.
+ *
+ * The coordinator resolves the backend once, at DecryptionEngine.create(), and every batch
+ * carries the name to its worker.
+ */
+import { ConfigError } from '../errors.js';
+import { NativeUnavailableError, loadNative, nativeUnavailableReason } from '../native/load.js';
+
+export type CryptoBackend = 'native' | 'node-crypto';
+
+/** The environment variable that forces a backend. */
+export const BACKEND_ENV = 'UID2_ENGINE_BACKEND';
+
+/**
+ * `native` when the addon loads, else `node-crypto`. `UID2_ENGINE_BACKEND=node-crypto|native`
+ * forces one; forcing `native` without a loadable addon throws, so a deployment that counts on
+ * the fast path never runs silently without it.
+ *
+ * @throws NativeUnavailableError (UID2_ERR_NATIVE_UNAVAILABLE) when native is forced but missing
+ * @throws ConfigError when the variable holds anything else
+ */
+export function resolveBackend(env: NodeJS.ProcessEnv = process.env): CryptoBackend {
+  const forced = env[BACKEND_ENV];
+  if (forced === undefined || forced === '') return loadNative() ? 'native' : 'node-crypto';
+  if (forced === 'node-crypto') return 'node-crypto';
+  if (forced === 'native') {
+    if (loadNative()) return 'native';
+    throw new NativeUnavailableError(`${BACKEND_ENV}=native but the native addon is unavailable: ${nativeUnavailableReason()}`);
+  }
+  throw new ConfigError(`${BACKEND_ENV} must be "native" or "node-crypto" (got ${JSON.stringify(forced)})`);
+}

@@ -1,0 +1,71 @@
+/**
+ * Loads the optional native addon (native/build/Release/uid2_native.node, built by
+ * scripts/build-native.mjs at install time). The path is resolved from this file, two levels
+ * below the package root both in src/ (tests) and in dist/ (the published build), so the same
+ * code finds the addon from either. A missing or unloadable addon is not an error here: the
+ * engine then uses node:crypto, unless UID2_ENGINE_BACKEND=native demands the addon.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Uid2Error } from '../errors.js';
+
+/** What the addon exports (native/src/addon.cc). */
+export interface NativeAddon {
+  /**
+   * Decodes tokens [0, count) of a batch slot with the keys of `snapshot`: strict base64, rules
+   * 2-6, both decryption layers, then one 40-byte record per token (batch-layout.ts). A record
+   * with RECORD_DECODED set still needs rules 1 and 7-9, which the worker applies.
+   */
+  decodeBatch(
+    slot: SharedArrayBuffer,
+    capacity: number,
+    bytesCapacity: number,
+    count: number,
+    snapshot: SharedArrayBuffer,
+    snapshotVersion: number,
+  ): void;
+  /** Test seam: opens each `iv | ciphertext | tag` blob with ONE prepared AES-256-GCM context. */
+  gcmDecrypt(key: Uint8Array, blobs: readonly Uint8Array[]): (Buffer | null)[];
+  /** Mean nanoseconds of the two GCM decryptions of one v4 token with prepared contexts. */
+  benchGcmFloor(iterations: number, uidLength?: number): number;
+  /** The OpenSSL the addon runs on (Node's own). */
+  readonly opensslVersion: string;
+}
+
+/** The addon was demanded (UID2_ENGINE_BACKEND=native) but is not built or does not load. */
+export class NativeUnavailableError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_NATIVE_UNAVAILABLE', message, options);
+  }
+}
+
+/** Where the addon is expected, relative to the package root. */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/uid2_native.node', import.meta.url));
+
+let loaded: { addon: NativeAddon | null; reason: string } | undefined;
+
+/** The addon, or `null` when it is missing or fails to load. Loads once per thread. */
+export function loadNative(): NativeAddon | null {
+  if (!loaded) loaded = tryLoad();
+  return loaded.addon;
+}
+
+/** Why loadNative() returned null (empty when it did not). */
+export function nativeUnavailableReason(): string {
+  loadNative();
+  return loaded!.reason;
+}
+
+function tryLoad(): { addon: NativeAddon | null; reason: string } {
+  if (!existsSync(NATIVE_ADDON_PATH)) {
+    return { addon: null, reason: `${NATIVE_ADDON_PATH} is missing (build it with "npm run install")` };
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    return { addon: require(NATIVE_ADDON_PATH) as NativeAddon, reason: '' };
+  } catch (err) {
+    // An addon built for another Node ABI, or a corrupt file: fall back rather than crash.
+    return { addon: null, reason: `${NATIVE_ADDON_PATH} does not load: ${(err as Error).message}` };
+  }
+}

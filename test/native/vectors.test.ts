@@ -1,0 +1,93 @@
+/**
+ * Every shared decryption vector through both backends of the worker, and through an engine
+ * forced to each backend: statuses and fields as the vectors state, records identical between
+ * backends, results identical to the in-process client.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DecryptionEngine } from '../../src/engine/engine.js';
+import { decryptToken, parseKeys, type DecryptionResult } from '../../src/index.js';
+import { expectedFields, loadVectors } from '../helpers/vectors.js';
+import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf } from './harness.js';
+
+const vectors = loadVectors();
+
+function comparable(result: DecryptionResult, expected: Record<string, unknown>): Record<string, unknown> {
+  const actual: Record<string, unknown> = { status: result.status };
+  for (const name of Object.keys(expected)) {
+    if (name === 'establishedMs') actual[name] = result.established?.getTime();
+    else if (name === 'expiryMs') actual[name] = result.expiry?.getTime();
+    else if (name !== 'status') actual[name] = (result as unknown as Record<string, unknown>)[name];
+  }
+  return actual;
+}
+
+describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backends', () => {
+  requireNative();
+
+  it.each(vectors.decrypt.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const keys = c.keySet === null ? undefined : parseKeys(vectors.keySets[c.keySet]!.response);
+    const snapshot = keys ? snapshotOf(keys) : null;
+    const input = [{ token: c.token, domain: c.domainOrAppName, nowMs: c.nowMs }];
+    const native = runBackend('native', snapshot, c.clientType, input);
+    const nodeCrypto = runBackend('node-crypto', snapshot, c.clientType, input);
+    const expected = expectedFields(c.expect);
+    expect(comparable(native.results[0]!, expected)).toEqual(expected);
+    expect(native.records).toEqual(nodeCrypto.records);
+    expect(native.results).toEqual(nodeCrypto.results);
+    expect(native.results[0]).toEqual(decryptToken(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs));
+  });
+
+  it('all vectors of one key set in a single native batch (contexts reused across tokens)', () => {
+    for (const [name, entry] of Object.entries(vectors.keySets)) {
+      const cases = vectors.decrypt.filter((c) => c.keySet === name);
+      const snapshot = snapshotOf(parseKeys(entry.response));
+      for (const clientType of ['bidstream', 'sharing', 'legacy'] as const) {
+        const inputs = cases.map((c) => ({ token: c.token, domain: c.domainOrAppName, nowMs: c.nowMs }));
+        const native = runBackend('native', snapshot, clientType, inputs);
+        expect(native.records).toEqual(runBackend('node-crypto', snapshot, clientType, inputs).records);
+      }
+    }
+  });
+});
+
+describe.skipIf(!NATIVE_EXPECTED)('DecryptionEngine on each backend', () => {
+  requireNative();
+  const saved = process.env['UID2_ENGINE_BACKEND'];
+  const engines: DecryptionEngine[] = [];
+  afterEach(async () => {
+    process.env['UID2_ENGINE_BACKEND'] = saved;
+    if (saved === undefined) delete process.env['UID2_ENGINE_BACKEND'];
+    await Promise.all(engines.splice(0).map((e) => e.close()));
+  });
+
+  it.each(['native', 'node-crypto'] as const)('%s: every vector through decryptBatch, stats().backend', async (backend) => {
+    process.env['UID2_ENGINE_BACKEND'] = backend;
+    for (const [name, entry] of Object.entries(vectors.keySets)) {
+      const cases = vectors.decrypt.filter((c) => c.keySet === name);
+      const byGroup = new Map<string, typeof cases>();
+      for (const c of cases) byGroup.set(`${c.clientType}|${c.nowMs}`, [...(byGroup.get(`${c.clientType}|${c.nowMs}`) ?? []), c]);
+      for (const group of byGroup.values()) {
+        const first = group[0]!;
+        const engine = await DecryptionEngine.create({ threads: 1, clientType: first.clientType, keys: entry.response });
+        engines.push(engine);
+        expect(engine.stats().backend).toBe(backend);
+        const results = await engine.decryptBatch(
+          group.map((c) => c.token),
+          { domains: group.map((c) => c.domainOrAppName), now: first.nowMs },
+        );
+        group.forEach((c, i) => expect(comparable(results[i]!, expectedFields(c.expect)), c.name).toEqual(expectedFields(c.expect)));
+      }
+    }
+  });
+
+  it('auto-selects native when the addon loads; threads: 0 stays in-process', async () => {
+    delete process.env['UID2_ENGINE_BACKEND'];
+    const pooled = await DecryptionEngine.create({ threads: 1 });
+    const inProcess = await DecryptionEngine.create({ threads: 0 });
+    engines.push(pooled, inProcess);
+    expect(pooled.stats().backend).toBe('native');
+    expect(inProcess.stats().backend).toBe('in-process');
+    const results = await pooled.decryptBatch(['AgAAAA', 'x']);
+    expect(results.map((r) => r.status)).toEqual(['NotInitialized', 'NotInitialized']);
+  });
+});
