@@ -15,8 +15,32 @@ export interface Key {
   readonly created: number;
   readonly activates: number;
   readonly expires: number;
-  /** The 32 key bytes. Not enumerable, so it never shows in JSON.stringify or console output. */
+  /** The 32 key bytes. Not an own property, so it never shows in JSON.stringify or console output. */
   readonly secret: Buffer;
+}
+
+/**
+ * The Key implementation: one class (one hidden shape, cheap to build by the thousand) with the
+ * secret in a private field behind a prototype getter.
+ */
+export class KeyRecord implements Key {
+  readonly #secret: Buffer;
+  constructor(
+    readonly id: number,
+    readonly keysetId: number | undefined,
+    readonly siteId: number | undefined,
+    readonly created: number,
+    readonly activates: number,
+    readonly expires: number,
+    secret: Buffer,
+  ) {
+    this.#secret = secret;
+    Object.freeze(this);
+  }
+
+  get secret(): Buffer {
+    return this.#secret;
+  }
 }
 
 /** The fields of a key response that are not keys. */

@@ -14,6 +14,7 @@ import type { IdentityScope } from '../types.js';
 import {
   DEFAULT_ALLOW_CLOCK_SKEW_SECONDS,
   DEFAULT_TOKEN_EXPIRY_SECONDS,
+  KeyRecord,
   KeySet,
   type Key,
   type KeySetPolicy,
@@ -71,16 +72,15 @@ function parseKey(item: unknown, index: number, legacy: boolean): Key {
   const activates = requireInteger(item, 'activates', path);
   const expires = requireInteger(item, 'expires', path);
   const created = optionalInteger(item, 'created', path) ?? activates;
-  const key = {
+  return new KeyRecord(
     id,
-    keysetId: optionalInteger(item, 'keyset_id', path),
-    siteId: optionalInteger(item, 'site_id', path),
+    optionalInteger(item, 'keyset_id', path),
+    optionalInteger(item, 'site_id', path),
     created,
     activates,
     expires,
-  };
-  Object.defineProperty(key, 'secret', { value: secret, enumerable: false });
-  return Object.freeze(key) as Key;
+    secret,
+  );
 }
 
 function parseKeyList(list: unknown[], legacy: boolean): Key[] {
