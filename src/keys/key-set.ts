@@ -41,6 +41,12 @@ export class KeyRecord implements Key {
   get secret(): Buffer {
     return this.#secret;
   }
+
+  /** Redacted in every inspect mode (showHidden and getters included). */
+  [inspect.custom](): string {
+    const { id, keysetId, siteId, created, activates, expires } = this;
+    return `Key ${JSON.stringify({ id, keysetId, siteId, created, activates, expires })} [secret redacted]`;
+  }
 }
 
 /** The fields of a key response that are not keys. */
