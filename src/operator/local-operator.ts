@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { Uid2Error } from '../errors.js';
-import { decodeSecretKey, NONCE_LENGTH, openRequest, sealResponse } from '../service/envelope.js';
+import { decodeSecretKey, isOctetStream, OCTET_STREAM, openRequest, sealResponse } from '../service/envelope.js';
 import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
@@ -234,7 +234,7 @@ class LocalOperatorServer implements LocalOperator {
     if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
     if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
 
-    const binary = /^\s*application\/octet-stream\s*(;|$)/i.test(record.contentType ?? '');
+    const binary = isOctetStream(record.contentType);
     const raw = await readBody(req);
     const bytes = binary ? raw : decodeBase64Strict(raw.toString('latin1').trim(), 'standard');
     if (!bytes) throw new HttpReply(400, 'request body is not base64');
@@ -250,13 +250,12 @@ class LocalOperatorServer implements LocalOperator {
     const json =
       fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
     const nonce = fault?.kind === 'wrong-nonce' ? Buffer.from(opened.nonce.map((b) => b ^ 0xff)) : opened.nonce;
-    if (nonce.length !== NONCE_LENGTH) throw new HttpReply(400, 'bad nonce');
     const sealed = sealResponse(this.#secret, nonce, Buffer.from(JSON.stringify(json), 'utf8'), nowMs);
     if (fault?.kind === 'garbage-body') return { status: 200, contentType: 'text/plain', body: GARBAGE_BODY };
     const body = binary ? sealed : sealed.toString('base64');
     return {
       status: 200,
-      contentType: binary ? 'application/octet-stream' : 'text/plain',
+      contentType: binary ? OCTET_STREAM : 'text/plain',
       body: fault?.kind === 'truncated-body' ? truncateBody(body) : body,
     };
   }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeSecretKey } from '../service/envelope.js';
+import { integerOption } from '../service/options.js';
 import type { IdentityScope } from '../types.js';
 
 /** A publisher site: its id and the domain and app names its CSTG tokens may come from. */
@@ -67,11 +68,7 @@ export type ResolvedOperatorOptions = Required<LocalOperatorOptions>;
 const MAX_I32 = 2_147_483_647;
 
 function positiveInteger(value: unknown, name: string, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (value === 0 && !allowZero) || value > MAX_I32) {
-    throw new InvalidArgumentError(`options.${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer no larger than ${MAX_I32}`);
-  }
-  return value;
+  return integerOption(value, `options.${name}`, fallback, MAX_I32, allowZero ? 0 : 1);
 }
 
 function validateSites(value: unknown): readonly OperatorSite[] {
@@ -96,8 +93,7 @@ function validateSites(value: unknown): readonly OperatorSite[] {
 export function resolveOperatorOptions(options: LocalOperatorOptions = {}): ResolvedOperatorOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
   const d = DEFAULT_LOCAL_OPERATOR_OPTIONS;
-  const port = positiveInteger(options.port, 'port', d.port, true);
-  if (port > 65_535) throw new InvalidArgumentError('options.port must be at most 65535');
+  const port = integerOption(options.port, 'options.port', d.port, 65_535, 0);
   const identityScope = options.identityScope ?? d.identityScope;
   if (identityScope !== 'UID2' && identityScope !== 'EUID') throw new InvalidArgumentError('options.identityScope must be "UID2" or "EUID"');
   const apiKey = options.apiKey ?? `UID2-O-L-${randomBytes(24).toString('base64url')}`;

@@ -34,10 +34,6 @@ export class AutoRefresher {
     return this.#run();
   }
 
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
   /** Clears the pending timer and aborts the refresh in flight. Idempotent. */
   stop(): void {
     if (this.#stopped) return;

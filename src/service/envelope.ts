@@ -22,6 +22,14 @@ export const NONCE_LENGTH = 8;
 /** The client secret is an AES-256 key. */
 export const SECRET_KEY_LENGTH = 32;
 
+/** The content type of envelopes sent as raw bytes instead of base64 text. */
+export const OCTET_STREAM = 'application/octet-stream';
+
+/** Whether a Content-Type header announces raw envelope bytes (parameters allowed). */
+export function isOctetStream(contentType: string | null | undefined): boolean {
+  return /^\s*application\/octet-stream\s*(;|$)/i.test(contentType ?? '');
+}
+
 const TIMESTAMP_LENGTH = 8;
 const PLAIN_HEADER = TIMESTAMP_LENGTH + NONCE_LENGTH;
 const MIN_SEALED = GCM_IV_LENGTH + PLAIN_HEADER + GCM_TAG_LENGTH;

@@ -5,6 +5,7 @@
  * because a server that trickles its body is as stuck as one that never answers.
  */
 import { AbortedError, EnvelopeError, ServiceHttpError, ServiceNetworkError, ServiceTimeoutError, Uid2Error } from '../errors.js';
+import { isOctetStream } from './envelope.js';
 import { safeExcerpt } from './sanitize.js';
 
 /** How much of a non-200 body is read to build the error excerpt. */
@@ -123,8 +124,7 @@ export async function postToService(request: PostRequest): Promise<PostResponse>
         throw new EnvelopeError(`response body is larger than ${request.maxResponseBytes} bytes`);
       }
       const body = await readLimited(response.body, request.maxResponseBytes, false);
-      const binary = /^\s*application\/octet-stream\s*(;|$)/i.test(response.headers.get('content-type') ?? '');
-      return { binary, body };
+      return { binary: isOctetStream(response.headers.get('content-type')), body };
     } catch (err) {
       throw failure(err, 'reading the answer of');
     }

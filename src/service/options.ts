@@ -58,10 +58,14 @@ function checkObject(options: unknown, name: string): Record<string, unknown> {
   return options as Record<string, unknown>;
 }
 
-function positiveInteger(value: unknown, name: string, fallback: number, max: number): number {
+/**
+ * An integer option in [min, max] (min 0 or 1), or `fallback` when absent.
+ * @throws InvalidArgumentError `<name> must be a positive integer no larger than <max>`
+ */
+export function integerOption(value: unknown, name: string, fallback: number, max: number, min: 0 | 1 = 1): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
-    throw new InvalidArgumentError(`${name} must be a positive integer no larger than ${max}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} must be a ${min === 0 ? 'non-negative' : 'positive'} integer no larger than ${max}`);
   }
   return value;
 }
@@ -70,8 +74,8 @@ function positiveInteger(value: unknown, name: string, fallback: number, max: nu
 export function validateClientOptions(options: unknown): Required<ClientOptions> {
   const o = checkObject(options, 'options');
   return {
-    timeoutMs: positiveInteger(o['timeoutMs'], 'options.timeoutMs', DEFAULT_CLIENT_OPTIONS.timeoutMs, MAX_TIMER_MS),
-    maxResponseBytes: positiveInteger(
+    timeoutMs: integerOption(o['timeoutMs'], 'options.timeoutMs', DEFAULT_CLIENT_OPTIONS.timeoutMs, MAX_TIMER_MS),
+    maxResponseBytes: integerOption(
       o['maxResponseBytes'],
       'options.maxResponseBytes',
       DEFAULT_CLIENT_OPTIONS.maxResponseBytes,
@@ -85,7 +89,7 @@ export function validateRefreshOptions(options: unknown, client: Required<Client
   const o = checkObject(options, 'options');
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');
-  return { signal, timeoutMs: positiveInteger(o['timeoutMs'], 'options.timeoutMs', client.timeoutMs, MAX_TIMER_MS) };
+  return { signal, timeoutMs: integerOption(o['timeoutMs'], 'options.timeoutMs', client.timeoutMs, MAX_TIMER_MS) };
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
@@ -97,8 +101,8 @@ export function validateAutoRefreshOptions(options: unknown): Required<AutoRefre
   }
   const d = DEFAULT_AUTO_REFRESH_OPTIONS;
   return {
-    intervalMs: positiveInteger(o['intervalMs'], 'options.intervalMs', d.intervalMs, MAX_TIMER_MS),
-    retryIntervalMs: positiveInteger(o['retryIntervalMs'], 'options.retryIntervalMs', d.retryIntervalMs, MAX_TIMER_MS),
+    intervalMs: integerOption(o['intervalMs'], 'options.intervalMs', d.intervalMs, MAX_TIMER_MS),
+    retryIntervalMs: integerOption(o['retryIntervalMs'], 'options.retryIntervalMs', d.retryIntervalMs, MAX_TIMER_MS),
     jitter,
   };
 }

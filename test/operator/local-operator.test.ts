@@ -281,7 +281,7 @@ describe('options', () => {
 
   it.each([
     [{ port: -1 }, 'options.port must be a non-negative integer'],
-    [{ port: 65_536 }, 'options.port must be at most 65535'],
+    [{ port: 65_536 }, 'options.port must be a non-negative integer no larger than 65535'],
     [{ identityScope: 'EU' }, 'options.identityScope must be "UID2" or "EUID"'],
     [{ apiKey: 'has space' }, 'options.apiKey must be printable ASCII without spaces'],
     [{ secretKey: 'short' }, 'secret key must be base64 of 32 bytes'],
