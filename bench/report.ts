@@ -44,13 +44,62 @@ export function buildReport(parts: Omit<BenchReport, 'load'> & { runs: LoadRun[]
 const fmt = (n: number, digits = 1): string =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 }) : String(n);
 
-function table(header: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+interface Section {
+  title: string;
+  text?: string;
+  header?: string[];
+  rows?: (string | number)[][];
 }
 
 export function machineLine(m: MachineInfo): string {
   return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, OpenSSL ${m.openssl}, ${m.platform}`;
+}
+
+type RowLabel = { contender: string; backend: string; threads: number };
+
+/** The report as titled sections, rendered to Markdown and to HTML from the same data. */
+function sections(r: BenchReport): Section[] {
+  const out: Section[] = [];
+  if (r.micro.length > 0) {
+    out.push({
+      title: 'Micro (single thread, tinybench)',
+      header: ['contender', 'backend', 'token', 'µs/token', 'tokens/s', '±%'],
+      rows: r.micro.map((m) => [m.contender, m.backend, `v${m.tokenVersion}`, fmt(m.usPerToken, 2), fmt(m.tokensPerSec, 0), fmt(m.rme, 1)]),
+    });
+  }
+  if (r.load.length > 0) {
+    out.push({
+      title: 'Load (open loop, latency from intended arrival)',
+      header: ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'event-loop delay p99 µs'],
+      rows: r.load.map((l) => [
+        label(l as unknown as RowLabel), fmt(l['offeredPerSec'] as number, 0), fmt(l['achievedPerSec'] as number, 0),
+        fmt(l['p50Us'] as number, 0), fmt(l['p90Us'] as number, 0), fmt(l['p99Us'] as number, 0), fmt(l['p999Us'] as number, 0),
+        fmt(l['maxUs'] as number, 0), fmt(l['mainThreadUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0),
+      ]),
+    });
+  }
+  if (r.saturation.length > 0) {
+    out.push({
+      title: 'Highest sustained rate (achieved >= 99% of offered and p99 <= 1 ms)',
+      text: r.saturationMethod,
+      header: ['contender', 'max sustained tokens/s'],
+      rows: r.saturation.map((x) => [label(x), fmt(x.maxSustainedPerSec, 0)]),
+    });
+  }
+  if (r.keyPath.length > 0) {
+    out.push({
+      title: 'Key path (median)',
+      header: ['keys', 'threads', 'parse ms', 'encode ms', 'setKeys ms', 'swap to workers ms', 'snapshot bytes'],
+      rows: r.keyPath.map((k) => [k.keys, k.threads, fmt(k.parseMs, 2), fmt(k.encodeMs, 2), fmt(k.setKeysMs, 2), fmt(k.swapToWorkersMs, 2), k.snapshotBytes]),
+    });
+  }
+  if (r.notes.length > 0) out.push({ title: 'Notes', text: r.notes.map((n) => `- ${n}`).join('\n') });
+  return out;
+}
+
+function mdTable(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 export function markdown(r: BenchReport): string {
@@ -58,30 +107,17 @@ export function markdown(r: BenchReport): string {
   out.push(`# uid2-engine benchmark`, '', `Machine: ${machineLine(r.machine)}  `, `Run: ${r.machine.date}  `);
   out.push(`Settings: \`${JSON.stringify(r.settings)}\``, '');
   out.push(`Corpus: \`${JSON.stringify({ ...r.corpus, configured: undefined })}\``, '');
-  if (r.micro.length > 0) {
-    out.push('## Micro (single thread, tinybench)', '');
-    out.push(table(['contender', 'backend', 'token', 'µs/token', 'tokens/s', '±%'], r.micro.map((m) => [m.contender, m.backend, `v${m.tokenVersion}`, fmt(m.usPerToken, 2), fmt(m.tokensPerSec, 0), fmt(m.rme, 1)])), '');
+  for (const s of sections(r)) {
+    out.push(`## ${s.title}`, '');
+    if (s.text) out.push(s.text, '');
+    if (s.header && s.rows) out.push(mdTable(s.header, s.rows), '');
   }
-  if (r.load.length > 0) {
-    out.push('## Load (open loop, latency from intended arrival)', '');
-    out.push(table(
-      ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'event-loop delay p99 µs'],
-      r.load.map((l) => [label(l as unknown as { contender: string; backend: string; threads: number }), fmt(l['offeredPerSec'] as number, 0), fmt(l['achievedPerSec'] as number, 0), l['p50Us'] as number, l['p90Us'] as number, l['p99Us'] as number, l['p999Us'] as number, l['maxUs'] as number, fmt(l['mainThreadUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0)]),
-    ), '');
-  }
-  if (r.saturation.length > 0) {
-    out.push('## Highest sustained rate (achieved >= 99% of offered and p99 <= 1 ms)', '', r.saturationMethod, '');
-    out.push(table(['contender', 'max sustained tokens/s'], r.saturation.map((s) => [label(s), fmt(s.maxSustainedPerSec, 0)])), '');
-  }
-  if (r.keyPath.length > 0) {
-    out.push('## Key path (median)', '');
-    out.push(table(['keys', 'threads', 'parse ms', 'encode ms', 'setKeys ms', 'swap to workers ms', 'snapshot bytes'], r.keyPath.map((k) => [k.keys, k.threads, fmt(k.parseMs, 2), fmt(k.encodeMs, 2), fmt(k.setKeysMs, 2), fmt(k.swapToWorkersMs, 2), k.snapshotBytes])), '');
-  }
-  if (r.notes.length > 0) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return out.join('\n');
 }
 
-function charts(r: BenchReport, runs: LoadRun[]): string[] {
+const esc = (text: string | number): string => String(text).replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function charts(runs: LoadRun[]): string[] {
   const svgs: string[] = [];
   const rates = [...new Set(runs.map((x) => x.offeredPerSec))].sort((a, b) => a - b);
   const ticks: [number, string][] = [[0, '0%'], [1, '90%'], [2, '99%'], [3, '99.9%'], [4, '99.99%']];
@@ -100,23 +136,35 @@ function charts(r: BenchReport, runs: LoadRun[]): string[] {
     }));
     svgs.push(lineChart({ title: 'p99 latency against offered rate', xLabel: 'offered tokens/s', yLabel: 'p99 (log)', series, xTicks: rates.map((x) => [x, x >= 1000 ? `${x / 1000}k` : String(x)]), yLog: true, reference: [1000, '1 ms'] }));
   }
-  void r;
   return svgs;
 }
 
 export function html(r: BenchReport, runs: LoadRun[]): string {
-  const md = markdown(r);
-  const escaped = md.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const body = sections(r)
+    .map((sec) => {
+      const text = sec.text ? sec.text.split('\n').map((t) => `<p>${esc(t)}</p>`).join('') : '';
+      const table =
+        sec.header && sec.rows
+          ? `<table><thead><tr>${sec.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${sec.rows
+              .map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+              .join('')}</tbody></table>`
+          : '';
+      return `<h2>${esc(sec.title)}</h2>${text}${table}`;
+    })
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>uid2-engine benchmark</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
-pre{background:#f6f6f6;padding:12px;overflow-x:auto;font-size:12px}svg{display:block;margin:12px 0;border:1px solid #ddd}</style>
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}code{font-size:12px}
+svg{display:block;margin:12px 0;border:1px solid #ddd}</style>
 </head><body>
 <h1>uid2-engine benchmark</h1>
-<p><b>Machine:</b> ${machineLine(r.machine).replace(/[<>&]/g, '')}</p>
-${charts(r, runs).join('\n')}
-<h2>Tables</h2>
-<pre>${escaped}</pre>
+<p><b>Machine:</b> ${esc(machineLine(r.machine))}<br><b>Run:</b> ${esc(r.machine.date)}<br>
+<b>Settings:</b> <code>${esc(JSON.stringify(r.settings))}</code><br>
+<b>Corpus:</b> <code>${esc(JSON.stringify({ ...r.corpus, configured: undefined }))}</code></p>
+${charts(runs).join('\n')}
+${body}
 </body></html>
 `;
 }
