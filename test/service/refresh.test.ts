@@ -3,12 +3,16 @@
  * every fault mode, rotation, overlapping refreshes, abort and timeout, configuration errors.
  */
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BidstreamClient,
   DecryptionStatus,
   KeySet,
   SharingClient,
+  decodeSecretKey,
+  openRequest,
   startLocalOperator,
   type LocalOperator,
   type OperatorFault,
@@ -89,6 +93,32 @@ describe('refresh succeeds', () => {
     expect(a).toMatchObject({ method: 'POST', path: '/v2/key/bidstream', status: 200, authorized: true, contentType: 'text/plain' });
     expect(b).toMatchObject({ method: 'POST', path: '/v2/key/sharing', status: 200, authorized: true });
     expect(a!.clientVersion).toBe(`uid2-engine-${VERSION}`);
+  });
+
+  it('sends exactly these headers and an envelope the secret opens (seen by a plain server)', async () => {
+    let seen: { url?: string; headers?: IncomingHttpHeaders; body?: string } = {};
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('latin1').on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        seen = { url: req.url, headers: req.headers, body };
+        res.writeHead(503).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/base/path`;
+      const result = await new SharingClient(url, op.apiKey, op.secretKey).refresh();
+      expect(result.error).toMatchObject({ code: 'UID2_ERR_SERVICE_HTTP', statusCode: 503 });
+      expect(seen.url).toBe('/base/path/v2/key/sharing');
+      expect(seen.headers!['authorization']).toBe(`Bearer ${op.apiKey}`);
+      expect(seen.headers!['x-uid2-client-version']).toBe(`uid2-engine-${VERSION}`);
+      const opened = openRequest(decodeSecretKey(op.secretKey), Buffer.from(seen.body!, 'base64'));
+      expect(opened.payload).toHaveLength(0);
+      expect(Math.abs(opened.timestampMs - Date.now())).toBeLessThan(60_000);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('accepts a base URL with a trailing slash', async () => {
