@@ -25,7 +25,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backe
   requireNative();
 
   it.each(vectors.decrypt.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const keys = c.keySet === null ? undefined : parseKeys(vectors.keySets[c.keySet]!.response);
+    const keys = c.keySet === null ? undefined : parseKeys(vectors.keySets[c.keySet]!.response as object);
     const snapshot = keys ? snapshotOf(keys) : null;
     const input = [{ token: c.token, domain: c.domainOrAppName, nowMs: c.nowMs }];
     const native = runBackend('native', snapshot, c.clientType, input);
@@ -40,7 +40,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backe
   it('all vectors of one key set in a single native batch (contexts reused across tokens)', () => {
     for (const [name, entry] of Object.entries(vectors.keySets)) {
       const cases = vectors.decrypt.filter((c) => c.keySet === name);
-      const snapshot = snapshotOf(parseKeys(entry.response));
+      const snapshot = snapshotOf(parseKeys(entry.response as object));
       for (const clientType of ['bidstream', 'sharing', 'legacy'] as const) {
         const inputs = cases.map((c) => ({ token: c.token, domain: c.domainOrAppName, nowMs: c.nowMs }));
         const native = runBackend('native', snapshot, clientType, inputs);
@@ -68,7 +68,7 @@ describe.skipIf(!NATIVE_EXPECTED)('DecryptionEngine on each backend', () => {
       for (const c of cases) byGroup.set(`${c.clientType}|${c.nowMs}`, [...(byGroup.get(`${c.clientType}|${c.nowMs}`) ?? []), c]);
       for (const group of byGroup.values()) {
         const first = group[0]!;
-        const engine = await DecryptionEngine.create({ threads: 1, clientType: first.clientType, keys: entry.response });
+        const engine = await DecryptionEngine.create({ threads: 1, clientType: first.clientType, keys: entry.response as object });
         engines.push(engine);
         expect(engine.stats().backend).toBe(backend);
         const results = await engine.decryptBatch(
