@@ -61,6 +61,13 @@ export interface EngineStats {
   failedBatches: number;
   /** Calls rejected because the queue was full. */
   overloadRejections: number;
+  /** Key refreshes of the followed client (credentials or `client`) that succeeded / failed. */
+  keyRefreshSuccesses: number;
+  keyRefreshFailures: number;
+  /** Code of the last failed refresh since the last success, if any. */
+  lastRefreshErrorCode: string | null;
+  /** Milliseconds since the key set in force was published (null before any keys). */
+  keySetAgeMs: number | null;
   /** Shared-memory batch slots allocated (steady state: stays flat). */
   slotsAllocated: number;
 }
@@ -106,6 +113,16 @@ export class DecryptionEngine {
   #client: BidstreamClient | SharingClient | undefined;
   #ownsClient = false;
   readonly #onClientKeys = (keySet: KeySet): void => this.#publish(keySet);
+  readonly #onRefresh = (): void => {
+    this.#refreshes.successes++;
+    this.#refreshes.lastErrorCode = null;
+  };
+  readonly #onRefreshError = (err: { code?: string }): void => {
+    this.#refreshes.failures++;
+    this.#refreshes.lastErrorCode = err?.code ?? 'UNKNOWN';
+  };
+  readonly #refreshes = { successes: 0, failures: 0, lastErrorCode: null as string | null };
+  #publishedAt: number | null = null;
 
   readonly #counters = { batches: 0, tokens: 0, batchRetries: 0, failedBatches: 0, overloadRejections: 0 };
   readonly #statusCounts = new Float64Array(STATUS_BY_CODE.length);
@@ -239,6 +256,10 @@ export class DecryptionEngine {
       statusCounts,
       snapshotVersion: Atomics.load(this.#control, 0),
       slotsAllocated: this.#slots.created,
+      keyRefreshSuccesses: this.#refreshes.successes,
+      keyRefreshFailures: this.#refreshes.failures,
+      lastRefreshErrorCode: this.#refreshes.lastErrorCode,
+      keySetAgeMs: this.#publishedAt === null ? null : Date.now() - this.#publishedAt,
     };
   }
 
@@ -254,6 +275,8 @@ export class DecryptionEngine {
       }
       if (this.#timer) this.#clearTimer();
       this.#client?.off('keys', this.#onClientKeys);
+      this.#client?.off('refresh', this.#onRefresh);
+      this.#client?.off('refreshError', this.#onRefreshError);
       if (this.#ownsClient) this.#client?.close();
       await this.#pool?.destroy();
     })();
@@ -264,11 +287,14 @@ export class DecryptionEngine {
     this.#client = client;
     this.#ownsClient = owns;
     client.on('keys', this.#onClientKeys);
+    client.on('refresh', this.#onRefresh);
+    client.on('refreshError', this.#onRefreshError);
     if (client.keySet) this.#publish(client.keySet);
   }
 
   #publish(keySet: KeySet): void {
     this.#keySet = keySet;
+    this.#publishedAt = Date.now();
     if (!this.#pool) return;
     // A new buffer per version, fully written before any batch can reference it.
     const version = this.#snapshotVersion + 1;
