@@ -4,6 +4,7 @@
  * swapped only for a complete, valid one; a failure keeps the previous keys.
  */
 import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
 import { AbortedError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
@@ -89,14 +90,14 @@ export abstract class ClientBase extends EventEmitter {
     return this.#autoRefresher !== undefined;
   }
 
-  /** @internal */
-  protected get apiKey(): string | undefined {
-    return this.#apiKey;
-  }
-
-  /** @internal */
-  protected get secretKey(): string | undefined {
-    return this.#secretKey;
+  /** What `console.log(client)` shows, in every inspect mode: state, never credentials. */
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${JSON.stringify({
+      keySet: this.keySet?.toJSON() ?? null,
+      autoRefreshing: this.autoRefreshing,
+      lastSuccessAt: this.lastSuccessAt?.toISOString() ?? null,
+      lastErrorCode: this.lastError?.code ?? null,
+    })}`;
   }
 
   /**

@@ -114,7 +114,7 @@ describe('credentials', () => {
       expect(client.baseUrl).toBe('https://operator.test');
       const outputs = [
         inspect(client),
-        inspect(client, { showHidden: true, depth: Infinity }),
+        inspect(client, { showHidden: true, depth: Infinity, getters: true }),
         JSON.stringify(client),
         JSON.stringify({ ...client }),
       ];

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const SHARED_DIR = resolve(here, '../../../shared');
+/** ../shared beside the repository (as CI lays it out); UID2_SHARED_DIR overrides. */
+export const SHARED_DIR = process.env['UID2_SHARED_DIR'] ?? resolve(here, '../../../shared');
 export const VECTORS_PATH = resolve(SHARED_DIR, 'vectors/decrypt-vectors.json');
 export const CROSS_SDK_PATH = resolve(SHARED_DIR, 'vectors/cross-sdk-token.json');
 
