@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
-import { parseKeys } from '../keys/parse.js';
+import { jsonSyntaxSummary, parseKeys } from '../keys/parse.js';
 import type { ClientType } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 
@@ -39,7 +39,7 @@ export function loadKeysFile(path: string): KeySet {
     }
     return parseKeys(doc as object);
   } catch (err) {
-    const reason = err instanceof Uid2Error ? err.message : `not JSON (${(err as Error).message})`;
+    const reason = err instanceof Uid2Error ? err.message : `not JSON (${jsonSyntaxSummary(err)})`;
     throw new CliError(EXIT_USAGE, `keys file ${path} is invalid: ${reason}`);
   }
 }

@@ -20,6 +20,19 @@ import {
   type KeySetPolicy,
 } from './key-set.js';
 
+/**
+ * A JSON syntax error without the parser's own message: V8 quotes a snippet of the input
+ * ("Unexpected token 'T', "T3sigW83Y/"... is not valid JSON"), which for key JSON can be part of a
+ * key secret. Only the position (when the parser gives one) is kept.
+ */
+export function jsonSyntaxSummary(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  const position = /position (\d+)/.exec(message);
+  if (position) return `syntax error at position ${position[1]}`;
+  if (/end of (JSON|data) input/i.test(message)) return 'unexpected end of input';
+  return 'syntax error';
+}
+
 /** Guards against absurd responses (the service sends thousands of keys, not millions). */
 export const MAX_KEYS_JSON_BYTES = 64 * 1024 * 1024;
 export const MAX_KEYS = 1_000_000;
@@ -156,7 +169,7 @@ export function parseKeys(json: string | Uint8Array | object): KeySet {
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new KeysJsonError(`key JSON does not parse: ${(err as Error).message}`);
+      throw new KeysJsonError(`key JSON does not parse: ${jsonSyntaxSummary(err)}`);
     }
   }
   if (Array.isArray(doc)) return new KeySet(parseKeyList(doc, true), LEGACY_POLICY, new Map());
