@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+/**
+ * Native backend vs node-crypto backend vs the OpenSSL floor, single thread, same corpus.
+ *
+ *   npm run build && node scripts/build-native.mjs && node bench/native.mjs [--quick] [--json] [--engine]
+ *
+ * - backends: the worker's decryptBatch() called directly in this thread on pre-filled batch
+ *   slots of 256 tokens (the engine's default batch), so both backends do exactly the work a
+ *   worker does per batch (decode, decrypt, rule checks, records) and nothing else. Rounds
+ *   alternate between the backends so machine noise hits both alike; the median round counts.
+ * - floor: benchGcmFloor() inside the addon, timed in C++: the two AES-256-GCM decryptions of a
+ *   v4 token (master layer 157 bytes, site layer 96 bytes for a 32-byte raw UID) with prepared
+ *   contexts, IV re-init only: the least any backend using OpenSSL must spend per token.
+ * - --engine: also a DecryptionEngine with threads: 1 per backend, end to end through
+ *   decryptBatch() (coordinator + one worker; includes result objects and thread hand-off).
+ */
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
+import { bytesNeeded, writeBatch } from '../dist/engine/batch-io.js';
+import { createSlot } from '../dist/engine/batch-layout.js';
+import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import decryptBatch from '../dist/engine/worker.js';
+import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const JSON_OUT = args.has('--json');
+const BATCH = 256;
+const TOKENS = QUICK ? 20_000 : 100_000;
+const ROUNDS = QUICK ? 3 : 7;
+const NOW_MS = 1_780_000_000_000;
+const DAY = 86_400_000;
+
+const addon = loadNative();
+if (!addon) {
+  console.error(`native addon unavailable: ${nativeUnavailableReason()}`);
+  process.exit(1);
+}
+
+// --- corpus -----------------------------------------------------------------------------------
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const secret = (n) => Buffer.alloc(32, n);
+const master = { id: 101, secret: secret(1) };
+const site = { id: 102, secret: secret(2) };
+const keyJson = {
+  status: 'success',
+  body: {
+    identity_scope: 'UID2',
+    allow_clock_skew_seconds: 1800,
+    max_bidstream_lifetime_seconds: 3 * 86_400,
+    keys: [master, site].map((k, i) => ({
+      id: k.id,
+      keyset_id: i === 0 ? 1 : 10,
+      created: (NOW_MS - 10 * DAY) / 1000,
+      activates: (NOW_MS - 9 * DAY) / 1000,
+      expires: (NOW_MS + 300 * DAY) / 1000,
+      secret: k.secret.toString('base64'),
+    })),
+    site_data: [{ id: 77, domain_names: ['news.example'] }],
+  },
+};
+
+/** 'v4': every token a valid v4 (email, 32-byte raw UID). 'mixed': the engine tests' mix. */
+function corpus(kind, count, seed) {
+  const rnd = prng(seed);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const mixed = kind === 'mixed';
+    if (mixed && rnd() < 0.03) {
+      out.push({ token: Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 120) }, () => Math.floor(rnd() * 256))).toString('base64'), domain: null });
+      continue;
+    }
+    const version = !mixed || rnd() < 0.7 ? 4 : rnd() < 0.6 ? 3 : 2;
+    const cstg = mixed && rnd() < 0.1;
+    const uid = Buffer.from(Array.from({ length: 32 }, () => Math.floor(rnd() * 256)));
+    let token = encodeAdvertisingToken({
+      version,
+      masterKey: mixed && rnd() < 0.03 ? { id: 999, secret: master.secret } : master,
+      siteKey: site,
+      rawUid: version === 2 ? `user${i}@example.com` : uid,
+      siteId: cstg ? 77 : 10,
+      expiresMs: mixed && rnd() < 0.05 ? NOW_MS - 1000 : NOW_MS + DAY,
+      generatedMs: NOW_MS - 1000,
+      establishedMs: NOW_MS - 30 * DAY,
+      identityType: mixed && rnd() < 0.2 ? 'Phone' : 'Email',
+      clientSideGenerated: cstg,
+    });
+    if (mixed && rnd() < 0.05) {
+      const at = 10 + Math.floor(rnd() * (token.length - 20));
+      token = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
+    }
+    out.push({ token, domain: cstg ? 'news.example' : null });
+  }
+  return out;
+}
+
+// --- worker-function runs ------------------------------------------------------------------------
+const keySet = parseKeys(keyJson);
+const snapshot = encodeSnapshot(keySet, 1);
+const sink = { settle() {}, fail() {} };
+
+function slotsFor(tokens) {
+  const slots = [];
+  for (let start = 0; start < tokens.length; start += BATCH) {
+    const entries = tokens.slice(start, start + BATCH).map((t, index) => ({ ...t, nowMs: NOW_MS, sink, index }));
+    const slot = createSlot(BATCH, Math.max(64 * 1024, bytesNeeded(entries)));
+    writeBatch(slot, entries);
+    slots.push({ slot, count: entries.length });
+  }
+  return slots;
+}
+
+function round(backend, slots, total) {
+  const start = performance.now();
+  for (const { slot, count } of slots) {
+    decryptBatch({
+      slot: slot.sab,
+      capacity: slot.capacity,
+      bytesCapacity: slot.bytesCapacity,
+      count,
+      clientType: 'bidstream',
+      snapshot,
+      snapshotVersion: 1,
+      backend,
+    });
+  }
+  return total / ((performance.now() - start) / 1000);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function measure(kind) {
+  const tokens = corpus(kind, TOKENS, 7);
+  const slots = slotsFor(tokens);
+  const rates = { native: [], 'node-crypto': [] };
+  round('native', slots, tokens.length); // warm-up: JIT, contexts, caches
+  round('node-crypto', slots, tokens.length);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const backend of r % 2 ? ['node-crypto', 'native'] : ['native', 'node-crypto']) {
+      rates[backend].push(round(backend, slots, tokens.length));
+    }
+  }
+  return { corpus: kind, tokens: tokens.length, native: median(rates.native), nodeCrypto: median(rates['node-crypto']) };
+}
+
+async function measureEngine(kind) {
+  const tokens = corpus(kind, TOKENS, 9).map((t) => t.token);
+  const out = {};
+  const saved = process.env.UID2_ENGINE_BACKEND;
+  for (const backend of ['native', 'node-crypto']) {
+    process.env.UID2_ENGINE_BACKEND = backend;
+    const engine = await DecryptionEngine.create({ keys: keyJson, threads: 1 });
+    await engine.decryptBatch(tokens.slice(0, 5000), { now: NOW_MS });
+    const rates = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const start = performance.now();
+      await engine.decryptBatch(tokens, { now: NOW_MS });
+      rates.push(tokens.length / ((performance.now() - start) / 1000));
+    }
+    out[backend] = median(rates);
+    await engine.close();
+  }
+  if (saved === undefined) delete process.env.UID2_ENGINE_BACKEND;
+  else process.env.UID2_ENGINE_BACKEND = saved;
+  return { corpus: kind, tokens: tokens.length, native: out.native, nodeCrypto: out['node-crypto'] };
+}
+
+// --- run ------------------------------------------------------------------------------------------
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  openssl: addon.opensslVersion,
+  loadavg: loadavg().map((l) => l.toFixed(2)).join(' '),
+};
+const results = [measure('v4'), measure('mixed')];
+addon.benchGcmFloor(QUICK ? 20_000 : 100_000); // warm-up
+const floorNs = median(Array.from({ length: ROUNDS }, () => addon.benchGcmFloor(QUICK ? 50_000 : 200_000)));
+const floor = 1e9 / floorNs;
+const engine = args.has('--engine') ? [await measureEngine('v4'), await measureEngine('mixed')] : [];
+
+if (JSON_OUT) {
+  console.log(JSON.stringify({ machine, batch: BATCH, rounds: ROUNDS, worker: results, floorTokensPerSec: floor, floorNsPerToken: floorNs, engine }, null, 2));
+} else {
+  const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(11);
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.openssl}, load ${machine.loadavg}`);
+  console.log(`worker decryptBatch(), one thread, batches of ${BATCH}, ${TOKENS} tokens, median of ${ROUNDS} rounds (tokens/s)`);
+  console.log('corpus   native       node-crypto  native/node  floor/native');
+  for (const r of results) {
+    console.log(`${r.corpus.padEnd(7)}${fmt(r.native)}  ${fmt(r.nodeCrypto)}  ${(r.native / r.nodeCrypto).toFixed(1).padStart(9)}x  ${(floor / r.native).toFixed(2).padStart(10)}x`);
+  }
+  console.log(`OpenSSL floor (2 x AES-256-GCM per v4 token, prepared contexts, timed in C++): ${fmt(floor).trim()} tokens/s (${floorNs.toFixed(0)} ns/token)`);
+  for (const r of engine) {
+    console.log(`engine threads: 1, ${r.corpus}: native ${fmt(r.native).trim()} tokens/s, node-crypto ${fmt(r.nodeCrypto).trim()} tokens/s (${(r.native / r.nodeCrypto).toFixed(1)}x)`);
+  }
+}
