@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { AbortedError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
+import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import {
@@ -18,6 +19,7 @@ import {
   type AutoRefreshOptions,
   type ClientOptions,
   type RefreshOptions,
+  type ResolvedClientOptions,
 } from '../service/options.js';
 
 /** Outcome of a refresh: never thrown, always returned. */
@@ -39,7 +41,7 @@ export abstract class ClientBase extends EventEmitter {
   // Credentials live in private fields so they never appear in logs, inspect or JSON.
   readonly #apiKey: string | undefined;
   readonly #secretKey: string | undefined;
-  readonly #options: Required<ClientOptions>;
+  readonly #options: ResolvedClientOptions;
   #keySet: KeySet | undefined;
   #lastSuccessAt: Date | undefined;
   #lastError: Uid2Error | undefined;
@@ -181,7 +183,18 @@ export abstract class ClientBase extends EventEmitter {
       const error = err instanceof Uid2Error ? err : new Uid2Error('UID2_ERR_INTERNAL', 'unexpected refresh failure', { cause: err });
       if (!(error instanceof AbortedError)) {
         this.#lastError = error;
+        // Messages of service errors are built from fixed text and status codes only (see
+        // errors.ts), so they are safe to log; the cause chain is not logged.
+        this.#options.logger.warn(
+          { event: 'uid2.refresh', success: false, endpoint: this.endpoint, code: error.code, err: error.message },
+          'UID2 key refresh failed; the previous keys stay in force',
+        );
+        if (refreshChannel.hasSubscribers) {
+          refreshChannel.publish({ success: false, endpoint: this.endpoint, code: error.code } satisfies RefreshChannelMessage);
+        }
         this.emit('refreshError', error);
+      } else {
+        this.#options.logger.debug({ event: 'uid2.refresh', success: false, endpoint: this.endpoint, code: error.code }, 'UID2 key refresh aborted');
       }
       return { success: false, error };
     }
@@ -191,6 +204,13 @@ export abstract class ClientBase extends EventEmitter {
     }
     this.#lastSuccessAt = new Date();
     this.#lastError = undefined;
+    this.#options.logger.info(
+      { event: 'uid2.refresh', success: true, endpoint: this.endpoint, keys: keySet.size, keysets: keySet.keysetIds().length },
+      'UID2 key refresh succeeded',
+    );
+    if (refreshChannel.hasSubscribers) {
+      refreshChannel.publish({ success: true, endpoint: this.endpoint, keys: keySet.size } satisfies RefreshChannelMessage);
+    }
     this.emit('refresh', keySet);
     return { success: true };
   }

@@ -4,6 +4,7 @@
  * naming the option, never later inside a timer.
  */
 import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { resolveLogger, type Logger } from '../observability/logger.js';
 
 /** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -17,9 +18,17 @@ export interface ClientOptions {
    * Default 64 MiB.
    */
   maxResponseBytes?: number;
+  /**
+   * A pino-compatible logger for refresh outcomes (key and keyset counts, error codes; never
+   * credentials or key secrets). Default: silent.
+   */
+  logger?: Logger;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: Readonly<Required<ClientOptions>> = Object.freeze({
+/** Client options after validation: every default filled in, the logger bound to the client. */
+export type ResolvedClientOptions = Required<Omit<ClientOptions, 'logger'>> & { logger: Logger };
+
+export const DEFAULT_CLIENT_OPTIONS: Readonly<Required<Omit<ClientOptions, 'logger'>>> = Object.freeze({
   timeoutMs: 10_000,
   maxResponseBytes: 64 * 1024 * 1024,
 });
@@ -71,9 +80,10 @@ export function integerOption(value: unknown, name: string, fallback: number, ma
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateClientOptions(options: unknown): Required<ClientOptions> {
+export function validateClientOptions(options: unknown): ResolvedClientOptions {
   const o = checkObject(options, 'options');
   return {
+    logger: resolveLogger(o['logger'], 'options.logger', 'uid2-client'),
     timeoutMs: integerOption(o['timeoutMs'], 'options.timeoutMs', DEFAULT_CLIENT_OPTIONS.timeoutMs, MAX_TIMER_MS),
     maxResponseBytes: integerOption(
       o['maxResponseBytes'],
@@ -85,7 +95,7 @@ export function validateClientOptions(options: unknown): Required<ClientOptions>
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateRefreshOptions(options: unknown, client: Required<ClientOptions>): { signal: AbortSignal | undefined; timeoutMs: number } {
+export function validateRefreshOptions(options: unknown, client: Pick<ResolvedClientOptions, 'timeoutMs'>): { signal: AbortSignal | undefined; timeoutMs: number } {
   const o = checkObject(options, 'options');
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');
