@@ -62,3 +62,14 @@ export { DEFAULT_LOCAL_OPERATOR_OPTIONS, type LocalOperatorOptions, type Operato
 export { OPERATOR_FAULT_KINDS, type OperatorFault, type OperatorFaultKind } from './operator/faults.js';
 export { MASTER_KEYSET_ID, type KeyResponseJson, type KeyJson } from './operator/key-store.js';
 export { type MintTokenOptions } from './operator/minting.js';
+export { extractUid2Tokens, UID2_SOURCE, EUID_SOURCE, type ExtractedToken, type ExtractedTokens, type TokenSource } from './openrtb/extract.js';
+export { domainFromPage } from './openrtb/site-domain.js';
+export { type BidRequestResult, type BidRequestToken, type DecryptBidRequestsOptions } from './openrtb/decrypt-bid-requests.js';
+export { SILENT_LOGGER, type Logger, type LogFn } from './observability/logger.js';
+export { type EngineMetricsOptions, type MetricsRegistry } from './observability/metrics.js';
+export {
+  REFRESH_CHANNEL_NAME,
+  BATCH_CHANNEL_NAME,
+  type RefreshChannelMessage,
+  type BatchChannelMessage,
+} from './observability/channels.js';

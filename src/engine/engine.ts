@@ -20,8 +20,12 @@ import {
   Uid2Error,
   WorkerFailedError,
 } from '../errors.js';
-import type { KeySet } from '../keys/key-set.js';
+import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
+import { batchChannel, type BatchChannelMessage } from '../observability/channels.js';
+import type { Logger } from '../observability/logger.js';
+import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
+import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { decryptToken } from '../token/decrypt.js';
 import { type ClientType, type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
 import { type CryptoBackend, resolveBackend } from './backend.js';
@@ -70,6 +74,13 @@ export interface EngineStats {
   keySetAgeMs: number | null;
   /** Shared-memory batch slots allocated (steady state: stays flat). */
   slotsAllocated: number;
+  /**
+   * Completed batches' time from dispatch to results, ms: count, sum and largest. In-process
+   * (threads: 0), each decryptBatch() call counts as one batch here.
+   */
+  batchDurationMs: { count: number; sum: number; max: number };
+  /** Tokens in the largest completed batch. */
+  largestBatch: number;
 }
 
 interface Batch {
@@ -78,6 +89,8 @@ interface Batch {
   readonly task: BatchTask;
   readonly keySet: KeySet | undefined;
   attempts: number;
+  /** performance.now() at dispatch, for the batch latency. */
+  readonly startedAt: number;
 }
 
 function workerFile(): string {
@@ -126,12 +139,17 @@ export class DecryptionEngine {
 
   readonly #counters = { batches: 0, tokens: 0, batchRetries: 0, failedBatches: 0, overloadRejections: 0 };
   readonly #statusCounts = new Float64Array(STATUS_BY_CODE.length);
+  readonly #durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
+  /** Per completed batch: the metrics' histograms (engine.metrics()). */
+  readonly #batchObservers: ((tokens: number, durationMs: number) => void)[] = [];
+  readonly #log: Logger;
 
   /** @internal Test hooks; see engine/symbols.ts. */
   readonly [kTestHooks]: EngineTestHooks = { crashNextBatches: 0 };
 
   private constructor(options: ResolvedEngineOptions, backend: CryptoBackend) {
     this.#options = options;
+    this.#log = options.logger;
     this.#backend = backend;
     this.#slots = new SlotPool(options.maxBatchSize);
     this.#maxInFlight = Math.max(1, options.threads * options.batchesPerWorker);
@@ -165,7 +183,12 @@ export class DecryptionEngine {
       if (options.client) engine.#follow(options.client, false);
       if (usesCredentials(options)) {
         const Client = resolved.clientType === 'sharing' ? SharingClient : BidstreamClient;
-        const client = new Client(options.baseUrl, options.apiKey, options.secretKey, options.clientOptions);
+        // The engine's logger also hears its own client's refreshes, unless the client has one.
+        const clientOptions =
+          options.logger !== undefined && options.clientOptions?.logger === undefined
+            ? { ...options.clientOptions, logger: options.logger }
+            : options.clientOptions;
+        const client = new Client(options.baseUrl, options.apiKey, options.secretKey, clientOptions);
         engine.#follow(client, true);
         const first = await client.startAutoRefresh(options.autoRefresh);
         if (!first.success && options.requireKeys !== false) throw first.error;
@@ -182,9 +205,12 @@ export class DecryptionEngine {
     return this.#keySet;
   }
 
-  /** Swaps keys now. @throws KeysJsonError for malformed key JSON (the previous keys stay). */
-  setKeys(json: string | Uint8Array | object): void {
-    this.#publish(parseKeys(json));
+  /**
+   * Swaps keys now: key JSON (text, bytes or parsed) or an already parsed KeySet.
+   * @throws KeysJsonError for malformed key JSON (the previous keys stay)
+   */
+  setKeys(json: string | Uint8Array | object | KeySet): void {
+    this.#publish(json instanceof KeySet ? json : parseKeys(json));
   }
 
   /** Decrypts one token. Calls made close together share a worker batch. */
@@ -225,9 +251,11 @@ export class DecryptionEngine {
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#pool) {
+      const startedAt = performance.now();
       const results = tokens.map((t, i) => decryptToken(t, this.#keySet, this.#options.clientType, domains?.[i], nowMs));
       for (const r of results) this.#count(r.status);
       this.#counters.tokens += results.length;
+      this.#observeBatch(results.length, performance.now() - startedAt, 0);
       return Promise.resolve(results);
     }
     if (!this.#admit(tokens.length)) return Promise.reject(this.#overloaded(tokens.length));
@@ -260,7 +288,33 @@ export class DecryptionEngine {
       keyRefreshFailures: this.#refreshes.failures,
       lastRefreshErrorCode: this.#refreshes.lastErrorCode,
       keySetAgeMs: this.#publishedAt === null ? null : Date.now() - this.#publishedAt,
+      batchDurationMs: { count: this.#durations.count, sum: this.#durations.sum, max: this.#durations.max },
+      largestBatch: this.#durations.largestBatch,
     };
+  }
+
+  /**
+   * Decrypts the UID2/EUID tokens of OpenRTB bid requests (see `extractUid2Tokens`), all of them
+   * in one `decryptBatch()` call. Results come back per request, in input order.
+   */
+  decryptBidRequests(requests: readonly unknown[], options?: DecryptBidRequestsOptions): Promise<BidRequestResult[]> {
+    return decryptBidRequests(this, requests, options);
+  }
+
+  /**
+   * Registers Prometheus metrics for this engine on `register` (default: prom-client's global
+   * registry): tokens by status, batches, batch sizes and latency, queue depth, in-flight
+   * tokens, live workers, key refreshes by outcome, key-set age, retries and rejections.
+   * Needs the optional peer dependency prom-client.
+   * @throws ConfigError (`UID2_ERR_CONFIG`, as a rejection) when prom-client is not installed;
+   *   InvalidArgumentError when the names are already registered there
+   */
+  metrics(register?: MetricsRegistry, options?: EngineMetricsOptions): Promise<void> {
+    return registerEngineMetrics(
+      { stats: () => this.stats(), onBatch: (observer) => this.#batchObservers.push(observer) },
+      register,
+      options,
+    );
   }
 
   /** Settles everything queued and in flight, then stops the workers. Idempotent. */
@@ -373,7 +427,7 @@ export class DecryptionEngine {
     };
     this.#inFlight++;
     this.#inFlightTokens += entries.length;
-    this.#run({ entries, slot, task, keySet: this.#keySet, attempts: 0 });
+    this.#run({ entries, slot, task, keySet: this.#keySet, attempts: 0, startedAt: performance.now() });
   }
 
   #run(batch: Batch): void {
@@ -404,6 +458,7 @@ export class DecryptionEngine {
     }
     this.#counters.batches++;
     this.#counters.tokens += entries.length;
+    this.#observeBatch(entries.length, performance.now() - batch.startedAt, reply.snapshotVersion);
     onBatch?.({
       snapshotVersion: reply.snapshotVersion,
       tokens: entries.map((e) => e.token),
@@ -415,20 +470,46 @@ export class DecryptionEngine {
   }
 
   #failed(batch: Batch, err: unknown): void {
+    const reason = (err as Error)?.message ?? String(err);
     if (batch.attempts < 2) {
       // The worker died mid-batch (Piscina replaces it). Re-run the batch once, with the same
       // snapshot; records from the failed attempt are all overwritten.
       this.#counters.batchRetries++;
+      this.#log.warn(
+        { event: 'uid2.engine.worker-failed', tokens: batch.entries.length, attempt: batch.attempts, err: reason, action: 'restart-and-rerun' },
+        'engine worker failed mid-batch; the pool replaces it and the batch is re-run once',
+      );
       this.#run(batch);
       return;
     }
     this.#counters.failedBatches++;
+    this.#log.error(
+      { event: 'uid2.engine.batch-failed', tokens: batch.entries.length, attempt: batch.attempts, err: reason },
+      'engine batch failed twice; its calls are rejected with UID2_ERR_WORKER_FAILED',
+    );
     const error = new WorkerFailedError(
-      `a worker failed twice on a batch of ${batch.entries.length} tokens: ${(err as Error)?.message ?? String(err)}`,
+      `a worker failed twice on a batch of ${batch.entries.length} tokens: ${reason}`,
       { cause: err },
     );
     for (const entry of batch.entries) entry.sink.fail(error);
     this.#finish(batch);
+  }
+
+  #observeBatch(tokens: number, durationMs: number, snapshotVersion: number): void {
+    const d = this.#durations;
+    d.count++;
+    d.sum += durationMs;
+    if (durationMs > d.max) d.max = durationMs;
+    if (tokens > d.largestBatch) d.largestBatch = tokens;
+    for (const observer of this.#batchObservers) observer(tokens, durationMs);
+    if (batchChannel.hasSubscribers) {
+      batchChannel.publish({
+        tokens,
+        durationMs,
+        snapshotVersion,
+        backend: this.#pool ? this.#backend : 'in-process',
+      } satisfies BatchChannelMessage);
+    }
   }
 
   #finish(batch: Batch): void {

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { BidstreamClient } from '../client/bidstream-client.js';
 import type { SharingClient } from '../client/sharing-client.js';
 import { InvalidArgumentError } from '../errors.js';
+import { resolveLogger, type Logger } from '../observability/logger.js';
 import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
 
@@ -45,6 +46,13 @@ export interface EngineOptions {
   maxQueuedTokens?: number;
   /** Batches in flight per worker (one running, the rest ready). Default 2. */
   batchesPerWorker?: number;
+  /**
+   * A pino-compatible logger (`info`, `warn`, `error`, `debug`, optional `child`) for worker
+   * failures and batch re-runs; with credentials, also the created client's refresh outcomes
+   * (unless `clientOptions.logger` is given). Never receives tokens, raw UIDs or secrets.
+   * Default: silent.
+   */
+  logger?: Logger;
 }
 
 export interface ResolvedEngineOptions {
@@ -54,9 +62,10 @@ export interface ResolvedEngineOptions {
   maxBatchDelayUs: number;
   maxQueuedTokens: number;
   batchesPerWorker: number;
+  logger: Logger;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads'>> = Object.freeze({
+export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger'>> = Object.freeze({
   clientType: 'bidstream',
   maxBatchSize: 256,
   maxBatchDelayUs: 200,
@@ -99,6 +108,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     maxBatchDelayUs: integerAtLeast(options, 'maxBatchDelayUs', 0, DEFAULT_ENGINE_OPTIONS.maxBatchDelayUs),
     maxQueuedTokens: integerAtLeast(options, 'maxQueuedTokens', 1, DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
     batchesPerWorker: integerAtLeast(options, 'batchesPerWorker', 1, DEFAULT_ENGINE_OPTIONS.batchesPerWorker),
+    logger: resolveLogger(options.logger, 'options.logger', 'uid2-engine'),
   };
   if (resolved.maxBatchSize > 65_536) throw new InvalidArgumentError('options.maxBatchSize must be at most 65536');
   return resolved;

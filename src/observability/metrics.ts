@@ -1,0 +1,179 @@
+/**
+ * Prometheus metrics for a DecryptionEngine, through prom-client, an optional peer dependency:
+ * it is loaded only when `engine.metrics()` is called, so the library itself depends on
+ * nothing but piscina.
+ *
+ * Counters and gauges are read from `engine.stats()` when the registry is scraped (the hot path
+ * keeps its plain counters and pays nothing per token); the two histograms are fed once per
+ * completed batch.
+ */
+import type * as PromClient from 'prom-client';
+import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { DecryptionStatus } from '../types.js';
+import type { EngineStats } from '../engine/engine.js';
+
+/**
+ * The part of a prom-client `Registry` the engine needs; any prom-client 14 or 15 registry fits.
+ * Typed structurally so the library's declarations do not require prom-client's types.
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: unknown): void;
+  getSingleMetric(name: string): unknown;
+}
+
+/** Options of `engine.metrics()`. */
+export interface EngineMetricsOptions {
+  /**
+   * Prefix of every metric name, e.g. to register two engines on one registry. Default
+   * `'uid2_engine_'`.
+   */
+  prefix?: string;
+}
+
+/** What the metrics read from an engine. */
+export interface EngineMetricsSource {
+  stats(): EngineStats;
+  /** Adds an observer called once per completed batch. */
+  onBatch(observer: (tokens: number, durationMs: number) => void): void;
+}
+
+export const DEFAULT_METRICS_PREFIX = 'uid2_engine_';
+
+/** Token counts per batch: powers of two around the default batch size (256). */
+const BATCH_SIZE_BUCKETS = [1, 4, 16, 64, 128, 256, 512, 1024, 4096, 16_384, 65_536];
+/** Batch latency in seconds: 50 µs to 1 s, dense where a healthy engine lives (sub-millisecond). */
+const BATCH_SECONDS_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+type PromModule = typeof PromClient;
+
+/**
+ * Loads prom-client. `specifier` exists for the test of the missing-package path.
+ * @throws ConfigError (`UID2_ERR_CONFIG`) saying to install prom-client when it cannot be loaded
+ */
+export async function loadPromClient(specifier = 'prom-client'): Promise<PromModule> {
+  try {
+    const mod = (await import(specifier)) as PromModule & { default?: PromModule };
+    // prom-client is CommonJS: its exports may come as named exports or only as `default`.
+    return typeof mod.Counter === 'function' ? mod : mod.default!;
+  } catch (err) {
+    throw new ConfigError(`engine.metrics() needs the optional peer dependency prom-client: npm install prom-client (${(err as Error)?.message ?? err})`);
+  }
+}
+
+/**
+ * Registers the engine's metrics on `register` (default: prom-client's global registry).
+ * @throws InvalidArgumentError for a bad prefix or names already registered there
+ */
+export async function registerEngineMetrics(
+  source: EngineMetricsSource,
+  register?: MetricsRegistry,
+  options: EngineMetricsOptions = {},
+  load: () => Promise<PromModule> = () => loadPromClient(),
+): Promise<void> {
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  }
+  const prom = await load();
+  const registry = (register ?? prom.register) as PromClient.Registry;
+  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
+    throw new InvalidArgumentError('register must be a prom-client Registry');
+  }
+  if (registry.getSingleMetric(`${prefix}tokens_total`)) {
+    throw new InvalidArgumentError(`metrics named ${prefix}* are already registered on this registry: pass another options.prefix`);
+  }
+  const registers = [registry];
+  const stats = (): EngineStats => source.stats();
+
+  /** A counter that follows a monotonic number from stats() (incremented by the difference). */
+  const followCounter = (name: string, help: string, read: (s: EngineStats) => number): void => {
+    let last = 0;
+    new prom.Counter({
+      name: prefix + name,
+      help,
+      registers,
+      collect() {
+        const value = read(stats());
+        if (value > last) this.inc(value - last);
+        last = value;
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
+    new prom.Gauge({
+      name: prefix + name,
+      help,
+      registers,
+      collect() {
+        this.set(read(stats()));
+      },
+    });
+  };
+
+  const statuses = Object.values(DecryptionStatus);
+  const lastByStatus = new Map<string, number>();
+  const tokens = new prom.Counter({
+    name: `${prefix}tokens_total`,
+    help: 'Tokens decrypted, by decryption status',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const counts = stats().statusCounts;
+      for (const status of statuses) {
+        const value = counts[status] ?? 0;
+        const delta = value - (lastByStatus.get(status) ?? 0);
+        if (delta > 0) this.inc({ status }, delta);
+        lastByStatus.set(status, value);
+      }
+    },
+  });
+  // Every status shows from the first scrape, so rate() queries never start from a missing series.
+  for (const status of statuses) tokens.inc({ status }, 0);
+
+  followCounter('batches_total', 'Worker batches completed', (s) => s.batches);
+  followCounter('batch_retries_total', 'Batches re-run after their worker died', (s) => s.batchRetries);
+  followCounter('failed_batches_total', 'Batches rejected after failing twice', (s) => s.failedBatches);
+  followCounter('overload_rejections_total', 'Calls rejected because maxQueuedTokens was reached', (s) => s.overloadRejections);
+
+  let lastRefresh = { success: 0, failure: 0 };
+  const refreshes = new prom.Counter({
+    name: `${prefix}key_refreshes_total`,
+    help: 'Key refreshes of the followed client, by outcome',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      const s = stats();
+      const now = { success: s.keyRefreshSuccesses, failure: s.keyRefreshFailures };
+      if (now.success > lastRefresh.success) this.inc({ outcome: 'success' }, now.success - lastRefresh.success);
+      if (now.failure > lastRefresh.failure) this.inc({ outcome: 'failure' }, now.failure - lastRefresh.failure);
+      lastRefresh = now;
+    },
+  });
+  refreshes.inc({ outcome: 'success' }, 0);
+  refreshes.inc({ outcome: 'failure' }, 0);
+
+  gauge('queue_depth', 'Tokens queued, not yet dispatched to a worker', (s) => s.queueDepth);
+  gauge('in_flight_tokens', 'Tokens in batches running on workers', (s) => s.inFlightTokens);
+  gauge('live_workers', 'Worker threads alive', (s) => s.liveWorkers);
+  // NaN before any keys: "no key set" must not read as "a fresh key set".
+  gauge('key_set_age_seconds', 'Seconds since the key set in force was published (NaN before any keys)', (s) =>
+    s.keySetAgeMs === null ? Number.NaN : s.keySetAgeMs / 1000,
+  );
+
+  const batchSize = new prom.Histogram({
+    name: `${prefix}batch_size`,
+    help: 'Tokens per completed batch',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers,
+  });
+  const batchSeconds = new prom.Histogram({
+    name: `${prefix}batch_duration_seconds`,
+    help: 'Time from dispatch to results of a completed batch',
+    buckets: BATCH_SECONDS_BUCKETS,
+    registers,
+  });
+  source.onBatch((count, durationMs) => {
+    batchSize.observe(count);
+    batchSeconds.observe(durationMs / 1000);
+  });
+}
