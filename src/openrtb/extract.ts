@@ -43,8 +43,12 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** How a problem names what it got: 'null', 'nothing', 'an array', 'an object', 'a string', ... */
 function typeName(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function sourceOf(value: unknown): TokenSource | undefined {
@@ -73,7 +77,7 @@ function collectEids(eids: unknown, path: string, out: ExtractedToken[], seen: S
     }
     const uids = eid['uids'];
     if (!Array.isArray(uids)) {
-      problems.push(`${eidPath}.uids must be an array, got ${uids === undefined ? 'nothing' : typeName(uids)}`);
+      problems.push(`${eidPath}.uids must be an array, got ${typeName(uids)}`);
       return;
     }
     uids.forEach((uid: unknown, j) => {
@@ -84,7 +88,7 @@ function collectEids(eids: unknown, path: string, out: ExtractedToken[], seen: S
       }
       const id = uid['id'];
       if (typeof id !== 'string' || id === '') {
-        problems.push(`${uidPath}.id must be a non-empty string, got ${id === '' ? 'an empty string' : id === undefined ? 'nothing' : typeName(id)}`);
+        problems.push(`${uidPath}.id must be a non-empty string, got ${id === '' ? 'an empty string' : typeName(id)}`);
         return;
       }
       // Exchanges that send both 2.5 and 2.6 locations repeat the same eids: decrypt once.
