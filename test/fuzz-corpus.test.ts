@@ -6,7 +6,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptionEngine, parseKeys } from '../src/index.js';
+import { DecryptionEngine } from '../src/index.js';
+// The fuzz target is built against dist/, so its key sets come from dist/ too.
+import { parseKeys } from '../dist/index.js';
 import { checkLibrary, type FuzzCase } from '../tools/fuzz-target.js';
 import { jsonLines, runCli } from './helpers/cli.js';
 
