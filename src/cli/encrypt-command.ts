@@ -1,26 +1,59 @@
-/** `uid2-engine encrypt`: raw UIDs from arguments or input lines; {"status","token"} per raw UID. */
+/**
+ * `uid2-engine encrypt`: raw UIDs from arguments or input lines; {"status","token"} per raw UID
+ * on stdout (or `--output`), in input order. Encryption is cheap and runs in-process, streamed
+ * in chunks like `decrypt`, with the same progress bar and summary for `--input` runs.
+ */
+import type { KeySet } from '../keys/key-set.js';
 import { encryptRawUid } from '../token/encrypt.js';
+import { CliError, EXIT_USAGE } from './cli-error.js';
 import { encryptionRecord } from './format.js';
-import { LineWriter, readLines } from './io.js';
+import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
 import { parseNow } from './options.js';
+import { ProgressBar, renderSummary } from './progress.js';
 import { resolveKeySet, type KeySourceValues } from './key-source.js';
 
 export interface EncryptCommandValues extends KeySourceValues {
   now?: string;
   input?: string;
+  output?: string;
+}
+
+function encryptLines(rawUids: readonly string[], keys: KeySet, fixedNow: number | undefined, statusCounts: Map<string, number>): ChunkOutput {
+  let text = '';
+  for (const rawUid of rawUids) {
+    const result = encryptRawUid(rawUid, keys, fixedNow ?? Date.now());
+    statusCounts.set(result.status, (statusCounts.get(result.status) ?? 0) + 1);
+    text += JSON.stringify(encryptionRecord(result)) + '\n';
+  }
+  return { text, count: rawUids.length };
 }
 
 export async function runEncrypt(values: EncryptCommandValues, rawUids: string[]): Promise<void> {
   const fixedNow = parseNow(values.now);
+  if (rawUids.length > 0 && values.input !== undefined) throw new CliError(EXIT_USAGE, '--input cannot be combined with RAWUID arguments');
+  const input = rawUids.length > 0 ? undefined : openInput(values.input);
   const keys = await resolveKeySet(values, 'sharing');
-  const out = new LineWriter(process.stdout);
-  const encryptOne = async (rawUid: string): Promise<void> => {
-    await out.write(JSON.stringify(encryptionRecord(encryptRawUid(rawUid, keys, fixedNow ?? Date.now()))));
-  };
-  if (rawUids.length > 0) {
-    for (const rawUid of rawUids) await encryptOne(rawUid);
-  } else {
-    for await (const line of readLines(values.input)) await encryptOne(line);
+  const output = await openOutput(values.output);
+  const statusCounts = new Map<string, number>();
+  try {
+    if (!input) {
+      await writeText(output.stream, encryptLines(rawUids, keys, fixedNow, statusCounts).text);
+      return;
+    }
+    const startedAt = performance.now();
+    const progress = new ProgressBar(values.input !== undefined && process.stderr.isTTY ? process.stderr : undefined, input.size, 'raw UIDs', startedAt);
+    let written = 0;
+    await pipeChunks(
+      readLineChunks(input.stream),
+      (lines) => encryptLines(lines, keys, fixedNow, statusCounts),
+      output.stream,
+      (count, bytesRead) => progress.update((written += count), bytesRead),
+    );
+    progress.clear();
+    if (values.input !== undefined) {
+      process.stderr.write(renderSummary(written, 'raw UIDs', performance.now() - startedAt, statusCounts) + '\n');
+    }
+  } finally {
+    await output.close();
   }
-  await out.flush();
 }

@@ -14,14 +14,22 @@ const USAGE = `Usage: uid2-engine <command> [options]
 Commands:
   decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
             KEYS [--client bidstream|sharing|legacy] [--domain NAME]
-            [--now ISO|MS] [--input FILE|-] [TOKEN...]
+            [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
+            [TOKEN...]
             Without TOKEN arguments, reads one token per line (or a JSON object
-            {"token": ..., "domainOrAppName": ...}) from --input or stdin.
+            {"token": ..., "domainOrAppName": ...}) from --input or stdin,
+            streamed in input order in flat memory through worker threads
+            (--threads N, default cores - 1; 0 decrypts in-process).
             Keys come from /v2/key/sharing with --client sharing, else
             /v2/key/bidstream.
   encrypt   Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
-            KEYS [--now ISO|MS] [--input FILE|-] [RAWUID...]
+            KEYS [--now ISO|MS] [--input FILE|-] [--output FILE] [RAWUID...]
             Keys come from /v2/key/sharing.
+
+            With --input, both show a progress bar on stderr when it is a
+            terminal (ETA for files), and end with a one-line summary on
+            stderr: count, time, rate and count per status. stdout (or
+            --output FILE) holds only the JSON lines.
   keys      Fetch a key set and print a JSON summary (scope, key count,
             keysets, sites, newest expiry; never a secret)
             KEYS [--sharing]
@@ -50,8 +58,8 @@ const KEY_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' } },
-  encrypt: { ...KEY_OPTIONS },
+  decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' }, output: { type: 'string' }, threads: { type: 'string' } },
+  encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   operator: { port: { type: 'string' }, scope: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 };
