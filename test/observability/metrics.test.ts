@@ -29,6 +29,12 @@ async function metric(registry: Registry, name: string): Promise<MetricJson> {
   return found;
 }
 
+/** A histogram's `_count` or `_sum` series (prom-client puts `metricName` on those values). */
+async function series(registry: Registry, histogram: string, suffix: '_count' | '_sum'): Promise<number | undefined> {
+  const values = (await metric(registry, histogram)).values as { metricName?: string; value: number }[];
+  return values.find((v) => v.metricName === histogram + suffix)?.value;
+}
+
 async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const m = await metric(registry, name);
   return m.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l) && (Object.keys(labels).length > 0 || !('le' in v.labels)))?.value;
@@ -73,11 +79,9 @@ describe('engine.metrics()', () => {
       const stats = engine.stats();
       expect(await value(registry, 'uid2_engine_batches_total')).toBe(stats.batches);
       expect(stats.batches).toBe(2);
-      const sizes = await metric(registry, 'uid2_engine_batch_size');
-      expect(sizes.values.find((v) => v.metricName === 'uid2_engine_batch_size_count')?.value).toBe(2);
-      expect(sizes.values.find((v) => v.metricName === 'uid2_engine_batch_size_sum')?.value).toBe(5);
-      const seconds = await metric(registry, 'uid2_engine_batch_duration_seconds');
-      expect(seconds.values.find((v) => v.metricName === 'uid2_engine_batch_duration_seconds_count')?.value).toBe(2);
+      expect(await series(registry, 'uid2_engine_batch_size', '_count')).toBe(2);
+      expect(await series(registry, 'uid2_engine_batch_size', '_sum')).toBe(5);
+      expect(await series(registry, 'uid2_engine_batch_duration_seconds', '_count')).toBe(2);
       expect(await value(registry, 'uid2_engine_key_refreshes_total', { outcome: 'success' })).toBe(1);
       expect(await value(registry, 'uid2_engine_key_refreshes_total', { outcome: 'failure' })).toBe(0);
       expect(await value(registry, 'uid2_engine_queue_depth')).toBe(0);
@@ -120,8 +124,7 @@ describe('engine.metrics()', () => {
       expect(await value(registry, 'uid2_engine_live_workers')).toBe(0);
       // In-process decryptBatch() calls feed the histograms too.
       await engine.decryptBatch(['a', 'b', 'c']);
-      const sizes = await metric(registry, 'uid2_engine_batch_size');
-      expect(sizes.values.find((v) => v.metricName === 'uid2_engine_batch_size_sum')?.value).toBe(3);
+      expect(await series(registry, 'uid2_engine_batch_size', '_sum')).toBe(3);
       expect(await value(registry, 'uid2_engine_tokens_total', { status: 'NotInitialized' })).toBe(3);
     } finally {
       op.setFault(null);
