@@ -86,7 +86,10 @@ async function main(): Promise<void> {
   let interval = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   let intervalSettled = 0;
   let baselineRss = 0;
-  let lastRotationVersion = -1;
+  // Ids of the keys the last rotation created; tokens are minted with them only once the engine
+  // holds them (rotateKeys() keys activate at once, unlike the service's schedule, which
+  // publishes keys before they activate).
+  let unseenKeyIds: number[] | null = null;
   const startRss = process.memoryUsage().rss;
 
   process.stdout.write(`soak: ${minutes} min at ${rate} tokens/s, ${engine.stats().threads} worker(s), backend ${engine.stats().backend}; rotation every ${rotateEvery}s, a fault every ${faultEvery}s, a worker kill every ${killEvery}s\n`);
@@ -122,19 +125,18 @@ async function main(): Promise<void> {
   }, 5);
 
   const rotator = rotateEvery > 0 ? setInterval(() => {
-    op.rotateKeys();
+    unseenKeyIds = op.rotateKeys();
     rotations++;
-    lastRotationVersion = engine.stats().snapshotVersion;
   }, rotateEvery * 1000) : undefined;
   // Fresh tokens with the newest keys, once the engine has fetched them (never before), a few at
   // a time so minting never blocks the main thread for long.
   let toMint = 0;
   const minter = setInterval(() => {
-    if (lastRotationVersion >= 0 && engine.stats().snapshotVersion > lastRotationVersion && engine.stats().lastRefreshErrorCode === null) {
+    if (unseenKeyIds && unseenKeyIds.every((id) => engine.keySet?.getKey(id) !== undefined)) {
+      unseenKeyIds = null;
       toMint = 500;
-      lastRotationVersion = -1;
     }
-    if (toMint > 0) {
+    if (unseenKeyIds === null && toMint > 0) {
       pool = [...mint(op, 20), ...pool.slice(0, pool.length - 20)];
       toMint -= 20;
     }
