@@ -47,10 +47,12 @@ const BATCH_SECONDS_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
 type PromModule = typeof PromClient;
 
 /**
- * Loads prom-client. `specifier` exists for the test of the missing-package path.
+ * Loads prom-client. `specifier` exists for the test of the missing-package path. Typed
+ * `unknown` on purpose: prom-client's types must not reach the library's declarations, which
+ * compile for users who never install it.
  * @throws ConfigError (`UID2_ERR_CONFIG`) saying to install prom-client when it cannot be loaded
  */
-export async function loadPromClient(specifier = 'prom-client'): Promise<PromModule> {
+export async function loadPromClient(specifier = 'prom-client'): Promise<unknown> {
   try {
     const mod = (await import(specifier)) as PromModule & { default?: PromModule };
     // prom-client is CommonJS: its exports may come as named exports or only as `default`.
@@ -68,13 +70,13 @@ export async function registerEngineMetrics(
   source: EngineMetricsSource,
   register?: MetricsRegistry,
   options: EngineMetricsOptions = {},
-  load: () => Promise<PromModule> = () => loadPromClient(),
+  load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
     throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
   }
-  const prom = await load();
+  const prom = (await load()) as PromModule;
   const registry = (register ?? prom.register) as PromClient.Registry;
   if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
     throw new InvalidArgumentError('register must be a prom-client Registry');
