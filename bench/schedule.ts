@@ -5,17 +5,8 @@
 
 export type ArrivalProcess = 'poisson' | 'uniform';
 
-/** Seeded PRNG (mulberry32): the same seed gives the same schedule on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../dist/util/seeded-random.js';
+import { seededRandom } from '../dist/util/seeded-random.js';
 
 /**
  * Intended arrival times in microseconds from the start of a run, for `ratePerSec` over

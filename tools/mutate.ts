@@ -3,18 +3,12 @@
  * (bit flips, truncations, extensions, re-encodings, whitespace, huge inputs).
  */
 
+import { seededRandom } from '../dist/util/seeded-random.js';
+
 export type Random = () => number;
 
-export function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (mulberry32). */
+export const seeded: (seed: number) => Random = seededRandom;
 
 const int = (r: Random, n: number): number => Math.floor(r() * n);
 

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/index.js';
 import { startLocalOperator, type LocalOperator } from '../../src/operator/local-operator.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -12,14 +13,6 @@ async function operator(): Promise<LocalOperator> {
   const op = await startLocalOperator();
   cleanups.push(() => op.close());
   return op;
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('DecryptionEngine with service credentials', () => {
@@ -40,7 +33,7 @@ describe('DecryptionEngine with service credentials', () => {
     const version = engine.stats().snapshotVersion;
     op.rotateKeys();
     const rotated = op.mintToken({ version: 3, rawUid });
-    await until(() => engine.stats().snapshotVersion > version + 1, 'a refresh after rotation');
+    await until(() => engine.stats().snapshotVersion, (v) => v > version + 1, 'a refresh after rotation');
     expect(await engine.decrypt(rotated)).toMatchObject({ status: 'Success', uid: rawUid, advertisingTokenVersion: 3 });
   });
 
@@ -66,7 +59,7 @@ describe('DecryptionEngine with service credentials', () => {
     const token = op.mintToken({ version: 4 });
     expect((await engine.decrypt(token)).status).toBe('NotInitialized');
     op.setFault(null);
-    await until(() => engine.stats().snapshotVersion > 0, 'recovery');
+    await until(() => engine.stats().snapshotVersion, (v) => v > 0, 'recovery');
     expect((await engine.decrypt(token)).status).toBe('Success');
   });
 });

@@ -5,21 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeAdvertisingToken, type AdvertisingTokenVersion } from '../../src/index.js';
+import { seededRandom } from '../../src/util/seeded-random.js';
 
 export const NOW_MS = 1_780_000_000_000;
 const DAY = 86_400_000;
 
-/** Small, fast, seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (mulberry32). */
+export const prng = seededRandom;
 
 export function secretFor(label: string): Buffer {
   return createHash('sha256').update(label).digest();

@@ -6,20 +6,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/index.js';
 import { startLocalOperator } from '../../src/operator/local-operator.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const value = await probe();
-    if (done(value)) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('keys expiring during an outage', () => {
   it('Success -> (outage, keys expire) KeysNotSynced -> (service back) Success', async () => {
