@@ -7,7 +7,7 @@
  * - backends: the worker's decryptBatch() called directly in this thread on pre-filled batch
  *   slots of 256 tokens (the engine's default batch), so both backends do exactly the work a
  *   worker does per batch (decode, decrypt, rule checks, records) and nothing else. Rounds
- *   alternate between the backends so machine noise hits both alike; the median round counts.
+ *   alternate between the backends (and the floor) so machine noise hits all alike; medians count.
  * - floor: benchGcmFloor() inside the addon, timed in C++: the two AES-256-GCM decryptions of a
  *   v4 token (master layer 157 bytes, site layer 96 bytes for a 32-byte raw UID) with prepared
  *   contexts, IV re-init only: the least any backend using OpenSSL must spend per token.
@@ -139,16 +139,22 @@ function round(backend, slots, total) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const floorSamples = [];
+const FLOOR_ITERATIONS = QUICK ? 20_000 : 100_000;
+
 function measure(kind) {
   const tokens = corpus(kind, TOKENS, 7);
   const slots = slotsFor(tokens);
   const rates = { native: [], 'node-crypto': [] };
   round('native', slots, tokens.length); // warm-up: JIT, contexts, caches
   round('node-crypto', slots, tokens.length);
+  addon.benchGcmFloor(FLOOR_ITERATIONS);
   for (let r = 0; r < ROUNDS; r++) {
     for (const backend of r % 2 ? ['node-crypto', 'native'] : ['native', 'node-crypto']) {
       rates[backend].push(round(backend, slots, tokens.length));
     }
+    // The floor is sampled inside the same rounds, so load on the machine hits it alike.
+    floorSamples.push(addon.benchGcmFloor(FLOOR_ITERATIONS));
   }
   return { corpus: kind, tokens: tokens.length, native: median(rates.native), nodeCrypto: median(rates['node-crypto']) };
 }
@@ -184,8 +190,7 @@ const machine = {
   loadavg: loadavg().map((l) => l.toFixed(2)).join(' '),
 };
 const results = [measure('v4'), measure('mixed')];
-addon.benchGcmFloor(QUICK ? 20_000 : 100_000); // warm-up
-const floorNs = median(Array.from({ length: ROUNDS }, () => addon.benchGcmFloor(QUICK ? 50_000 : 200_000)));
+const floorNs = median(floorSamples);
 const floor = 1e9 / floorNs;
 const engine = args.has('--engine') ? [await measureEngine('v4'), await measureEngine('mixed')] : [];
 
