@@ -22,6 +22,7 @@ import { createSlot } from '../dist/engine/batch-layout.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
 import decryptBatch from '../dist/engine/worker.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
+import { seededRandom } from '../dist/util/seeded-random.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -39,16 +40,6 @@ if (!addon) {
 }
 
 // --- corpus -----------------------------------------------------------------------------------
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const secret = (n) => Buffer.alloc(32, n);
 const master = { id: 101, secret: secret(1) };
 const site = { id: 102, secret: secret(2) };
@@ -72,7 +63,7 @@ const keyJson = {
 
 /** 'v4': every token a valid v4 (email, 32-byte raw UID). 'mixed': the engine tests' mix. */
 function corpus(kind, count, seed) {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const out = [];
   for (let i = 0; i < count; i++) {
     const mixed = kind === 'mixed';
