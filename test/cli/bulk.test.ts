@@ -200,10 +200,13 @@ describe('decrypt --input: options and output', () => {
     [['--input', '-', 'AAAA'], /--input cannot be combined with TOKEN arguments/],
   ])('usage error %j: exit 2, one line', async (extra, pattern) => {
     const run = await runCli(['decrypt', '--keys', keysPath, ...extra]);
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(pattern);
+    // One comparison, so a failure shows everything the process printed.
+    expect({ code: run.code, stdout: run.stdout, stderr: run.stderr, lines: run.stderr.trimEnd().split('\n').length }).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(pattern),
+      lines: 1,
+    });
   });
 });
 
