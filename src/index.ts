@@ -73,3 +73,4 @@ export {
   type RefreshChannelMessage,
   type BatchChannelMessage,
 } from './observability/channels.js';
+export { NativeUnavailableError } from './native/load.js';
