@@ -1,6 +1,6 @@
 /** Coordinator side of a batch slot: writing tokens in, turning result records into results. */
 import type { KeySet } from '../keys/key-set.js';
-import { checkedResult, decryptToken, failure, rawUidText } from '../token/decrypt.js';
+import { checkedResult, decryptToken, failure } from '../token/decrypt.js';
 import { MAX_TOKEN_LENGTH } from '../token/layout.js';
 import type { AdvertisingTokenVersion, ClientType, DecryptionResult, IdentityType } from '../types.js';
 import {
@@ -102,7 +102,9 @@ export function readResult(
   let uid: string | undefined;
   if (status === 'Success') {
     const off = v.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
-    uid = rawUidText(version, v.uids.subarray(off, off + v.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!));
+    // Straight from the shared region, no intermediate Buffer: the same encodings as rawUidText().
+    const end = off + v.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
+    uid = version === 2 ? v.uids.toString('utf8', off, end) : v.uids.toString('base64', off, end);
   }
   return checkedResult(
     status,

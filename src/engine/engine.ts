@@ -34,7 +34,7 @@ import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
 import { type PendingToken, SlotPool, bytesNeeded, readResult, writeBatch } from './batch-io.js';
 import type { BatchReply, BatchTask, WorkerData } from './messages.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import { BatchSink, SingleSink } from './sinks.js';
+import { BatchSink, SingleCall } from './sinks.js';
 import { encodeSnapshot } from './snapshot.js';
 import { type EngineTestHooks, kTestHooks } from './symbols.js';
 
@@ -230,7 +230,7 @@ export class DecryptionEngine {
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
-      this.#queue.push({ token, domain: domainOrAppName, nowMs, sink: new SingleSink(resolve, reject), index: 0 });
+      this.#queue.push(new SingleCall(token, domainOrAppName, nowMs, resolve, reject));
       if (this.#queue.length >= this.#options.maxBatchSize) this.#pump();
       else this.#scheduleFlush();
     });
