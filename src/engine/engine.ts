@@ -36,6 +36,7 @@ import type { BatchReply, BatchTask, WorkerData } from './messages.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { BatchSink, SingleCall } from './sinks.js';
 import { encodeSnapshot } from './snapshot.js';
+import { TokenQueue } from './token-queue.js';
 import { type EngineTestHooks, kTestHooks } from './symbols.js';
 
 export interface DecryptBatchOptions {
@@ -114,7 +115,7 @@ export class DecryptionEngine {
   #snapshot: SharedArrayBuffer | null = null;
   #snapshotVersion = 0;
 
-  #queue: PendingToken[] = [];
+  readonly #queue = new TokenQueue();
   #flushDue = false;
   #timer: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | null = null;
   #inFlight = 0;
@@ -395,8 +396,7 @@ export class DecryptionEngine {
     const max = this.#options.maxBatchSize;
     while (this.#queue.length > 0 && this.#inFlight < this.#maxInFlight) {
       if (!this.#flushDue && this.#queue.length < max) break;
-      const entries = this.#queue.length <= max ? this.#queue : this.#queue.slice(0, max);
-      this.#queue = this.#queue.length <= max ? [] : this.#queue.slice(max);
+      const entries = this.#queue.take(max);
       this.#dispatch(entries);
     }
     if (this.#queue.length === 0) {
