@@ -33,9 +33,11 @@ export interface EngineOptions {
   /** Most tokens in one batch. Default 256. */
   maxBatchSize?: number;
   /**
-   * Longest a single `decrypt()` call waits for others to share its batch, in microseconds.
-   * Default 200. Values under 1000 flush on the next event-loop turn (setImmediate), the finest
-   * timer Node offers; larger values use setTimeout.
+   * Batching delay, in microseconds. Default 1000. A full batch (`maxBatchSize`) is dispatched at
+   * once; a partial batch at most once per this delay: a call arriving after a quiet spell goes on
+   * the next event-loop turn, while under load tokens accumulate for up to this long since the
+   * previous dispatch. Values under 1000 (below setTimeout's 1 ms resolution) dispatch on every
+   * event-loop turn: lowest latency, smallest batches, most main-thread time per token.
    */
   maxBatchDelayUs?: number;
   /**
@@ -68,7 +70,7 @@ export interface ResolvedEngineOptions {
 export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger'>> = Object.freeze({
   clientType: 'bidstream',
   maxBatchSize: 256,
-  maxBatchDelayUs: 200,
+  maxBatchDelayUs: 1000,
   maxQueuedTokens: 1_048_576,
   batchesPerWorker: 2,
 });
