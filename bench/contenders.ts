@@ -71,3 +71,12 @@ export async function poolContender(options: EngineOptions, threads: number, bac
     close: () => engine.close(),
   };
 }
+
+/**
+ * The floor: a contender that answers at once, doing no work. Its latency is the load generator's
+ * and the machine's own (timer wake-ups, scheduling stalls, GC): no contender can do better.
+ */
+export function floorContender(): Contender {
+  const done = Promise.resolve(null);
+  return { name: 'floor', backend: '-', threads: 0, decryptAsync: () => done, close: async () => {} };
+}

@@ -5,11 +5,11 @@
 import { performance } from 'node:perf_hooks';
 import { BidstreamClient, decryptToken, startLocalOperator } from '../dist/index.js';
 import { type BenchArgs, parseBenchArgs } from './args.js';
-import { type Contender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
+import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
 import { type LoadRun, runLoad } from './load.js';
-import { machineInfo } from './machine.js';
+import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
@@ -52,6 +52,7 @@ async function verifyPool(corpus: readonly CorpusToken[], pool: Contender, clien
 
 async function main(args: BenchArgs): Promise<void> {
   const machine = machineInfo();
+  machine.stalls = stallProbe(args.quick ? 1000 : 3000);
   if (!args.json) process.stdout.write(`uid2-engine benchmark on ${machineLine(machine)}\n`);
   const notes: string[] = [
     `Load: ${args.process} arrivals; latency from each token's intended arrival time to its result (open loop, no coordinated omission); HDR histograms, 3 significant digits.`,
@@ -107,8 +108,10 @@ async function main(args: BenchArgs): Promise<void> {
     let saturationMethod = COARSE_METHOD;
     if (args.scope === 'load' || args.scope === 'all') {
       const warmupSec = Math.min(0.5, args.durationSec / 4);
+      const floor = floorContender();
+      notes.push('floor: a contender that answers at once with no work; its latency is the generator\'s and the machine\'s own, below which no contender can go.');
       for (const rate of args.rates) {
-        for (const c of contenders) {
+        for (const c of [floor, ...contenders]) {
           progress(`load: ${label(c)} at ${rate.toLocaleString('en-US')} tokens/s for ${args.durationSec}s`);
           await runLoad(c, corpus, { ratePerSec: rate, durationSec: warmupSec, process: args.process, seed: args.seed + 1, minGapUs: 100 });
           runs.push(await runLoad(c, corpus, { ratePerSec: rate, durationSec: args.durationSec, process: args.process, seed: args.seed, minGapUs: 100 }));

@@ -14,8 +14,12 @@ export function coarseSaturation(runs: readonly LoadRun[]): SaturationRow[] {
   const rows = new Map<string, SaturationRow>();
   for (const run of runs) {
     const key = `${run.contender}|${run.backend}|${run.threads}`;
-    const row = rows.get(key) ?? { contender: run.contender, backend: run.backend, threads: run.threads, maxSustainedPerSec: 0 };
+    const row = rows.get(key) ?? { contender: run.contender, backend: run.backend, threads: run.threads, maxSustainedPerSec: 0, maxThroughputPerSec: 0, p99AtMaxThroughputUs: null };
     if (run.sustained && run.offeredPerSec > row.maxSustainedPerSec) row.maxSustainedPerSec = run.offeredPerSec;
+    if (run.keptUp && run.offeredPerSec > (row.maxThroughputPerSec ?? 0)) {
+      row.maxThroughputPerSec = run.offeredPerSec;
+      row.p99AtMaxThroughputUs = run.p99Us;
+    }
     rows.set(key, row);
   }
   return [...rows.values()];

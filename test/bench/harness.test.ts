@@ -103,7 +103,7 @@ function fakeRun(contender: string, backend: string, rate: number, p99: number, 
   recordUs(h, p99);
   return {
     contender, backend, threads: contender === 'pool' ? 1 : 0, offeredPerSec: rate, achievedPerSec: rate, arrivals: rate,
-    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, eventLoopDelayP99Us: 1000, sustained, histogram: h,
+    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, eventLoopDelayP99Us: 1000, keptUp: true, sustained, histogram: h,
   };
 }
 
@@ -116,9 +116,10 @@ describe('saturation', () => {
       fakeRun('pool', 'native', 50_000, 300, true),
     ]);
     expect(rows).toEqual([
-      { contender: 'inline', backend: 'node-crypto', threads: 0, maxSustainedPerSec: 20_000 },
-      { contender: 'pool', backend: 'native', threads: 1, maxSustainedPerSec: 50_000 },
+      { contender: 'inline', backend: 'node-crypto', threads: 0, maxSustainedPerSec: 20_000, maxThroughputPerSec: 50_000, p99AtMaxThroughputUs: expect.any(Number) },
+      { contender: 'pool', backend: 'native', threads: 1, maxSustainedPerSec: 50_000, maxThroughputPerSec: 50_000, p99AtMaxThroughputUs: expect.any(Number) },
     ]);
+    expect(rows[0]!.p99AtMaxThroughputUs).toBeGreaterThanOrEqual(89_000);
   });
 
   it('search: doubles then bisects to within 1/16 of the true limit', async () => {
