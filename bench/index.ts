@@ -120,15 +120,17 @@ async function main(args: BenchArgs): Promise<void> {
       saturation = coarseSaturation(runs);
       if (args.search) {
         saturationMethod = SEARCH_METHOD;
-        saturation = [];
+        const searched: SaturationRow[] = [];
         for (const c of contenders) {
           const max = await searchSaturation(async (rate) => {
             progress(`saturation search: ${label(c)} at ${rate.toLocaleString('en-US')} tokens/s`);
             const run = await runLoad(c, corpus, { ratePerSec: rate, durationSec: args.durationSec, process: args.process, seed: args.seed, minGapUs: 100 });
             return run.sustained;
           });
-          saturation.push({ contender: c.name, backend: c.backend, threads: c.threads, maxSustainedPerSec: max });
+          const coarse = saturation.find((row) => row.contender === c.name && row.backend === c.backend && row.threads === c.threads);
+          searched.push({ ...coarse, contender: c.name, backend: c.backend, threads: c.threads, maxSustainedPerSec: max });
         }
+        saturation = [...searched, ...saturation.filter((row) => row.contender === 'floor')];
       }
     }
 
