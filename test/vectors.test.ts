@@ -8,19 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BidstreamClient, SharingClient, decryptToken, parseKeys, type DecryptionResult } from '../src/index.js';
 import { jsonLines, runCli } from './helpers/cli.js';
-import { expectedFields, loadCrossSdkVector, loadVectors, type DecryptVector } from './helpers/vectors.js';
+import { comparable, expectedFields, loadCrossSdkVector, loadVectors, type DecryptVector } from './helpers/vectors.js';
 
 const vectors = loadVectors();
-
-function comparable(result: DecryptionResult, expected: Record<string, unknown>): Record<string, unknown> {
-  const actual: Record<string, unknown> = { status: result.status };
-  for (const name of Object.keys(expected)) {
-    if (name === 'establishedMs') actual[name] = result.established?.getTime();
-    else if (name === 'expiryMs') actual[name] = result.expiry?.getTime();
-    else if (name !== 'status') actual[name] = (result as unknown as Record<string, unknown>)[name];
-  }
-  return actual;
-}
 
 function decryptWithClient(c: DecryptVector): DecryptionResult {
   const keys = c.keySet === null ? null : vectors.keySets[c.keySet]!.response;

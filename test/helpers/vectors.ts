@@ -1,5 +1,6 @@
 /** Loads the shared decryption vectors (../shared/vectors) that every build must pass. */
 import { readFileSync } from 'node:fs';
+import type { DecryptionResult } from '../../src/index.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
@@ -73,4 +74,15 @@ export function expectedFields(expect: VectorExpect): Record<string, unknown> {
   if (expect.establishedMs != null) fields['establishedMs'] = expect.establishedMs;
   if (expect.expiryMs != null) fields['expiryMs'] = expect.expiryMs;
   return fields;
+}
+
+/** The fields of `result` that `expected` (from expectedFields) names, in the same units. */
+export function comparable(result: DecryptionResult, expected: Record<string, unknown>): Record<string, unknown> {
+  const actual: Record<string, unknown> = { status: result.status };
+  for (const name of Object.keys(expected)) {
+    if (name === 'establishedMs') actual[name] = result.established?.getTime();
+    else if (name === 'expiryMs') actual[name] = result.expiry?.getTime();
+    else if (name !== 'status') actual[name] = (result as unknown as Record<string, unknown>)[name];
+  }
+  return actual;
 }

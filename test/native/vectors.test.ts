@@ -5,21 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
-import { decryptToken, parseKeys, type DecryptionResult } from '../../src/index.js';
-import { expectedFields, loadVectors } from '../helpers/vectors.js';
+import { decryptToken, parseKeys } from '../../src/index.js';
+import { comparable, expectedFields, loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf } from './harness.js';
 
 const vectors = loadVectors();
-
-function comparable(result: DecryptionResult, expected: Record<string, unknown>): Record<string, unknown> {
-  const actual: Record<string, unknown> = { status: result.status };
-  for (const name of Object.keys(expected)) {
-    if (name === 'establishedMs') actual[name] = result.established?.getTime();
-    else if (name === 'expiryMs') actual[name] = result.expiry?.getTime();
-    else if (name !== 'status') actual[name] = (result as unknown as Record<string, unknown>)[name];
-  }
-  return actual;
-}
 
 describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backends', () => {
   requireNative();
