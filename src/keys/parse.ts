@@ -22,7 +22,7 @@ import {
 
 /**
  * A JSON syntax error without the parser's own message: V8 quotes a snippet of the input
- * ("Unexpected token 'T', "T3sigW83Y/"... is not valid JSON"), which for key JSON can be part of a
+ * ("Unexpected token 'Q', "QUJDREVGR0"... is not valid JSON"), which for key JSON can be part of a
  * key secret. Only the position (when the parser gives one) is kept.
  */
 export function jsonSyntaxSummary(err: unknown): string {
