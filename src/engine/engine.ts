@@ -3,7 +3,7 @@
  * decrypt() calls into batches, writes each batch once into a shared-memory slot, runs it on a
  * Piscina worker and turns the worker's result records into results.
  *
- *   keys (JSON | client refresh | service) --publish--> snapshot SAB (version n, Atomics counter)
+ *   keys (JSON | client refresh | service) --publish--> snapshot SAB (version n)
  *                                                           |  handle travels with each batch
  *   decrypt()/decryptBatch() -> queue -> batch slot SAB -> worker(s) -> result records -> results
  */
@@ -109,8 +109,6 @@ export class DecryptionEngine {
   readonly #pool: Piscina<BatchTask, BatchReply> | null;
   readonly #slots: SlotPool;
   readonly #maxInFlight: number;
-  /** Published snapshot version, readable by any thread holding the buffer. */
-  readonly #control = new Int32Array(new SharedArrayBuffer(4));
   #keySet: KeySet | undefined;
   #snapshot: SharedArrayBuffer | null = null;
   #snapshotVersion = 0;
@@ -177,7 +175,7 @@ export class DecryptionEngine {
    */
   static async create(options: EngineOptions = {}): Promise<DecryptionEngine> {
     const resolved = resolveEngineOptions(options);
-    if (options.clientType === undefined && options.client && 'encryptRawUidIntoToken' in options.client) {
+    if (options.clientType === undefined && options.client instanceof SharingClient) {
       resolved.clientType = 'sharing';
     }
     // Decided once here: every batch then names it, and a forced but missing native addon
@@ -287,7 +285,7 @@ export class DecryptionEngine {
       inFlightBatches: this.#inFlight,
       inFlightTokens: this.#inFlightTokens,
       statusCounts,
-      snapshotVersion: Atomics.load(this.#control, 0),
+      snapshotVersion: this.#snapshotVersion,
       slotsAllocated: this.#slots.created,
       keyRefreshSuccesses: this.#refreshes.successes,
       keyRefreshFailures: this.#refreshes.failures,
@@ -359,7 +357,6 @@ export class DecryptionEngine {
     const version = this.#snapshotVersion + 1;
     this.#snapshot = encodeSnapshot(keySet, version);
     this.#snapshotVersion = version;
-    Atomics.store(this.#control, 0, version);
   }
 
   #admit(count: number): boolean {
