@@ -140,17 +140,8 @@ export function randomRawUid(type: IdentityType = 'Email'): string {
   return randomRawUidBytes(type).toString('base64');
 }
 
-export interface WorldOptions {
-  identityScope?: IdentityScope;
-  allowClockSkewSeconds?: number;
-  maxBidstreamLifetimeSeconds?: number;
-  maxSharingLifetimeSeconds?: number;
-  siteData?: SiteData[];
-  /** Sharing fields; `makeSharingWorld` fills them in. */
-  callerSiteId?: number;
-  masterKeysetId?: number;
-  defaultKeysetId?: number;
-  tokenExpirySeconds?: number | string;
+/** The key-body options minus the keys (sharing fields: `makeSharingWorld` fills them in). */
+export interface WorldOptions extends Omit<KeysBodyOptions, 'keys'> {
   /** Extra keys appended after the master and site keys. */
   extraKeys?: TestKey[];
   masterKey?: Partial<Omit<TestKey, 'id'>>;
