@@ -50,7 +50,7 @@ function run(keySet, clientType, inputs) {
 }
 
 // 1. Every shared vector, in its key set and client type.
-const vectors = JSON.parse(readFileSync('../shared/vectors/decrypt-vectors.json', 'utf8'));
+const vectors = JSON.parse(readFileSync('test/vectors/decrypt-vectors.json', 'utf8'));
 for (const c of vectors.decrypt) {
   const keys = c.keySet === null ? null : parseKeys(vectors.keySets[c.keySet].response);
   run(keys, c.clientType, [{ token: c.token, domain: c.domainOrAppName, nowMs: c.nowMs }]);

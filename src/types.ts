@@ -31,7 +31,7 @@ export enum EncryptionStatus {
 /** UID2 (global) or EUID (Europe). Encoded as bit 4 of a v3/v4 token's first byte. */
 export type IdentityScope = 'UID2' | 'EUID';
 
-/** Email or phone identity. Encoded as bits 2-3 of a v3/v4 token's first byte. */
+/** Email or phone identity: bits 2-3 of a v3/v4 token's first byte, 0 Email, any other value Phone. */
 export type IdentityType = 'Email' | 'Phone';
 
 /** Advertising token format version. */

@@ -143,10 +143,10 @@ int BatchDecoder::DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, 
   if (site_len < kV3SiteHeader) return kInvalidPayload;
   const uint8_t* site = inner_;
 
+  // 0 is Email, any other value Phone, as in the official SDKs (the prefix is not authenticated).
   const uint8_t type_bits = (prefix >> 2) & 0b11;
-  if (type_bits > 1) return kInvalidPayload;
   out->version = version;
-  out->identity_type = type_bits == 1 ? 2 : 1;
+  out->identity_type = type_bits == 0 ? 1 : 2;
   out->site_id = ReadI32BE(site);
   out->privacy_bits = ReadI32BE(site + 16);
   out->established_ms = ReadI64BEAsDouble(site + 20);

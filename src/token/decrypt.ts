@@ -111,8 +111,6 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
   const site = gcmDecrypt(siteKey.secret, master, V3_MASTER_HEADER);
   if (!site || site.length < V3_SITE_HEADER) return DecryptionStatus.InvalidPayload;
 
-  const typeBits = prefixIdentityTypeBits(prefix);
-  if (typeBits > 1) return DecryptionStatus.InvalidPayload;
   return {
     version,
     expiresMs: readI64(master, 0),
@@ -120,7 +118,9 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
     siteId: site.readInt32BE(0),
     privacyBits: site.readInt32BE(16),
     establishedMs: readI64(site, 20),
-    identityType: typeBits === 1 ? 'Phone' : 'Email',
+    // As the official SDKs read it: 0 is Email, any other value of the two bits is Phone. The prefix
+    // is not authenticated, so a flipped bit there must not turn a good token into a failure.
+    identityType: prefixIdentityTypeBits(prefix) === 0 ? 'Email' : 'Phone',
     uidBytes: site.subarray(V3_SITE_HEADER),
   };
 }

@@ -1,14 +1,18 @@
-/** Loads the shared decryption vectors (../shared/vectors) that every build must pass. */
+/**
+ * Loads the decryption vectors every build must pass: the copy vendored in test/vectors (taken
+ * verbatim from the workspace's shared/vectors, never edited by hand; vendor-drift.test.ts checks
+ * that the two stay equal wherever ../shared exists).
+ */
 import { readFileSync } from 'node:fs';
 import type { DecryptionResult } from '../../src/index.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** ../shared beside the repository (as CI lays it out); UID2_SHARED_DIR overrides. */
-export const SHARED_DIR = process.env['UID2_SHARED_DIR'] ?? resolve(here, '../../../shared');
-export const VECTORS_PATH = resolve(SHARED_DIR, 'vectors/decrypt-vectors.json');
-export const CROSS_SDK_PATH = resolve(SHARED_DIR, 'vectors/cross-sdk-token.json');
+/** The vendored copy inside the repository: the only one tests, bench and tools read. */
+export const VENDORED_DIR = resolve(here, '../vectors');
+export const VECTORS_PATH = resolve(VENDORED_DIR, 'decrypt-vectors.json');
+export const CROSS_SDK_PATH = resolve(VENDORED_DIR, 'cross-sdk-token.json');
 
 export interface VectorExpect {
   status: string;

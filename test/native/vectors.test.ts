@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
 import { decryptToken, parseKeys } from '../../src/index.js';
+import { makeWorld, NOW_MS, rawV3Token } from '../helpers/fixtures.js';
 import { comparable, expectedFields, loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf } from './harness.js';
 
@@ -37,6 +38,29 @@ describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backe
         expect(native.records).toEqual(runBackend('node-crypto', snapshot, clientType, inputs).records);
       }
     }
+  });
+});
+
+describe.skipIf(!NATIVE_EXPECTED)('identity type from the prefix: native reads it as node-crypto does', () => {
+  requireNative();
+
+  it.each([
+    [0x03, 'UID2', 'Email'],
+    [0x07, 'UID2', 'Phone'],
+    [0x0b, 'UID2', 'Phone'],
+    [0x0f, 'UID2', 'Phone'],
+    [0x13, 'EUID', 'Email'],
+    [0x1f, 'EUID', 'Phone'],
+  ] as const)('prefix 0x%s (%s): %s', (prefix, scope, type) => {
+    const world = makeWorld(scope === 'EUID' ? { identityScope: 'EUID' } : {});
+    const snapshot = snapshotOf(world.keySet);
+    const inputs = ([3, 4] as const).map((version) => ({ token: rawV3Token(world, { prefix, version }), nowMs: NOW_MS }));
+    const native = runBackend('native', snapshot, 'bidstream', inputs);
+    expect(native.results.map((r) => [r.status, r.identityType])).toEqual([
+      ['Success', type],
+      ['Success', type],
+    ]);
+    expect(native.records).toEqual(runBackend('node-crypto', snapshot, 'bidstream', inputs).records);
   });
 });
 

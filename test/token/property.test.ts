@@ -353,7 +353,7 @@ describe('tampering with a v4 token', () => {
     }
   });
 
-  it('byte 0 flips that keep scope and a valid type decrypt unchanged, a type flip only changes identityType', () => {
+  it('byte 0 flips that keep scope decrypt unchanged, a type flip only changes identityType', () => {
     // Low bits (0-1) and high bits (5-7) carry nothing.
     for (const mask of [0x02, 0x20, 0x40, 0x80, 0xe2]) {
       expect(flipped(0, mask)).toEqual(original);
@@ -361,7 +361,9 @@ describe('tampering with a v4 token', () => {
     // 0x01 would make the first byte 2: a v2 token, whose "master key id" is then unknown.
     expect(flipped(0, 0x01).status).not.toBe(S.Success);
     expect(flipped(0, 0x04)).toEqual({ ...original, identityType: 'Phone' });
-    expect(flipped(0, 0x08).status).toBe(S.InvalidPayload); // identity type 2 is not defined
+    // Type bits 2 and 3 read as Phone, as in the official SDKs (0 is Email, anything else Phone).
+    expect(flipped(0, 0x08)).toEqual({ ...original, identityType: 'Phone' });
+    expect(flipped(0, 0x0c)).toEqual({ ...original, identityType: 'Phone' });
     expect(flipped(0, 0x10).status).toBe(S.InvalidIdentityScope);
   });
 

@@ -735,13 +735,34 @@ describe('rule 10: Success fields', () => {
     }
   });
 
-  it('identity type comes from prefix bits 2-3 (Email 0, Phone 1) in v3 and v4', () => {
+  it('identity type comes from prefix bits 2-3 (Email 0, Phone otherwise) in v3 and v4', () => {
     for (const version of [3, 4] as const) {
       expect(decrypt(world.token({ version, identityType: 'Email' }), world.keySet).identityType).toBe('Email');
       expect(decrypt(world.token({ version, identityType: 'Phone' }), world.keySet).identityType).toBe('Phone');
     }
     const euid = decrypt(euidWorld.token({ identityType: 'Phone' }), euidWorld.keySet);
     expect(euid).toMatchObject({ status: S.Success, identityType: 'Phone' });
+  });
+
+  // Bits 2-3 of the prefix: 0 is Email, any other value (1, 2, 3) Phone, as the official SDKs read
+  // them. Bit 4 is the scope, so 0x13 and 0x1F are EUID prefixes.
+  it.each([
+    [0x03, 'UID2', 'Email'],
+    [0x07, 'UID2', 'Phone'],
+    [0x0b, 'UID2', 'Phone'],
+    [0x0f, 'UID2', 'Phone'],
+    [0x13, 'EUID', 'Email'],
+    [0x1f, 'EUID', 'Phone'],
+  ] as const)('prefix 0x%s (%s) reads as identity type %s in v3 and v4', (prefix, scope, type) => {
+    const w = scope === 'EUID' ? euidWorld : world;
+    for (const version of [3, 4] as const) {
+      const result = decrypt(rawV3Token(w, { prefix, version }), w.keySet);
+      expect({ version, status: result.status, identityType: result.identityType }).toEqual({
+        version,
+        status: S.Success,
+        identityType: type,
+      });
+    }
   });
 
   it('isClientSideGenerated is privacy bit 1 only; bit 0 means nothing', () => {
