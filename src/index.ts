@@ -18,7 +18,7 @@ export { encodeAdvertisingToken, type TokenFields, type EncodingKey } from './to
 export { MAX_TOKEN_LENGTH } from './token/layout.js';
 export { BidstreamClient } from './client/bidstream-client.js';
 export { SharingClient } from './client/sharing-client.js';
-export type { RefreshResult } from './client/client-base.js';
+export type { RefreshResult } from './service/auto-refresh.js';
 export { decrypt, encrypt } from './free-functions.js';
 export {
   ServiceHttpError,

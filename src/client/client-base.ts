@@ -9,7 +9,7 @@ import { AbortedError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
-import { AutoRefresher } from '../service/auto-refresh.js';
+import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import {
   resolveCredentials,
@@ -22,18 +22,16 @@ import {
   type ResolvedClientOptions,
 } from '../service/options.js';
 
-/** Outcome of a refresh: never thrown, always returned. */
-export interface RefreshResult {
-  success: boolean;
-  error?: Uid2Error;
-}
-
 /**
  * Events:
  * - `keys` (keySet: KeySet) whenever a new key set takes effect (refresh or refreshJson);
  * - `refresh` (keySet: KeySet) after each successful service refresh (manual or automatic);
  * - `refreshError` (error: Uid2Error) after each failed service refresh. Aborted refreshes
  *   (the caller's signal, stopAutoRefresh, close) are the caller's own doing and emit nothing.
+ *
+ * A listener that throws never undoes or masks what happened: the new keys are in force and the
+ * refresh reports its own outcome. The listener's error goes to the logger, and to `error`
+ * listeners when there are any (an unheard `error` event would crash the process).
  */
 export abstract class ClientBase extends EventEmitter {
   /** The UID2 service base URL, e.g. `https://prod.uidapi.com` (default `UID2_BASE_URL`). */
@@ -163,7 +161,24 @@ export abstract class ClientBase extends EventEmitter {
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */
   protected setKeySet(keySet: KeySet): void {
     this.#keySet = keySet;
-    this.emit('keys', keySet);
+    this.#notify('keys', keySet);
+  }
+
+  /** Calls each listener of `event` in turn; one that throws is reported and the rest still run. */
+  #notify(event: 'keys' | 'refresh' | 'refreshError', arg: unknown): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (value: unknown) => void).call(this, arg);
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        // Only the error's class: a listener's message is the caller's text and may carry anything.
+        this.#options.logger.error(
+          { event: 'uid2.listener-error', listenerOf: event, err: error.name },
+          `a '${event}' listener threw; the client's state is unaffected`,
+        );
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      }
+    }
   }
 
   async #refresh(signals: AbortSignal[], timeoutMs: number): Promise<RefreshResult> {
@@ -192,7 +207,7 @@ export abstract class ClientBase extends EventEmitter {
         if (refreshChannel.hasSubscribers) {
           refreshChannel.publish({ success: false, endpoint: this.endpoint, code: error.code } satisfies RefreshChannelMessage);
         }
-        this.emit('refreshError', error);
+        this.#notify('refreshError', error);
       } else {
         this.#options.logger.debug({ event: 'uid2.refresh', success: false, endpoint: this.endpoint, code: error.code }, 'UID2 key refresh aborted');
       }
@@ -211,7 +226,7 @@ export abstract class ClientBase extends EventEmitter {
     if (refreshChannel.hasSubscribers) {
       refreshChannel.publish({ success: true, endpoint: this.endpoint, keys: keySet.size } satisfies RefreshChannelMessage);
     }
-    this.emit('refresh', keySet);
+    this.#notify('refresh', keySet);
     return { success: true };
   }
 }

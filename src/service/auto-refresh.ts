@@ -4,9 +4,14 @@
  * previous refresh has settled, so refreshes of one loop never overlap. Timers are unref'd: a
  * background refresh must never keep a process alive on its own.
  */
-import { AbortedError } from '../errors.js';
-import type { RefreshResult } from '../client/client-base.js';
+import { AbortedError, type Uid2Error } from '../errors.js';
 import { MAX_TIMER_MS, type AutoRefreshOptions } from './options.js';
+
+/** Outcome of a refresh: never thrown, always returned. */
+export interface RefreshResult {
+  success: boolean;
+  error?: Uid2Error;
+}
 
 export type RefreshFunction = (signal: AbortSignal) => Promise<RefreshResult>;
 
