@@ -27,7 +27,7 @@ import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { decryptToken } from '../token/decrypt.js';
-import { type ClientType, type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
 import { type CryptoBackend, resolveBackend } from './backend.js';
 import type { SlotViews } from './batch-layout.js';
 import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
@@ -36,6 +36,7 @@ import type { BatchReply, BatchTask, WorkerData } from './messages.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { BatchSink, SingleCall } from './sinks.js';
 import { encodeSnapshot } from './snapshot.js';
+import type { EngineStats } from './stats.js';
 import { TokenQueue } from './token-queue.js';
 import { type EngineTestHooks, kTestHooks } from './symbols.js';
 
@@ -44,44 +45,6 @@ export interface DecryptBatchOptions {
   domains?: readonly (string | null | undefined)[];
   /** Decryption time for the whole batch; default the time of the call. */
   now?: TimeInput;
-}
-
-export interface EngineStats {
-  threads: number;
-  /** Worker threads alive now (back to `threads` shortly after a worker dies). */
-  liveWorkers: number;
-  /** The crypto backend of the workers (engine/backend.ts); 'in-process' with threads: 0. */
-  backend: CryptoBackend | 'in-process';
-  clientType: ClientType;
-  batches: number;
-  tokens: number;
-  queueDepth: number;
-  inFlightBatches: number;
-  inFlightTokens: number;
-  statusCounts: Record<DecryptionStatus, number>;
-  snapshotVersion: number;
-  /** Batches a worker failed on and that were re-run once. */
-  batchRetries: number;
-  /** Batches whose calls were rejected after the re-run failed too. */
-  failedBatches: number;
-  /** Calls rejected because the queue was full. */
-  overloadRejections: number;
-  /** Key refreshes of the followed client (credentials or `client`) that succeeded / failed. */
-  keyRefreshSuccesses: number;
-  keyRefreshFailures: number;
-  /** Code of the last failed refresh since the last success, if any. */
-  lastRefreshErrorCode: string | null;
-  /** Milliseconds since the key set in force was published (null before any keys). */
-  keySetAgeMs: number | null;
-  /** Shared-memory batch slots allocated (steady state: stays flat). */
-  slotsAllocated: number;
-  /**
-   * Completed batches' time from dispatch to results, ms: count, sum and largest. In-process
-   * (threads: 0), each decryptBatch() call counts as one batch here.
-   */
-  batchDurationMs: { count: number; sum: number; max: number };
-  /** Tokens in the largest completed batch. */
-  largestBatch: number;
 }
 
 interface Batch {

@@ -10,7 +10,7 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { DecryptionStatus } from '../types.js';
-import type { EngineStats } from '../engine/engine.js';
+import type { EngineStats } from '../engine/stats.js';
 
 /**
  * The part of a prom-client `Registry` the engine needs; any prom-client 14 or 15 registry fits.
