@@ -131,3 +131,25 @@ export class StaleKeysError extends Uid2Error {
     super('UID2_ERR_KEYS_STALE', message);
   }
 }
+
+/** A failure that should not happen (a bug: please report it); `cause` holds the original. */
+export class InternalError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_INTERNAL', message, options);
+  }
+}
+
+/** The native addon was demanded (UID2_ENGINE_BACKEND=native) but is not built or does not load. */
+export class NativeUnavailableError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_NATIVE_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * Codes of the plain `Error`s the native addon itself throws (native/src/addon.cc). They mean a
+ * broken invariant or a broken OpenSSL, never bad input: tokens only ever produce statuses.
+ * - `UID2_ERR_NATIVE_SNAPSHOT`: a key snapshot buffer that is not a complete snapshot;
+ * - `UID2_ERR_NATIVE_OPENSSL`: OpenSSL could not create a cipher context or lacks AES-256-GCM/CBC.
+ */
+export const NATIVE_ERROR_CODES: readonly string[] = Object.freeze(['UID2_ERR_NATIVE_SNAPSHOT', 'UID2_ERR_NATIVE_OPENSSL']);

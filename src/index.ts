@@ -30,6 +30,12 @@ export {
   SecretKeyError,
   ConfigError,
   StaleKeysError,
+  InternalError,
+  NativeUnavailableError,
+  EngineClosedError,
+  EngineOverloadedError,
+  WorkerFailedError,
+  NATIVE_ERROR_CODES,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -74,4 +80,3 @@ export {
   type RefreshChannelMessage,
   type BatchChannelMessage,
 } from './observability/channels.js';
-export { NativeUnavailableError } from './native/load.js';

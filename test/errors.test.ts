@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
 import * as api from '../src/index.js';
+import { createSlot } from '../src/engine/batch-layout.js';
+import { loadNative } from '../src/native/load.js';
 import { DecryptionStatus, EncryptionStatus } from '../src/types.js';
 
 interface Row {
@@ -84,6 +86,21 @@ const ROWS: Row[] = [
   { cls: errors.SecretKeyError, make: () => new errors.SecretKeyError(), name: 'SecretKeyError', code: 'UID2_ERR_SECRET_KEY', message: 'secret key must be base64 of 32 bytes' },
   { cls: errors.ConfigError, make: () => new errors.ConfigError('no base URL'), name: 'ConfigError', code: 'UID2_ERR_CONFIG', message: 'no base URL' },
   { cls: errors.StaleKeysError, make: () => new errors.StaleKeysError('every key has expired'), name: 'StaleKeysError', code: 'UID2_ERR_KEYS_STALE', message: 'every key has expired' },
+  {
+    cls: errors.InternalError,
+    make: () => new errors.InternalError('unexpected refresh failure', { cause }),
+    name: 'InternalError',
+    code: 'UID2_ERR_INTERNAL',
+    message: 'unexpected refresh failure',
+    cause,
+  },
+  {
+    cls: errors.NativeUnavailableError,
+    make: () => new errors.NativeUnavailableError('the native addon is unavailable'),
+    name: 'NativeUnavailableError',
+    code: 'UID2_ERR_NATIVE_UNAVAILABLE',
+    message: 'the native addon is unavailable',
+  },
 ];
 
 describe('error classes', () => {
@@ -116,6 +133,7 @@ describe('error classes', () => {
 
   it('the table covers every class src/errors.ts exports', () => {
     const exported = Object.entries(errors).filter(([, value]) => typeof value === 'function');
+    expect(Object.keys(errors).filter((name) => typeof (errors as Record<string, unknown>)[name] !== 'function')).toEqual(['NATIVE_ERROR_CODES']);
     const covered = new Set(ROWS.map((row) => row.cls));
     const missing = exported.filter(([, value]) => !covered.has(value as Row['cls'])).map(([name]) => name);
     expect(missing).toEqual([]);
@@ -123,9 +141,22 @@ describe('error classes', () => {
 
   it('the public entry point re-exports the same classes', () => {
     const publicApi = api as unknown as Record<string, unknown>;
-    for (const name of ['Uid2Error', 'KeysJsonError', 'InvalidArgumentError', 'EncryptionError'] as const) {
-      expect(publicApi[name]).toBe(errors[name]);
+    for (const [name, value] of Object.entries(errors)) expect({ name, same: publicApi[name] === value }).toEqual({ name, same: true });
+  });
+
+  it('the native addon throws only codes of NATIVE_ERROR_CODES, and they are UID2_ERR_* too', () => {
+    for (const code of errors.NATIVE_ERROR_CODES) expect(code).toMatch(/^UID2_ERR_NATIVE_[A-Z_]+$/);
+    const addon = loadNative();
+    if (!addon) return; // a machine without the addon has nothing to throw; the native suites fail there
+    const slot = createSlot(1, 64);
+    let thrown: unknown;
+    try {
+      addon.decodeBatch(slot.sab, 1, 64, 1, new SharedArrayBuffer(8), 1);
+    } catch (err) {
+      thrown = err;
     }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(errors.NATIVE_ERROR_CODES).toContain((thrown as { code?: string }).code);
   });
 
   it('are thrown with their codes by the library', () => {

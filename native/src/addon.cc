@@ -131,7 +131,7 @@ napi_value DecodeBatch(napi_env env, napi_callback_info info) {
   }
   SnapshotView snap;
   if (!snap.Parse(snap_data, snap_size)) {
-    napi_throw_error(env, "ERR_UID2_SNAPSHOT", "not a complete key snapshot");
+    napi_throw_error(env, "UID2_ERR_NATIVE_SNAPSHOT", "not a complete key snapshot");
     return nullptr;
   }
 
@@ -152,7 +152,7 @@ napi_value DecodeBatch(napi_env env, napi_callback_info info) {
   }
 
   if (!inst->decoder.DecodeBatch(snap, slot, count)) {
-    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL could not create a cipher context");
+    napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL could not create a cipher context");
     return nullptr;
   }
   return nullptr;
@@ -178,7 +178,7 @@ napi_value GcmDecrypt(napi_env env, napi_callback_info info) {
 
   EVP_CIPHER_CTX* ctx = NewDecryptContext(inst->decoder.ciphers().gcm, static_cast<uint8_t*>(key));
   if (!ctx) {
-    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL could not create a cipher context");
+    napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL could not create a cipher context");
     return nullptr;
   }
   uint32_t n = 0;
@@ -226,7 +226,7 @@ napi_value BenchGcmFloorJs(napi_env env, napi_callback_info info) {
   }
   const double ns = BenchGcmFloor(inst->decoder.ciphers(), iterations, uid_len);
   if (ns < 0) {
-    napi_throw_error(env, "ERR_UID2_OPENSSL", "OpenSSL failed during the floor benchmark");
+    napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL failed during the floor benchmark");
     return nullptr;
   }
   napi_value result;
@@ -238,7 +238,7 @@ napi_value Init(napi_env env, napi_value exports) {
   auto* inst = new Instance();
   if (!inst->decoder.Init()) {
     delete inst;
-    napi_throw_error(env, "ERR_UID2_OPENSSL", "uid2_native: OpenSSL has no AES-256-GCM/CBC");
+    napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "uid2_native: OpenSSL has no AES-256-GCM/CBC");
     return nullptr;
   }
   if (napi_set_instance_data(env, inst, Finalize, nullptr) != napi_ok) {

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { AbortedError, Uid2Error } from '../errors.js';
+import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
@@ -195,7 +195,7 @@ export abstract class ClientBase extends EventEmitter {
         signals: [...signals, this.#closed.signal],
       });
     } catch (err) {
-      const error = err instanceof Uid2Error ? err : new Uid2Error('UID2_ERR_INTERNAL', 'unexpected refresh failure', { cause: err });
+      const error = err instanceof Uid2Error ? err : new InternalError('unexpected refresh failure', { cause: err });
       if (!(error instanceof AbortedError)) {
         this.#lastError = error;
         // Messages of service errors are built from fixed text and status codes only (see

@@ -6,8 +6,8 @@
  * The coordinator resolves the backend once, at DecryptionEngine.create(), and every batch
  * carries the name to its worker.
  */
-import { ConfigError } from '../errors.js';
-import { NativeUnavailableError, loadNative, nativeUnavailableReason } from '../native/load.js';
+import { ConfigError, NativeUnavailableError } from '../errors.js';
+import { loadNative, nativeUnavailableReason } from '../native/load.js';
 
 export type CryptoBackend = 'native' | 'node-crypto';
 

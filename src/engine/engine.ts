@@ -14,10 +14,10 @@ import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
 import { toUnixMs } from '../client/time.js';
 import {
+  ConfigError,
   EngineClosedError,
   EngineOverloadedError,
   InvalidArgumentError,
-  Uid2Error,
   WorkerFailedError,
 } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
@@ -63,7 +63,7 @@ function workerFile(): string {
   // Running from the TypeScript sources (the test suite): use the compiled worker.
   const built = new URL('../../dist/engine/worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return built.href;
-  throw new Uid2Error('UID2_ERR_CONFIG', 'the engine worker script is missing: run "npm run build"');
+  throw new ConfigError('the engine worker script is missing: run "npm run build"');
 }
 
 export class DecryptionEngine {

@@ -9,7 +9,8 @@
  *                then a JS pass applies rule 1 and applyPolicyRules() (rules 7-9), the same
  *                policy code the node-crypto path runs.
  */
-import { loadNative, NativeUnavailableError, nativeUnavailableReason, type NativeAddon } from '../native/load.js';
+import { NativeUnavailableError } from '../errors.js';
+import { loadNative, nativeUnavailableReason, type NativeAddon } from '../native/load.js';
 import { applyPolicyRules, evaluateToken, type PolicyFields } from '../token/decrypt.js';
 import { DecryptionStatus } from '../types.js';
 import {

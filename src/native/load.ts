@@ -8,7 +8,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Uid2Error } from '../errors.js';
 
 /** What the addon exports (native/src/addon.cc). */
 export interface NativeAddon {
@@ -31,13 +30,6 @@ export interface NativeAddon {
   benchGcmFloor(iterations: number, uidLength?: number): number;
   /** The OpenSSL the addon runs on (Node's own). */
   readonly opensslVersion: string;
-}
-
-/** The addon was demanded (UID2_ENGINE_BACKEND=native) but is not built or does not load. */
-export class NativeUnavailableError extends Uid2Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('UID2_ERR_NATIVE_UNAVAILABLE', message, options);
-  }
 }
 
 /** Where the addon is expected, relative to the package root. */
