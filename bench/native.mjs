@@ -22,7 +22,7 @@ import { createSlot } from '../dist/engine/batch-layout.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
 import decryptBatch from '../dist/engine/worker.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
-import { seededRandom } from '../dist/util/seeded-random.js';
+import { seededRandom } from '../dist-bench/seeded-random.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');

@@ -5,8 +5,8 @@
 
 export type ArrivalProcess = 'poisson' | 'uniform';
 
-export { seededRandom } from '../dist/util/seeded-random.js';
-import { seededRandom } from '../dist/util/seeded-random.js';
+export { seededRandom } from './seeded-random.js';
+import { seededRandom } from './seeded-random.js';
 
 /**
  * Intended arrival times in microseconds from the start of a run, for `ratePerSec` over

@@ -2,7 +2,7 @@
  * The Python SDK's free functions, for users porting code from it. Unlike the clients, these
  * throw an EncryptionError (with `.status`) when the outcome is not Success.
  */
-import { toUnixMs } from './client/time.js';
+import { toUnixMs } from './util/time.js';
 import { EncryptionError } from './errors.js';
 import { KeySet } from './keys/key-set.js';
 import { parseKeys } from './keys/parse.js';

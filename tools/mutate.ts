@@ -3,7 +3,7 @@
  * (bit flips, truncations, extensions, re-encodings, whitespace, huge inputs).
  */
 
-import { seededRandom } from '../dist/util/seeded-random.js';
+import { seededRandom } from '../dist-bench/seeded-random.js';
 
 export type Random = () => number;
 

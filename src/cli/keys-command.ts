@@ -2,7 +2,8 @@
  * `uid2-engine keys`: fetches a key set (or reads a key file) and prints a one-line JSON summary
  * of it. Never a secret: only counts, ids, scope and times.
  */
-import { KEY_ENDPOINT_PATHS, isoTime } from '../service/key-request.js';
+import { KEY_ENDPOINT_PATHS } from '../service/key-request.js';
+import { isoTime } from '../util/time.js';
 import { resolveKeySet, type KeySourceValues } from './key-source.js';
 
 export interface KeysCommandValues extends KeySourceValues {

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
-import { jsonSyntaxSummary, parseKeys } from '../keys/parse.js';
+import { parseKeys } from '../keys/parse.js';
+import { jsonSyntaxSummary } from '../util/json-error.js';
 import type { ClientType } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 

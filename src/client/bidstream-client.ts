@@ -2,7 +2,7 @@ import type { KeyEndpoint } from '../service/key-request.js';
 import { decryptToken } from '../token/decrypt.js';
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { ClientBase } from './client-base.js';
-import { toUnixMs } from './time.js';
+import { toUnixMs } from '../util/time.js';
 
 /**
  * For DSPs and exchanges: decrypts advertising tokens received in bid requests.

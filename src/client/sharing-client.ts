@@ -3,7 +3,7 @@ import { decryptToken } from '../token/decrypt.js';
 import { encryptRawUid } from '../token/encrypt.js';
 import type { DecryptionResult, EncryptionResult, TimeInput } from '../types.js';
 import { ClientBase } from './client-base.js';
-import { toUnixMs } from './time.js';
+import { toUnixMs } from '../util/time.js';
 
 /**
  * For sharing participants: encrypts raw UIDs into v4 tokens and decrypts shared tokens.

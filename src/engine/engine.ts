@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
-import { toUnixMs } from '../client/time.js';
+import { toUnixMs } from '../util/time.js';
 import {
   ConfigError,
   EngineClosedError,

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
+import { integerOption } from '../util/integer-option.js';
 
 export interface EngineOptions {
   /** Key JSON (text or parsed): a decrypted key response. */
@@ -75,17 +76,13 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threa
   batchesPerWorker: 2,
 });
 
+/** A batch slot's record table is sized per token; larger batches only add latency. */
+const MAX_BATCH_SIZE = 65_536;
+/** More threads than this is a configuration mistake, not a machine. */
+const MAX_THREADS = 1024;
+
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
-}
-
-function integerAtLeast(options: EngineOptions, name: keyof EngineOptions, min: number, fallback: number): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`options.${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer`);
-  }
-  return value;
 }
 
 /** True when the options name UID2 service credentials (any of baseUrl, apiKey, secretKey). */
@@ -105,13 +102,12 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   }
   const resolved: ResolvedEngineOptions = {
     clientType,
-    threads: integerAtLeast(options, 'threads', 0, defaultThreads()),
-    maxBatchSize: integerAtLeast(options, 'maxBatchSize', 1, DEFAULT_ENGINE_OPTIONS.maxBatchSize),
-    maxBatchDelayUs: integerAtLeast(options, 'maxBatchDelayUs', 0, DEFAULT_ENGINE_OPTIONS.maxBatchDelayUs),
-    maxQueuedTokens: integerAtLeast(options, 'maxQueuedTokens', 1, DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
-    batchesPerWorker: integerAtLeast(options, 'batchesPerWorker', 1, DEFAULT_ENGINE_OPTIONS.batchesPerWorker),
+    threads: integerOption(options.threads, 'options.threads', defaultThreads(), MAX_THREADS, 0),
+    maxBatchSize: integerOption(options.maxBatchSize, 'options.maxBatchSize', DEFAULT_ENGINE_OPTIONS.maxBatchSize, MAX_BATCH_SIZE),
+    maxBatchDelayUs: integerOption(options.maxBatchDelayUs, 'options.maxBatchDelayUs', DEFAULT_ENGINE_OPTIONS.maxBatchDelayUs, undefined, 0),
+    maxQueuedTokens: integerOption(options.maxQueuedTokens, 'options.maxQueuedTokens', DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
+    batchesPerWorker: integerOption(options.batchesPerWorker, 'options.batchesPerWorker', DEFAULT_ENGINE_OPTIONS.batchesPerWorker),
     logger: resolveLogger(options.logger, 'options.logger', 'uid2-engine'),
   };
-  if (resolved.maxBatchSize > 65_536) throw new InvalidArgumentError('options.maxBatchSize must be at most 65536');
   return resolved;
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeSecretKey } from '../service/envelope.js';
-import { integerOption } from '../service/options.js';
+import { integerOption } from '../util/integer-option.js';
 import type { IdentityScope } from '../types.js';
 
 /** A publisher site: its id and the domain and app names its CSTG tokens may come from. */

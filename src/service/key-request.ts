@@ -12,6 +12,7 @@ import { postToService } from './http.js';
 import { checkApiKey, ENV_SECRET_KEY, endpointUrl, type Credentials } from './options.js';
 import { safeExcerpt } from './sanitize.js';
 import { clientVersionHeader } from './version.js';
+import { isoTime } from '../util/time.js';
 
 /** The two key endpoints: bidstream (DSPs) and sharing (sharing participants). */
 export type KeyEndpoint = 'bidstream' | 'sharing';
@@ -106,11 +107,4 @@ export function parseKeyResponse(payload: Uint8Array, redact: readonly string[] 
     throw new StaleKeysError(`key response has no unexpired key (${keySet.size} keys, newest expiry ${newest}); keeping the previous keys`);
   }
   return keySet;
-}
-
-/** ISO 8601 when the time is representable as a Date, else the number itself (or "none"). */
-export function isoTime(ms: number): string {
-  if (!Number.isFinite(ms)) return 'none';
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }

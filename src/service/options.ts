@@ -4,6 +4,7 @@
  * naming the option, never later inside a timer.
  */
 import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { integerOption } from '../util/integer-option.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 
 /** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
@@ -65,18 +66,6 @@ function checkObject(options: unknown, name: string): Record<string, unknown> {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError(`${name} must be an object`);
   return options as Record<string, unknown>;
-}
-
-/**
- * An integer option in [min, max] (min 0 or 1), or `fallback` when absent.
- * @throws InvalidArgumentError `<name> must be a positive integer no larger than <max>`
- */
-export function integerOption(value: unknown, name: string, fallback: number, max: number, min: 0 | 1 = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`${name} must be a ${min === 0 ? 'non-negative' : 'positive'} integer no larger than ${max}`);
-  }
-  return value;
 }
 
 /** @throws InvalidArgumentError naming the first bad option */

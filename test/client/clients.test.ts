@@ -13,7 +13,7 @@ import {
   KeysJsonError,
   SharingClient,
 } from '../../src/index.js';
-import { toUnixMs } from '../../src/client/time.js';
+import { toUnixMs } from '../../src/util/time.js';
 import { NOW_MS, makeSharingWorld, makeWorld, randomRawUid } from '../helpers/fixtures.js';
 
 const API_KEY = 'api-key-do-not-log-8f2c';

@@ -275,10 +275,10 @@ describe('backpressure and lifecycle', () => {
 
 describe('options validation', () => {
   it.each([
-    [{ threads: -1 }, 'options.threads must be a non-negative integer'],
-    [{ threads: 1.5 }, 'options.threads must be a non-negative integer'],
-    [{ maxBatchSize: 0 }, 'options.maxBatchSize must be a positive integer'],
-    [{ maxBatchSize: 100_000 }, 'options.maxBatchSize must be at most 65536'],
+    [{ threads: -1 }, 'options.threads must be a non-negative integer no larger than 1024'],
+    [{ threads: 1.5 }, 'options.threads must be a non-negative integer no larger than 1024'],
+    [{ maxBatchSize: 0 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
+    [{ maxBatchSize: 100_000 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
     [{ maxBatchDelayUs: -5 }, 'options.maxBatchDelayUs must be a non-negative integer'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],

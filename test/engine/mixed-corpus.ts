@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeAdvertisingToken, type AdvertisingTokenVersion } from '../../src/index.js';
-import { seededRandom } from '../../src/util/seeded-random.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 
 export const NOW_MS = 1_780_000_000_000;
 const DAY = 86_400_000;

@@ -1,3 +1,4 @@
+/** Time values as the library takes them (Date or Unix ms) and as it prints them. */
 import { InvalidArgumentError } from '../errors.js';
 import type { TimeInput } from '../types.js';
 
@@ -9,4 +10,11 @@ export function toUnixMs(now: TimeInput | undefined, name = 'now'): number {
     throw new InvalidArgumentError(`${name} must be a valid Date or Unix milliseconds`);
   }
   return ms;
+}
+
+/** ISO 8601 when the time is representable as a Date, else the number itself (or "none"). */
+export function isoTime(ms: number): string {
+  if (!Number.isFinite(ms)) return 'none';
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }

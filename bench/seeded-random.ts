@@ -1,7 +1,8 @@
 /**
  * A small seeded PRNG (mulberry32) for reproducible corpora, schedules and fuzzing: the same seed
  * gives the same sequence on every machine. Not for anything secret (IVs use node:crypto).
- * Internal: used by the benchmark harness, the fuzzer and the tests, not exported by the package.
+ * Lives in bench/ (compiled to dist-bench/, with types) because only the benchmark harness, the
+ * fuzzer and the tests use it: it is not part of the package.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
