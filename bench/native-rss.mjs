@@ -14,10 +14,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
-import { bytesNeeded, writeBatch } from '../dist/engine/batch-io.js';
-import { createSlot } from '../dist/engine/batch-layout.js';
+import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
+import { packBatch } from '../dist/engine/slot.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
-import decryptBatch from '../dist/engine/worker.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 
 const argValue = (name, fallback) => {
@@ -61,7 +60,6 @@ function keySetJson(set) {
   return { status: 'success', body: { identity_scope: 'UID2', keys } };
 }
 
-const sink = { settle() {}, fail() {} };
 const sets = Array.from({ length: KEY_SETS }, (_, set) => {
   const json = keySetJson(set);
   const secretOf = (i) => Buffer.from(json.body.keys[i].secret, 'base64');
@@ -79,11 +77,9 @@ const sets = Array.from({ length: KEY_SETS }, (_, set) => {
         generatedMs: NOW_MS - 1000,
         establishedMs: NOW_MS - DAY,
       });
-      return { token, domain: null, nowMs: NOW_MS, sink, index };
+      return { token, nowMs: NOW_MS };
     });
-    const slot = createSlot(BATCH, Math.max(64 * 1024, bytesNeeded(entries)));
-    writeBatch(slot, entries);
-    slots.push(slot);
+    slots.push(packBatch(entries));
   }
   return { keySet: parseKeys(json), slots };
 });
@@ -94,9 +90,9 @@ let failures = 0;
 function swapAndRun() {
   const set = sets[version % KEY_SETS];
   version++;
-  const snapshot = encodeSnapshot(set.keySet, version); // a fresh buffer per swap, as the engine does
+  const snapshot = openSnapshot(encodeSnapshot(set.keySet, version), version); // a fresh buffer per swap, as the engine does
   for (const slot of set.slots) {
-    decryptBatch({ slot: slot.sab, capacity: BATCH, bytesCapacity: slot.bytesCapacity, count: BATCH, clientType: 'bidstream', snapshot, snapshotVersion: version, backend: 'native' });
+    decodeBatch(slot, BATCH, snapshot, 'bidstream', 'native');
     for (let i = 0; i < BATCH; i++) if (slot.recordBytes[i * 40] !== 0) failures++;
     decrypted += BATCH;
   }

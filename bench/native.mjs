@@ -17,10 +17,9 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
-import { bytesNeeded, writeBatch } from '../dist/engine/batch-io.js';
-import { createSlot } from '../dist/engine/batch-layout.js';
+import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
+import { packBatch } from '../dist/engine/slot.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
-import decryptBatch from '../dist/engine/worker.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 import { seededRandom } from '../dist-bench/seeded-random.js';
 
@@ -97,16 +96,13 @@ function corpus(kind, count, seed) {
 
 // --- worker-function runs ------------------------------------------------------------------------
 const keySet = parseKeys(keyJson);
-const snapshot = encodeSnapshot(keySet, 1);
-const sink = { settle() {}, fail() {} };
+const snapshot = openSnapshot(encodeSnapshot(keySet, 1), 1);
 
 function slotsFor(tokens) {
   const slots = [];
   for (let start = 0; start < tokens.length; start += BATCH) {
-    const entries = tokens.slice(start, start + BATCH).map((t, index) => ({ ...t, nowMs: NOW_MS, sink, index }));
-    const slot = createSlot(BATCH, Math.max(64 * 1024, bytesNeeded(entries)));
-    writeBatch(slot, entries);
-    slots.push({ slot, count: entries.length });
+    const inputs = tokens.slice(start, start + BATCH).map((t) => ({ ...t, nowMs: NOW_MS }));
+    slots.push({ slot: packBatch(inputs), count: inputs.length });
   }
   return slots;
 }
@@ -114,16 +110,7 @@ function slotsFor(tokens) {
 function round(backend, slots, total) {
   const start = performance.now();
   for (const { slot, count } of slots) {
-    decryptBatch({
-      slot: slot.sab,
-      capacity: slot.capacity,
-      bytesCapacity: slot.bytesCapacity,
-      count,
-      clientType: 'bidstream',
-      snapshot,
-      snapshotVersion: 1,
-      backend,
-    });
+    decodeBatch(slot, count, snapshot, 'bidstream', backend);
   }
   return total / ((performance.now() - start) / 1000);
 }

@@ -23,10 +23,9 @@ cat >"$DRIVER" <<'JS'
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
-import { bytesNeeded, writeBatch } from './dist/engine/batch-io.js';
-import { createSlot } from './dist/engine/batch-layout.js';
+import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
+import { packBatch } from './dist/engine/slot.js';
 import { encodeSnapshot } from './dist/engine/snapshot.js';
-import decryptBatch from './dist/engine/worker.js';
 import { NATIVE_ADDON_PATH } from './dist/native/load.js';
 
 const TOKENS = Number(process.argv[2]);
@@ -35,16 +34,14 @@ let version = 0;
 let seed = 12345;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const int = (n) => Math.floor(rnd() * n);
-const sink = { settle() {}, fail() {} };
 const statuses = new Map();
 
 function run(keySet, clientType, inputs) {
-  const snapshot = keySet ? encodeSnapshot(keySet, ++version) : null; // a fresh buffer: contexts swap
+  const snapshot = keySet ? openSnapshot(encodeSnapshot(keySet, ++version), version) : null; // a fresh buffer: contexts swap
   for (let start = 0; start < inputs.length; start += 512) {
-    const entries = inputs.slice(start, start + 512).map((t, index) => ({ token: t.token, domain: t.domain ?? null, nowMs: t.nowMs ?? NOW_MS, sink, index }));
-    const slot = createSlot(entries.length, Math.max(64, bytesNeeded(entries)));
-    writeBatch(slot, entries);
-    decryptBatch({ slot: slot.sab, capacity: slot.capacity, bytesCapacity: slot.bytesCapacity, count: entries.length, clientType, snapshot, snapshotVersion: snapshot ? version : 0, backend: 'native' });
+    const entries = inputs.slice(start, start + 512).map((t) => ({ token: t.token, domain: t.domain ?? null, nowMs: t.nowMs ?? NOW_MS }));
+    const slot = packBatch(entries);
+    decodeBatch(slot, entries.length, snapshot, clientType, 'native');
     for (let i = 0; i < entries.length; i++) statuses.set(slot.recordBytes[i * 40], (statuses.get(slot.recordBytes[i * 40]) ?? 0) + 1);
   }
 }

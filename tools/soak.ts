@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { DecryptionEngine, startLocalOperator, type LocalOperator } from '../dist/index.js';
-import { kTestHooks } from '../dist/engine/symbols.js';
+import { testHooks } from '../dist/engine/test-hooks.js';
 
 const { values } = parseArgs({
   options: {
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     faultTimer = setTimeout(() => op.setFault(null), 1000 + (faults % 3) * 700);
   }, faultEvery * 1000) : undefined;
   const killer = killEvery > 0 ? setInterval(() => {
-    engine[kTestHooks].crashNextBatches = 1;
+    testHooks(engine).crashNextBatches = 1;
     kills++;
   }, killEvery * 1000) : undefined;
 

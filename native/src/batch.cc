@@ -10,12 +10,11 @@ namespace uid2 {
 
 namespace {
 
-// batch-layout.ts
+// src/engine/slot.ts (the record and input-flag layout)
 constexpr uint8_t kInputInvalid = 0b01;
 constexpr size_t kRecordBytes = 40;
 constexpr uint8_t kRecordCstg = 0b001;
 constexpr uint8_t kRecordDecoded = 0b010;
-constexpr uint8_t kRecordUidOverflow = 0b100;
 
 // src/token/layout.ts
 constexpr uint8_t kV2VersionByte = 2;
@@ -206,17 +205,12 @@ bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, u
       continue;
     }
     // Status 0 is a placeholder: the worker writes the final one after rules 1 and 7-9.
-    uint8_t flags = kRecordDecoded | ((d.privacy_bits & kPrivacyBitCstg) ? kRecordCstg : 0);
-    uint32_t uid_off = 0, uid_len = 0;
-    // A raw UID is always shorter than its token text, so it fits at the token's own offset of
-    // the uids region (as large as the text region); the check is only a guard.
-    if (d.uid_len <= len) {
-      if (d.uid_len > 0) std::memcpy(uids + off, d.uid, d.uid_len);
-      uid_off = off;
-      uid_len = static_cast<uint32_t>(d.uid_len);
-    } else {
-      flags |= kRecordUidOverflow;
-    }
+    const uint8_t flags = kRecordDecoded | ((d.privacy_bits & kPrivacyBitCstg) ? kRecordCstg : 0);
+    // A raw UID is always shorter than its token text (the base64 of headers, tags and the UID),
+    // so it fits at the token's own offset of the uids region, which is as large as the text.
+    if (d.uid_len > 0) std::memcpy(uids + off, d.uid, d.uid_len);
+    const uint32_t uid_off = off;
+    const uint32_t uid_len = static_cast<uint32_t>(d.uid_len);
     rec[0] = kSuccess;
     rec[1] = d.version;
     rec[2] = d.identity_type;

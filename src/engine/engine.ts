@@ -1,25 +1,14 @@
 /**
- * DecryptionEngine: the main-thread coordinator. It keeps the key snapshot in force, coalesces
- * decrypt() calls into batches, writes each batch once into a shared-memory slot, runs it on a
- * Piscina worker and turns the worker's result records into results.
+ * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens, queues
+ * them (batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
+ * batches' records into results. With `threads: 0` it decrypts in-process instead.
  *
- *   keys (JSON | client refresh | service) --publish--> snapshot SAB (version n)
- *                                                           |  handle travels with each batch
- *   decrypt()/decryptBatch() -> queue -> batch slot SAB -> worker(s) -> result records -> results
+ *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
+ *   decrypt()/decryptBatch() -> batcher.ts -> dispatcher.ts -> mailbox -> worker.ts
+ *                                   -> backends/{native,node-crypto}.ts -> slot records -> results
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
-import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
-import { toUnixMs } from '../util/time.js';
-import {
-  ConfigError,
-  EngineClosedError,
-  EngineOverloadedError,
-  InvalidArgumentError,
-  WorkerFailedError,
-} from '../errors.js';
+import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { batchChannel, type BatchChannelMessage } from '../observability/channels.js';
@@ -27,18 +16,17 @@ import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { decryptToken } from '../token/decrypt.js';
-import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import type { DecryptionResult, TimeInput } from '../types.js';
+import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from './backend.js';
-import type { SlotViews } from './batch-layout.js';
-import { CODE_BY_STATUS, STATUS_BY_CODE } from './batch-layout.js';
-import { type PendingToken, SlotPool, bytesNeeded, readResult, writeBatch } from './batch-io.js';
-import type { BatchReply, BatchTask, WorkerData } from './messages.js';
+import { Batcher } from './batcher.js';
+import { ManyCall, SingleCall } from './calls.js';
+import { Dispatcher, type Batch } from './dispatcher.js';
+import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import { BatchSink, SingleCall } from './sinks.js';
-import { encodeSnapshot } from './snapshot.js';
-import type { EngineStats } from './stats.js';
-import { TokenQueue } from './token-queue.js';
-import { type EngineTestHooks, kTestHooks } from './symbols.js';
+import { CODE_BY_STATUS, RECORD_BYTES, readResult } from './slot.js';
+import { EngineCounters, type EngineStats } from './stats.js';
+import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -47,88 +35,52 @@ export interface DecryptBatchOptions {
   now?: TimeInput;
 }
 
-interface Batch {
-  readonly entries: PendingToken[];
-  readonly slot: SlotViews;
-  readonly task: BatchTask;
-  readonly keySet: KeySet | undefined;
-  attempts: number;
-  /** performance.now() at dispatch, for the batch latency. */
-  readonly startedAt: number;
-}
-
-function workerFile(): string {
-  const sibling = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling.href;
-  // Running from the TypeScript sources (the test suite): use the compiled worker.
-  const built = new URL('../../dist/engine/worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built.href;
-  throw new ConfigError('the engine worker script is missing: run "npm run build"');
-}
-
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
   readonly #backend: CryptoBackend;
-  readonly #pool: Piscina<BatchTask, BatchReply> | null;
-  readonly #slots: SlotPool;
-  readonly #maxInFlight: number;
-  #keySet: KeySet | undefined;
-  #snapshot: SharedArrayBuffer | null = null;
-  #snapshotVersion = 0;
-
-  readonly #queue = new TokenQueue();
-  #flushDue = false;
-  #timer: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | null = null;
-  #inFlight = 0;
-  /** performance.now() of the last dispatch (batching policy). */
-  #lastDispatchAt = -Infinity;
-  #inFlightTokens = 0;
+  readonly #keys: KeyFeed;
+  readonly #batcher = new Batcher();
+  readonly #dispatcher: Dispatcher | null;
+  readonly #counters = new EngineCounters();
+  readonly #log: Logger;
+  #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
-
-  #client: BidstreamClient | SharingClient | undefined;
-  #ownsClient = false;
-  readonly #onClientKeys = (keySet: KeySet): void => this.#publish(keySet);
-  readonly #onRefresh = (): void => {
-    this.#refreshes.successes++;
-    this.#refreshes.lastErrorCode = null;
+  #hooks: EngineTestHooks | null = null;
+  readonly #runPump = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
   };
-  readonly #onRefreshError = (err: { code?: string }): void => {
-    this.#refreshes.failures++;
-    this.#refreshes.lastErrorCode = err?.code ?? 'UNKNOWN';
-  };
-  readonly #refreshes = { successes: 0, failures: 0, lastErrorCode: null as string | null };
-  #publishedAt: number | null = null;
-
-  readonly #counters = { batches: 0, tokens: 0, batchRetries: 0, failedBatches: 0, overloadRejections: 0 };
-  readonly #statusCounts = new Float64Array(STATUS_BY_CODE.length);
-  readonly #durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
-  /** Per completed batch: the metrics' histograms (engine.metrics()). */
-  readonly #batchObservers: ((tokens: number, durationMs: number) => void)[] = [];
-  readonly #log: Logger;
-
-  /** @internal Test hooks; see engine/symbols.ts. */
-  readonly [kTestHooks]: EngineTestHooks = { crashNextBatches: 0 };
 
   private constructor(options: ResolvedEngineOptions, backend: CryptoBackend) {
     this.#options = options;
     this.#log = options.logger;
     this.#backend = backend;
-    this.#slots = new SlotPool(options.maxBatchSize);
-    this.#maxInFlight = Math.max(1, options.threads * options.batchesPerWorker);
-    this.#pool =
+    this.#keys = new KeyFeed(options.threads > 0);
+    this.#dispatcher =
       options.threads === 0
         ? null
-        : new Piscina<BatchTask, BatchReply>({
-            filename: workerFile(),
-            minThreads: options.threads,
-            maxThreads: options.threads,
-            idleTimeout: 2 ** 31 - 1,
-            // The engine never reads Piscina's per-task timing histograms: skip their cost.
-            recordTiming: false,
-            workerData: { kind: 'uid2-engine-worker' } satisfies WorkerData,
-          });
+        : new Dispatcher(
+            {
+              threads: options.threads,
+              maxBatchSize: options.maxBatchSize,
+              batchesPerWorker: options.batchesPerWorker,
+              idleParkMs: options.idleParkMs,
+              clientType: options.clientType,
+              backend,
+            },
+            {
+              batcher: this.#batcher,
+              snapshot: () => this.#keys.snapshot,
+              complete: (batch) => this.#complete(batch),
+              failed: (batch, err, retried) => this.#failed(batch, err, retried),
+            },
+          );
+    registerTestHooks(this, (hooks) => {
+      this.#hooks = hooks;
+      this.#dispatcher?.setHooks(hooks);
+    });
   }
 
   /**
@@ -146,17 +98,16 @@ export class DecryptionEngine {
     const engine = new DecryptionEngine(resolved, resolveBackend());
     try {
       if (options.keys !== undefined) engine.setKeys(options.keys);
-      if (options.client) engine.#follow(options.client, false);
+      if (options.client) engine.#keys.follow(options.client, false);
       if (usesCredentials(options)) {
-        const Client = resolved.clientType === 'sharing' ? SharingClient : BidstreamClient;
-        // The engine's logger also hears its own client's refreshes, unless the client has one.
-        const clientOptions =
-          options.logger !== undefined && options.clientOptions?.logger === undefined
-            ? { ...options.clientOptions, logger: options.logger }
-            : options.clientOptions;
-        const client = new Client(options.baseUrl, options.apiKey, options.secretKey, clientOptions);
-        engine.#follow(client, true);
-        const first = await client.startAutoRefresh(options.autoRefresh);
+        const first = await engine.#keys.startClient(resolved.clientType, {
+          baseUrl: options.baseUrl,
+          apiKey: options.apiKey,
+          secretKey: options.secretKey,
+          clientOptions: options.clientOptions,
+          autoRefresh: options.autoRefresh,
+          logger: options.logger,
+        });
         if (!first.success && options.requireKeys !== false) throw first.error;
       }
     } catch (err) {
@@ -168,15 +119,17 @@ export class DecryptionEngine {
 
   /** The key set in force, if any. */
   get keySet(): KeySet | undefined {
-    return this.#keySet;
+    return this.#keys.keySet;
   }
 
   /**
-   * Swaps keys now: key JSON (text, bytes or parsed) or an already parsed KeySet.
+   * Swaps keys now: key JSON (text, bytes or parsed) or an already parsed KeySet. Parses on the
+   * calling thread; a client's refreshes (options.client or credentials) are the way to feed
+   * large key sets without blocking it.
    * @throws KeysJsonError for malformed key JSON (the previous keys stay)
    */
   setKeys(json: string | Uint8Array | object | KeySet): void {
-    this.#publish(json instanceof KeySet ? json : parseKeys(json));
+    this.#keys.publish(json instanceof KeySet ? json : parseKeys(json));
   }
 
   /** Decrypts one token. Calls made close together share a worker batch. */
@@ -188,17 +141,16 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#pool) {
-      const result = decryptToken(token, this.#keySet, this.#options.clientType, domainOrAppName, nowMs);
-      this.#count(result.status);
+    if (!this.#dispatcher) {
+      const result = decryptToken(token, this.#keys.keySet, this.#options.clientType, domainOrAppName, nowMs);
+      this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
       this.#counters.tokens++;
       return Promise.resolve(result);
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
-      this.#queue.push(new SingleCall(token, domainOrAppName, nowMs, resolve, reject));
-      if (this.#queue.length >= this.#options.maxBatchSize) this.#pump();
-      else this.#scheduleFlush();
+      this.#batcher.push(new SingleCall(token, domainOrAppName, nowMs, resolve, reject));
+      this.#schedulePump();
     });
   }
 
@@ -216,46 +168,47 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#pool) {
+    if (!this.#dispatcher) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => decryptToken(t, this.#keySet, this.#options.clientType, domains?.[i], nowMs));
-      for (const r of results) this.#count(r.status);
+      const keySet = this.#keys.keySet;
+      const results = tokens.map((t, i) => decryptToken(t, keySet, this.#options.clientType, domains?.[i], nowMs));
+      for (const r of results) this.#counters.statusCodes[CODE_BY_STATUS.get(r.status)!]!++;
       this.#counters.tokens += results.length;
-      this.#observeBatch(results.length, performance.now() - startedAt, 0);
+      this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
       return Promise.resolve(results);
     }
     if (!this.#admit(tokens.length)) return Promise.reject(this.#overloaded(tokens.length));
     return new Promise<DecryptionResult[]>((resolve, reject) => {
-      const sink = new BatchSink(tokens.length, resolve, reject);
-      for (let i = 0; i < tokens.length; i++) {
-        this.#queue.push({ token: tokens[i], domain: domains?.[i], nowMs, sink, index: i });
-      }
-      this.#flushDue = true;
-      this.#pump();
+      this.#batcher.push(new ManyCall(tokens, domains, nowMs, resolve, reject));
+      this.#schedulePump();
     });
   }
 
   stats(): EngineStats {
-    const statusCounts = {} as Record<DecryptionStatus, number>;
-    STATUS_BY_CODE.forEach((status, code) => (statusCounts[status] = this.#statusCounts[code]!));
+    const c = this.#counters;
+    const d = this.#dispatcher;
     return {
       threads: this.#options.threads,
-      liveWorkers: this.#pool?.threads.length ?? 0,
-      backend: this.#pool ? this.#backend : 'in-process',
+      liveWorkers: d?.liveWorkers ?? 0,
+      backend: d ? this.#backend : 'in-process',
       clientType: this.#options.clientType,
-      ...this.#counters,
-      queueDepth: this.#queue.length,
-      inFlightBatches: this.#inFlight,
-      inFlightTokens: this.#inFlightTokens,
-      statusCounts,
-      snapshotVersion: this.#snapshotVersion,
-      slotsAllocated: this.#slots.created,
-      keyRefreshSuccesses: this.#refreshes.successes,
-      keyRefreshFailures: this.#refreshes.failures,
-      lastRefreshErrorCode: this.#refreshes.lastErrorCode,
-      keySetAgeMs: this.#publishedAt === null ? null : Date.now() - this.#publishedAt,
-      batchDurationMs: { count: this.#durations.count, sum: this.#durations.sum, max: this.#durations.max },
-      largestBatch: this.#durations.largestBatch,
+      batches: c.batches,
+      tokens: c.tokens,
+      batchRetries: c.batchRetries,
+      failedBatches: c.failedBatches,
+      overloadRejections: c.overloadRejections,
+      queueDepth: this.#batcher.queued,
+      inFlightBatches: d?.inFlightBatches ?? 0,
+      inFlightTokens: d?.inFlightTokens ?? 0,
+      statusCounts: c.statusCounts(),
+      snapshotVersion: this.#keys.version,
+      slotsAllocated: d?.slotsAllocated ?? 0,
+      keyRefreshSuccesses: this.#keys.refreshes.successes,
+      keyRefreshFailures: this.#keys.refreshes.failures,
+      lastRefreshErrorCode: this.#keys.refreshes.lastErrorCode,
+      keySetAgeMs: this.#keys.keySetAgeMs,
+      batchDurationMs: { count: c.durations.count, sum: c.durations.sum, max: c.durations.max },
+      largestBatch: c.durations.largestBatch,
     };
   }
 
@@ -277,7 +230,7 @@ export class DecryptionEngine {
    */
   metrics(register?: MetricsRegistry, options?: EngineMetricsOptions): Promise<void> {
     return registerEngineMetrics(
-      { stats: () => this.stats(), onBatch: (observer) => this.#batchObservers.push(observer) },
+      { stats: () => this.stats(), onBatch: (observer) => this.#counters.batchObservers.push(observer) },
       register,
       options,
     );
@@ -288,212 +241,123 @@ export class DecryptionEngine {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     this.#closing = (async () => {
-      this.#flushDue = true;
-      this.#pump();
-      if (this.#queue.length > 0 || this.#inFlight > 0) {
-        await new Promise<void>((resolve) => (this.#drained = resolve));
+      if (this.#dispatcher) {
+        this.#pump();
+        if (!this.#idle()) await new Promise<void>((resolve) => (this.#drained = resolve));
       }
-      if (this.#timer) this.#clearTimer();
-      this.#client?.off('keys', this.#onClientKeys);
-      this.#client?.off('refresh', this.#onRefresh);
-      this.#client?.off('refreshError', this.#onRefreshError);
-      if (this.#ownsClient) this.#client?.close();
-      await this.#pool?.destroy();
+      this.#keys.close();
+      await this.#dispatcher?.close();
     })();
     return this.#closing;
   }
 
-  #follow(client: BidstreamClient | SharingClient, owns: boolean): void {
-    this.#client = client;
-    this.#ownsClient = owns;
-    client.on('keys', this.#onClientKeys);
-    client.on('refresh', this.#onRefresh);
-    client.on('refreshError', this.#onRefreshError);
-    if (client.keySet) this.#publish(client.keySet);
+  #idle(): boolean {
+    return this.#batcher.queued === 0 && this.#dispatcher!.inFlightBatches === 0 && this.#dispatcher!.inFlightTokens === 0;
   }
 
-  #publish(keySet: KeySet): void {
-    this.#keySet = keySet;
-    this.#publishedAt = Date.now();
-    if (!this.#pool) return;
-    // A new buffer per version, fully written before any batch can reference it.
-    const version = this.#snapshotVersion + 1;
-    this.#snapshot = encodeSnapshot(keySet, version);
-    this.#snapshotVersion = version;
-  }
-
-  #admit(count: number): boolean {
-    return this.#queue.length + this.#inFlightTokens + count <= this.#options.maxQueuedTokens;
-  }
-
-  #overloaded(count: number): EngineOverloadedError {
-    this.#counters.overloadRejections++;
-    return new EngineOverloadedError(
-      `engine overloaded: ${this.#queue.length + this.#inFlightTokens} tokens queued or in flight, ` +
-        `${count} more would exceed maxQueuedTokens (${this.#options.maxQueuedTokens})`,
-    );
-  }
-
-  #count(status: DecryptionStatus): void {
-    this.#statusCounts[CODE_BY_STATUS.get(status)!]!++;
-  }
-
-  /**
-   * Batching policy: a full batch goes at once; a partial batch goes at most once per
-   * `maxBatchDelayUs`. Sparse traffic (the last dispatch was long enough ago) is dispatched on the
-   * next event-loop turn, so a lone call pays no wait; under load, tokens accumulate for up to the
-   * delay since the last dispatch, so batches grow with the rate instead of paying a worker round
-   * trip (about 100 µs of main-thread time) for a handful of tokens.
-   */
-  #scheduleFlush(): void {
-    if (this.#timer || this.#flushDue) return;
-    const fire = (): void => {
-      this.#timer = null;
-      this.#flushDue = true;
-      this.#pump();
-    };
-    const delayUs = this.#options.maxBatchDelayUs;
-    // Below the 1 ms timer resolution there is no finer wait than the next event-loop turn.
-    const waitMs = delayUs < 1000 ? 0 : this.#lastDispatchAt + delayUs / 1000 - performance.now();
-    if (waitMs <= 0) this.#timer = { immediate: setImmediate(fire) };
-    // setTimeout's resolution is 1 ms: shorter waits round up to it.
-    else this.#timer = { timeout: setTimeout(fire, Math.max(1, waitMs)) };
-  }
-
-  #clearTimer(): void {
-    if (!this.#timer) return;
-    if ('immediate' in this.#timer) clearImmediate(this.#timer.immediate);
-    else clearTimeout(this.#timer.timeout);
-    this.#timer = null;
+  /** Dispatch at the end of this turn: calls made in the same turn go out together. */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(this.#runPump);
   }
 
   #pump(): void {
-    const max = this.#options.maxBatchSize;
-    while (this.#queue.length > 0 && this.#inFlight < this.#maxInFlight) {
-      if (!this.#flushDue && this.#queue.length < max) break;
-      const entries = this.#queue.take(max);
-      this.#dispatch(entries);
-    }
-    if (this.#queue.length === 0) {
-      this.#flushDue = false;
-      this.#clearTimer();
-    } else if (!this.#flushDue) {
-      this.#scheduleFlush();
-    }
-    if (this.#drained && this.#queue.length === 0 && this.#inFlight === 0) {
+    this.#dispatcher!.pump();
+    if (this.#drained && this.#idle()) {
       const drained = this.#drained;
       this.#drained = null;
       drained();
     }
   }
 
-  #dispatch(entries: PendingToken[]): void {
-    this.#lastDispatchAt = performance.now();
-    const slot = this.#slots.acquire(bytesNeeded(entries));
-    writeBatch(slot, entries);
-    const task: BatchTask = {
-      slot: slot.sab,
-      capacity: slot.capacity,
-      bytesCapacity: slot.bytesCapacity,
-      count: entries.length,
-      clientType: this.#options.clientType,
-      snapshot: this.#snapshot,
-      snapshotVersion: this.#snapshotVersion,
-      backend: this.#backend,
-    };
-    this.#inFlight++;
-    this.#inFlightTokens += entries.length;
-    this.#run({ entries, slot, task, keySet: this.#keySet, attempts: 0, startedAt: performance.now() });
+  #admit(count: number): boolean {
+    return this.#batcher.queued + this.#dispatcher!.inFlightTokens + count <= this.#options.maxQueuedTokens;
   }
 
-  #run(batch: Batch): void {
-    const hooks = this[kTestHooks];
-    let task = batch.task;
-    if (hooks.crashNextBatches > 0) {
-      hooks.crashNextBatches--;
-      task = { ...task, crash: true };
-    }
-    batch.attempts++;
-    this.#pool!.run(task).then(
-      (reply) => this.#complete(batch, reply),
-      (err: unknown) => this.#failed(batch, err),
+  #overloaded(count: number): EngineOverloadedError {
+    this.#counters.overloadRejections++;
+    const queued = this.#batcher.queued + this.#dispatcher!.inFlightTokens;
+    return new EngineOverloadedError(
+      `engine overloaded: ${queued} tokens queued or in flight, ` +
+        `${count} more would exceed maxQueuedTokens (${this.#options.maxQueuedTokens})`,
     );
   }
 
-  #complete(batch: Batch, reply: BatchReply): void {
-    const { entries, slot } = batch;
-    const clientType = this.#options.clientType;
-    const onBatch = this[kTestHooks].onBatch;
-    const results: DecryptionResult[] | undefined = onBatch ? [] : undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const result = readResult(slot, i, entry, batch.keySet, clientType);
-      this.#count(result.status);
-      results?.push(result);
-      entry.sink.settle(entry.index, result);
+  #complete(batch: Batch): void {
+    const { slot, parts } = batch;
+    const codes = this.#counters.statusCodes;
+    const hooks = this.#hooks;
+    const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
+    let pos = 0;
+    for (let k = 0; k < parts.calls.length; k++) {
+      const call = parts.calls[k]!;
+      const start = parts.starts[k]!;
+      const end = start + parts.counts[k]!;
+      for (let i = start; i < end; i++, pos++) {
+        const result = readResult(slot, pos);
+        codes[slot.recordBytes[pos * RECORD_BYTES]!]!++;
+        seen?.push(result);
+        call.settle(i, result);
+      }
     }
     this.#counters.batches++;
-    this.#counters.tokens += entries.length;
-    this.#observeBatch(entries.length, performance.now() - batch.startedAt, reply.snapshotVersion);
-    onBatch?.({
-      snapshotVersion: reply.snapshotVersion,
-      tokens: entries.map((e) => e.token),
-      domains: entries.map((e) => e.domain),
-      nows: entries.map((e) => e.nowMs),
-      results: results!,
-    });
-    this.#finish(batch);
+    this.#counters.tokens += batch.count;
+    this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
+    if (seen) this.#reportBatch(batch, seen);
+    this.#checkDrained();
   }
 
-  #failed(batch: Batch, err: unknown): void {
+  #failed(batch: Batch, err: unknown, retried: boolean): void {
     const reason = (err as Error)?.message ?? String(err);
-    if (batch.attempts < 2) {
-      // The worker died mid-batch (Piscina replaces it). Re-run the batch once, with the same
-      // snapshot; records from the failed attempt are all overwritten.
+    if (retried) {
       this.#counters.batchRetries++;
       this.#log.warn(
-        { event: 'uid2.engine.worker-failed', tokens: batch.entries.length, attempt: batch.attempts, err: reason, action: 'restart-and-rerun' },
+        { event: 'uid2.engine.worker-failed', tokens: batch.count, attempt: batch.failures, err: reason, action: 'restart-and-rerun' },
         'engine worker failed mid-batch; the pool replaces it and the batch is re-run once',
       );
-      this.#run(batch);
       return;
     }
     this.#counters.failedBatches++;
     this.#log.error(
-      { event: 'uid2.engine.batch-failed', tokens: batch.entries.length, attempt: batch.attempts, err: reason },
+      { event: 'uid2.engine.batch-failed', tokens: batch.count, attempt: batch.failures, err: reason },
       'engine batch failed twice; its calls are rejected with UID2_ERR_WORKER_FAILED',
     );
-    const error = new WorkerFailedError(
-      `a worker failed twice on a batch of ${batch.entries.length} tokens: ${reason}`,
-      { cause: err },
-    );
-    for (const entry of batch.entries) entry.sink.fail(error);
-    this.#finish(batch);
+    const error = new WorkerFailedError(`a worker failed twice on a batch of ${batch.count} tokens: ${reason}`, { cause: err });
+    for (const call of batch.parts.calls) call.fail(error);
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#drained) queueMicrotask(() => this.#pump());
   }
 
   #observeBatch(tokens: number, durationMs: number, snapshotVersion: number): void {
-    const d = this.#durations;
-    d.count++;
-    d.sum += durationMs;
-    if (durationMs > d.max) d.max = durationMs;
-    if (tokens > d.largestBatch) d.largestBatch = tokens;
-    for (const observer of this.#batchObservers) observer(tokens, durationMs);
+    this.#counters.observeBatch(tokens, durationMs);
     if (batchChannel.hasSubscribers) {
       batchChannel.publish({
         tokens,
         durationMs,
         snapshotVersion,
-        backend: this.#pool ? this.#backend : 'in-process',
+        backend: this.#dispatcher ? this.#backend : 'in-process',
       } satisfies BatchChannelMessage);
     }
   }
 
-  #finish(batch: Batch): void {
-    this.#slots.release(batch.slot);
-    this.#inFlight--;
-    this.#inFlightTokens -= batch.entries.length;
-    // Capacity freed: dispatch what is due (full batches, or tokens whose delay already passed
-    // while every slot was busy); the rest keeps waiting for its batching timer.
-    this.#pump();
+  /** Test hook: what a batch decrypted, with the snapshot its worker used. */
+  #reportBatch(batch: Batch, results: DecryptionResult[]): void {
+    const tokens: unknown[] = [];
+    const domains: (string | null | undefined)[] = [];
+    const nows: number[] = [];
+    const { parts } = batch;
+    for (let k = 0; k < parts.calls.length; k++) {
+      const call = parts.calls[k]!;
+      for (let i = parts.starts[k]!; i < parts.starts[k]! + parts.counts[k]!; i++) {
+        tokens.push(call.token(i));
+        domains.push(call.domain(i));
+        nows.push(call.nowMs);
+      }
+    }
+    this.#hooks!.onBatch!({ snapshotVersion: batch.usedSnapshot, tokens, domains, nows, results });
   }
 }

@@ -1,31 +1,45 @@
-/** Everything that crosses the thread boundary between the coordinator and a worker. */
-import type { ClientType } from '../types.js';
+/**
+ * Everything that crosses the thread boundary between the coordinator and a worker, declared
+ * once. Per batch nothing is posted at all (the mailbox carries it, see mailbox.ts); these are
+ * the start of a lane's loop and the rare registrations of new shared buffers.
+ */
+import type { MessagePort } from 'node:worker_threads';
 
-/** Given once to every worker through Piscina's workerData. */
-export interface WorkerData {
-  /** Reserved for process-wide settings; workers take all per-batch state from the task. */
-  readonly kind: 'uid2-engine-worker';
-}
-
-/** One batch: handles to shared memory plus a few numbers. Nothing per token is cloned. */
-export interface BatchTask {
-  readonly slot: SharedArrayBuffer;
+/** A batch slot, posted once per lane before the first descriptor naming it. */
+export interface SlotMessage {
+  readonly kind: 'slot';
+  readonly id: number;
+  readonly sab: SharedArrayBuffer;
   readonly capacity: number;
   readonly bytesCapacity: number;
-  readonly count: number;
-  readonly clientType: ClientType;
-  /** The key snapshot in force when the batch was dispatched; `null` before any keys. */
-  readonly snapshot: SharedArrayBuffer | null;
-  readonly snapshotVersion: number;
-  /** Crypto backend the coordinator resolved at create() (engine/backend.ts); absent = node-crypto. */
-  readonly backend?: 'native' | 'node-crypto';
-  /** Test hook: the worker exits after decrypting half the batch, as a crash would. */
-  readonly crash?: boolean;
 }
 
-export interface BatchReply {
-  /** The snapshot version the whole batch was decrypted with. */
-  readonly snapshotVersion: number;
-  /** Whether the worker had to open a new snapshot for this batch. */
-  readonly openedSnapshot: boolean;
+/** A key snapshot, posted before the first descriptor of a lane that names its version. */
+export interface SnapshotMessage {
+  readonly kind: 'snapshot';
+  readonly version: number;
+  readonly sab: SharedArrayBuffer;
 }
+
+export type LaneMessage = SlotMessage | SnapshotMessage;
+
+/**
+ * The one Piscina task a lane runs: the worker loops over the mailbox until it parks or is
+ * stopped. It brings every buffer the lane's pending descriptors may name, so a loop started on
+ * any thread needs nothing that was posted to an earlier loop.
+ */
+export interface LaneStart {
+  readonly mailbox: SharedArrayBuffer;
+  readonly port: MessagePort;
+  readonly slots: readonly SlotMessage[];
+  /** In the order the coordinator's mirror of the worker's snapshot cache holds them. */
+  readonly snapshots: readonly SnapshotMessage[];
+  /** The loop parks after this long with nothing to do. */
+  readonly idleParkMs: number;
+}
+
+/** How a lane's loop ended (the task's result). */
+export type LaneEnd = 'parked' | 'stopped';
+
+/** Snapshots a worker keeps open per lane loop; the coordinator mirrors this cache exactly. */
+export const SNAPSHOT_CACHE_SIZE = 4;

@@ -4,9 +4,10 @@ import type { BidstreamClient } from '../client/bidstream-client.js';
 import type { SharingClient } from '../client/sharing-client.js';
 import { InvalidArgumentError } from '../errors.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
-import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
+import { MAX_TIMER_MS, type AutoRefreshOptions, type ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
 import { integerOption } from '../util/integer-option.js';
+import { SNAPSHOT_CACHE_SIZE } from './messages.js';
 
 export interface EngineOptions {
   /** Key JSON (text or parsed): a decrypted key response. */
@@ -31,23 +32,24 @@ export interface EngineOptions {
   clientType?: ClientType;
   /** Worker threads. Default: available cores - 1, at least 1. 0 decrypts in-process. */
   threads?: number;
-  /** Most tokens in one batch. Default 256. */
+  /**
+   * Most tokens in one batch. Default 1024. Batches are cut while workers are busy, from what has
+   * queued (see README "Design"): this only bounds how much one worker takes at once.
+   */
   maxBatchSize?: number;
   /**
-   * Batching delay, in microseconds. Default 1000. A full batch (`maxBatchSize`) is dispatched at
-   * once; a partial batch at most once per this delay: a call arriving after a quiet spell goes on
-   * the next event-loop turn, while under load tokens accumulate for up to this long since the
-   * previous dispatch. Values under 1000 (below setTimeout's 1 ms resolution) dispatch on every
-   * event-loop turn: lowest latency, smallest batches, most main-thread time per token.
+   * A worker lane whose loop has had nothing to do for this long parks (its thread is released
+   * and an idle engine keeps no process alive); the next batch starts it again, which costs that
+   * batch a Piscina task start (~0.1-0.3 ms). Default 50 ms.
    */
-  maxBatchDelayUs?: number;
+  idleParkMs?: number;
   /**
    * Most tokens queued or in flight; beyond it calls reject at once with UID2_ERR_ENGINE_OVERLOADED.
    * Default 1,048,576 (room for large decryptBatch() calls). A bidder should set it near
    * offered rate x latency budget (e.g. 100k tokens/s x 50 ms = 5,000) so overload fails fast.
    */
   maxQueuedTokens?: number;
-  /** Batches in flight per worker (one running, the rest ready). Default 2. */
+  /** Batches in flight per worker (one running, the rest ready), 1-4. Default 2. */
   batchesPerWorker?: number;
   /**
    * A pino-compatible logger (`info`, `warn`, `error`, `debug`, optional `child`) for worker
@@ -62,7 +64,7 @@ export interface ResolvedEngineOptions {
   clientType: ClientType;
   threads: number;
   maxBatchSize: number;
-  maxBatchDelayUs: number;
+  idleParkMs: number;
   maxQueuedTokens: number;
   batchesPerWorker: number;
   logger: Logger;
@@ -70,8 +72,8 @@ export interface ResolvedEngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger'>> = Object.freeze({
   clientType: 'bidstream',
-  maxBatchSize: 256,
-  maxBatchDelayUs: 1000,
+  maxBatchSize: 1024,
+  idleParkMs: 50,
   maxQueuedTokens: 1_048_576,
   batchesPerWorker: 2,
 });
@@ -104,9 +106,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     clientType,
     threads: integerOption(options.threads, 'options.threads', defaultThreads(), MAX_THREADS, 0),
     maxBatchSize: integerOption(options.maxBatchSize, 'options.maxBatchSize', DEFAULT_ENGINE_OPTIONS.maxBatchSize, MAX_BATCH_SIZE),
-    maxBatchDelayUs: integerOption(options.maxBatchDelayUs, 'options.maxBatchDelayUs', DEFAULT_ENGINE_OPTIONS.maxBatchDelayUs, undefined, 0),
+    idleParkMs: integerOption(options.idleParkMs, 'options.idleParkMs', DEFAULT_ENGINE_OPTIONS.idleParkMs, MAX_TIMER_MS),
     maxQueuedTokens: integerOption(options.maxQueuedTokens, 'options.maxQueuedTokens', DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
-    batchesPerWorker: integerOption(options.batchesPerWorker, 'options.batchesPerWorker', DEFAULT_ENGINE_OPTIONS.batchesPerWorker),
+    batchesPerWorker: integerOption(options.batchesPerWorker, 'options.batchesPerWorker', DEFAULT_ENGINE_OPTIONS.batchesPerWorker, SNAPSHOT_CACHE_SIZE),
     logger: resolveLogger(options.logger, 'options.logger', 'uid2-engine'),
   };
   return resolved;

@@ -1,6 +1,7 @@
-/** What `DecryptionEngine.stats()` reports; read by the Prometheus metrics too. */
+/** What `DecryptionEngine.stats()` reports, and the counters behind it; read by the Prometheus metrics too. */
 import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from './backend.js';
+import { STATUS_BY_CODE } from './slot.js';
 
 export interface EngineStats {
   threads: number;
@@ -38,4 +39,33 @@ export interface EngineStats {
   batchDurationMs: { count: number; sum: number; max: number };
   /** Tokens in the largest completed batch. */
   largestBatch: number;
+}
+
+/** The engine's own counters (everything in EngineStats that is not read off another part). */
+export class EngineCounters {
+  batches = 0;
+  tokens = 0;
+  batchRetries = 0;
+  failedBatches = 0;
+  overloadRejections = 0;
+  /** Results per status code (slot.ts STATUS_BY_CODE). */
+  readonly statusCodes = new Float64Array(STATUS_BY_CODE.length);
+  readonly durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
+  /** Per completed batch: the metrics' histograms (engine.metrics()). */
+  readonly batchObservers: ((tokens: number, durationMs: number) => void)[] = [];
+
+  observeBatch(tokens: number, durationMs: number): void {
+    const d = this.durations;
+    d.count++;
+    d.sum += durationMs;
+    if (durationMs > d.max) d.max = durationMs;
+    if (tokens > d.largestBatch) d.largestBatch = tokens;
+    for (const observer of this.batchObservers) observer(tokens, durationMs);
+  }
+
+  statusCounts(): Record<DecryptionStatus, number> {
+    const counts = {} as Record<DecryptionStatus, number>;
+    STATUS_BY_CODE.forEach((status, code) => (counts[status] = this.statusCodes[code]!));
+    return counts;
+  }
 }

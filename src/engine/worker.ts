@@ -1,171 +1,119 @@
 /**
- * Worker-thread entry (run by Piscina). Decrypts one batch in shared memory: reads each token
- * from the slot, runs the same rule code as the in-process client over the batch's key snapshot,
- * and writes fixed-size result records back into the slot.
- *
- * Two backends (engine/backend.ts), chosen by the coordinator and named in each task:
- *   node-crypto  evaluateToken() per token: the TypeScript decoder over node:crypto.
- *   native       one decodeBatch() call decodes and decrypts the whole batch in C++ (rules 2-6),
- *                then a JS pass applies rule 1 and applyPolicyRules() (rules 7-9), the same
- *                policy code the node-crypto path runs.
+ * Worker-thread entry (run by Piscina as one long task per lane loop). The loop sleeps in
+ * Atomics.wait on the lane's mailbox, decodes each batch descriptor in its shared slot with the
+ * backend the descriptor names, publishes completion with Atomics.store + notify, and returns
+ * (parks) after `idleParkMs` with nothing to do, or at once when stopped. New slots and key
+ * snapshots arrive on the lane's port and are drained synchronously (this thread's event loop is
+ * blocked while the loop runs): see mailbox.ts for the protocol.
  */
-import { NativeUnavailableError } from '../errors.js';
-import { loadNative, nativeUnavailableReason, type NativeAddon } from '../native/load.js';
-import { applyPolicyRules, evaluateToken, type PolicyFields } from '../token/decrypt.js';
-import { DecryptionStatus } from '../types.js';
+import { receiveMessageOnPort } from 'node:worker_threads';
+import { decodeBatch, openSnapshot, type OpenSnapshot } from './backends/decode.js';
 import {
-  CODE_BY_STATUS,
-  IDENTITY_EMAIL,
-  IDENTITY_NONE,
-  IDENTITY_PHONE,
-  INPUT_HAS_DOMAIN,
-  INPUT_INVALID,
-  RECORD_BYTES,
-  REC_F64_ESTABLISHED,
-  REC_F64_EXPIRY,
-  REC_F64_GENERATED,
-  REC_I32_SITE_ID,
-  REC_U32_UID_LENGTH,
-  REC_U32_UID_OFFSET,
-  RECORD_CSTG,
-  RECORD_DECODED,
-  RECORD_UID_OVERFLOW,
-  type SlotViews,
-  slotViews,
-} from './batch-layout.js';
-import type { BatchReply, BatchTask } from './messages.js';
-import { SnapshotKeys } from './snapshot.js';
+  CLIENT_TYPE_CODES,
+  DESC_CRASH,
+  DESC_NATIVE,
+  DONE,
+  D_CLIENT_TYPE,
+  D_COUNT,
+  D_FLAGS,
+  D_SLOT,
+  D_SNAPSHOT,
+  D_USED_SNAPSHOT,
+  REQ,
+  STATE,
+  STATE_PARKED,
+  STATE_RUNNING,
+  STATE_SLEEPING,
+  STOP,
+  descriptorIndex,
+} from './mailbox.js';
+import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneMessage, type LaneStart } from './messages.js';
+import { slotViews, type Slot } from './slot.js';
 
-let current: SnapshotKeys | null = null;
-let currentVersion = 0;
-const viewsBySlot = new WeakMap<SharedArrayBuffer, SlotViews>();
+/** Slot views by id, kept across loops of this thread (a slot's buffer never changes). */
+const slots = new Map<number, Slot>();
 
-function viewsFor(task: BatchTask): SlotViews {
-  let views = viewsBySlot.get(task.slot);
-  if (!views) {
-    views = slotViews(task.slot, task.capacity, task.bytesCapacity);
-    viewsBySlot.set(task.slot, views);
-  }
-  return views;
-}
+class Lane {
+  readonly ctrl: Int32Array;
+  readonly #start: LaneStart;
+  /** Open snapshots in arrival order, at most SNAPSHOT_CACHE_SIZE (mirrored by the coordinator). */
+  readonly #snapshots: OpenSnapshot[] = [];
 
-/** Opens the batch's snapshot only when its version differs from the one already open. */
-function keysFor(task: BatchTask): { keys: SnapshotKeys | null; opened: boolean } {
-  if (task.snapshotVersion === currentVersion) return { keys: current, opened: false };
-  current = task.snapshot ? new SnapshotKeys(task.snapshot) : null;
-  currentVersion = task.snapshotVersion;
-  return { keys: current, opened: true };
-}
-
-const INVALID_CODE = CODE_BY_STATUS.get(DecryptionStatus.InvalidPayload)!;
-
-export default function decryptBatch(task: BatchTask): BatchReply {
-  const v = viewsFor(task);
-  const { keys, opened } = keysFor(task);
-  const crashAt = task.crash ? task.count >> 1 : -1;
-  if (task.backend === 'native') {
-    decryptNative(task, v, keys, crashAt);
-    return { snapshotVersion: task.snapshotVersion, openedSnapshot: opened };
+  constructor(start: LaneStart) {
+    this.#start = start;
+    this.ctrl = new Int32Array(start.mailbox);
+    for (const m of start.slots) this.#accept(m);
+    for (const m of start.snapshots) this.#accept(m);
   }
 
-  for (let i = 0; i < task.count; i++) {
-    if (i === crashAt) process.exit(70);
-    const rec = i * RECORD_BYTES;
-    const flags = v.flags[i]!;
-    const tokenOff = v.table[i * 4]!;
-    const tokenLen = v.table[i * 4 + 1]!;
-    let domain: string | undefined;
-    if (flags & INPUT_HAS_DOMAIN) {
-      const off = v.table[i * 4 + 2]!;
-      domain = v.bytes.toString('utf8', off, off + v.table[i * 4 + 3]!);
+  #accept(m: LaneMessage): void {
+    if (m.kind === 'slot') {
+      if (!slots.has(m.id) || slots.get(m.id)!.sab !== m.sab) slots.set(m.id, slotViews(m.sab, m.capacity, m.bytesCapacity, m.id));
+      return;
     }
-    // An invalid input still goes through the rules (so NotInitialized/KeysNotSynced win), as a
-    // value that can only be InvalidPayload.
-    const token = flags & INPUT_INVALID ? null : v.bytes.toString('latin1', tokenOff, tokenOff + tokenLen);
-    const outcome = evaluateToken(token, keys, task.clientType, domain, v.nows[i]!);
+    this.#snapshots.push(openSnapshot(m.sab, m.version));
+    if (this.#snapshots.length > SNAPSHOT_CACHE_SIZE) this.#snapshots.shift();
+  }
 
-    if (typeof outcome === 'string') {
-      v.recordBytes[rec] = CODE_BY_STATUS.get(outcome) ?? INVALID_CODE;
-      v.recordBytes[rec + 3] = 0;
+  /** Drains the port until `found()` holds; what a descriptor names was posted before it. */
+  #drainUntil(found: () => boolean, what: string): void {
+    while (!found()) {
+      const received = receiveMessageOnPort(this.#start.port);
+      if (!received) throw new Error(`engine worker: ${what} was never posted`);
+      this.#accept(received.message as LaneMessage);
+    }
+  }
+
+  #slot(id: number): Slot {
+    if (!slots.has(id)) this.#drainUntil(() => slots.has(id), `slot ${id}`);
+    return slots.get(id)!;
+  }
+
+  #snapshot(version: number): OpenSnapshot | null {
+    if (version === 0) return null;
+    const find = (): OpenSnapshot | undefined => this.#snapshots.find((s) => s.version === version);
+    if (!find()) this.#drainUntil(() => find() !== undefined, `snapshot ${version}`);
+    return find()!;
+  }
+
+  run(seq: number): void {
+    const ctrl = this.ctrl;
+    const slot = this.#slot(ctrl[descriptorIndex(seq, D_SLOT)]!);
+    const count = ctrl[descriptorIndex(seq, D_COUNT)]!;
+    const snapshot = this.#snapshot(ctrl[descriptorIndex(seq, D_SNAPSHOT)]!);
+    const flags = ctrl[descriptorIndex(seq, D_FLAGS)]!;
+    const clientType = CLIENT_TYPE_CODES[ctrl[descriptorIndex(seq, D_CLIENT_TYPE)]!]!;
+    decodeBatch(slot, count, snapshot, clientType, flags & DESC_NATIVE ? 'native' : 'node-crypto', flags & DESC_CRASH ? count >> 1 : -1);
+    ctrl[descriptorIndex(seq, D_USED_SNAPSHOT)] = snapshot?.version ?? 0;
+  }
+}
+
+export default function runLane(start: LaneStart): LaneEnd {
+  const lane = new Lane(start);
+  const ctrl = lane.ctrl;
+  Atomics.store(ctrl, STATE, STATE_RUNNING);
+  let done = Atomics.load(ctrl, DONE);
+  for (;;) {
+    if (Atomics.load(ctrl, STOP) !== 0) return 'stopped';
+    if (done !== Atomics.load(ctrl, REQ)) {
+      lane.run(done);
+      Atomics.store(ctrl, DONE, ++done);
+      Atomics.notify(ctrl, DONE);
       continue;
     }
-    v.recordBytes[rec] = CODE_BY_STATUS.get(outcome.status)!;
-    v.recordBytes[rec + 1] = outcome.version;
-    v.recordBytes[rec + 2] =
-      outcome.identityType === undefined ? IDENTITY_NONE : outcome.identityType === 'Phone' ? IDENTITY_PHONE : IDENTITY_EMAIL;
-    let recordFlags = RECORD_DECODED | (outcome.isClientSideGenerated ? RECORD_CSTG : 0);
-    v.recordI32[(rec >> 2) + REC_I32_SITE_ID] = outcome.siteId;
-    v.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = outcome.establishedMs;
-    v.recordF64[(rec >> 3) + REC_F64_EXPIRY] = outcome.expiresMs;
-    v.recordF64[(rec >> 3) + REC_F64_GENERATED] = outcome.generatedMs ?? Number.NaN;
-    const uid = outcome.uidBytes;
-    if (outcome.status === DecryptionStatus.Success) {
-      if (uid.length <= tokenLen) {
-        v.uids.set(uid, tokenOff);
-        v.recordU32[(rec >> 2) + REC_U32_UID_OFFSET] = tokenOff;
-        v.recordU32[(rec >> 2) + REC_U32_UID_LENGTH] = uid.length;
-      } else {
-        recordFlags |= RECORD_UID_OVERFLOW;
+    // Nothing to do: announce the sleep, then re-check, so a descriptor written in between is
+    // either seen here or followed by a notify (the coordinator notifies only sleepers).
+    Atomics.store(ctrl, STATE, STATE_SLEEPING);
+    if (done === Atomics.load(ctrl, REQ) && Atomics.load(ctrl, STOP) === 0) {
+      const woke = Atomics.wait(ctrl, REQ, done, start.idleParkMs);
+      if (woke === 'timed-out' && Atomics.compareExchange(ctrl, STATE, STATE_SLEEPING, STATE_PARKED) === STATE_SLEEPING) {
+        if (done === Atomics.load(ctrl, REQ)) return 'parked';
+        // A descriptor arrived while parking: take the loop back unless the coordinator has
+        // already asked for a new one (then that loop runs it).
+        if (Atomics.compareExchange(ctrl, STATE, STATE_PARKED, STATE_RUNNING) !== STATE_PARKED) return 'parked';
+        continue;
       }
     }
-    v.recordBytes[rec + 3] = recordFlags;
-  }
-  return { snapshotVersion: task.snapshotVersion, openedSnapshot: opened };
-}
-
-const NOT_INITIALIZED_CODE = CODE_BY_STATUS.get(DecryptionStatus.NotInitialized)!;
-const KEYS_NOT_SYNCED_CODE = CODE_BY_STATUS.get(DecryptionStatus.KeysNotSynced)!;
-const SUCCESS_CODE = CODE_BY_STATUS.get(DecryptionStatus.Success)!;
-
-let addon: NativeAddon | null | undefined;
-
-function nativeAddon(): NativeAddon {
-  if (addon === undefined) addon = loadNative();
-  // The coordinator chose native because the addon loaded on its thread; a worker that cannot
-  // load it fails the batch loudly rather than answering with another backend.
-  if (!addon) throw new NativeUnavailableError(`the native addon is unavailable in a worker: ${nativeUnavailableReason()}`);
-  return addon;
-}
-
-/** Reused for every token: applyPolicyRules() only reads it, so no object per token. */
-const policy: PolicyFields = { expiresMs: 0, generatedMs: undefined, siteId: 0, isClientSideGenerated: false };
-
-function decryptNative(task: BatchTask, v: SlotViews, keys: SnapshotKeys | null, crashAt: number): void {
-  const count = task.count;
-  // Rules 2-6 for the whole batch in one call; every record gets either its final failure status
-  // or RECORD_DECODED with the token's fields.
-  if (keys) nativeAddon().decodeBatch(task.slot, task.capacity, task.bytesCapacity, count, task.snapshot!, task.snapshotVersion);
-  for (let i = 0; i < count; i++) {
-    if (i === crashAt) process.exit(70);
-    const rec = i * RECORD_BYTES;
-    // Rule 1 comes before everything the addon checked, so it overrides its verdict.
-    if (!keys) {
-      v.recordBytes[rec] = NOT_INITIALIZED_CODE;
-      v.recordBytes[rec + 3] = 0;
-      continue;
-    }
-    const nowMs = v.nows[i]!;
-    if (!keys.isValid(nowMs)) {
-      v.recordBytes[rec] = KEYS_NOT_SYNCED_CODE;
-      v.recordBytes[rec + 3] = 0;
-      continue;
-    }
-    const flags = v.recordBytes[rec + 3]!;
-    if ((flags & RECORD_DECODED) === 0) continue;
-
-    policy.expiresMs = v.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
-    policy.generatedMs = v.recordBytes[rec + 1] === 2 ? undefined : v.recordF64[(rec >> 3) + REC_F64_GENERATED]!;
-    policy.siteId = v.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
-    policy.isClientSideGenerated = (flags & RECORD_CSTG) !== 0;
-    // The domain is read only where rule 8 can look at it.
-    let domain: string | undefined;
-    if (policy.isClientSideGenerated && v.flags[i]! & INPUT_HAS_DOMAIN) {
-      const off = v.table[i * 4 + 2]!;
-      domain = v.bytes.toString('utf8', off, off + v.table[i * 4 + 3]!);
-    }
-    const code = CODE_BY_STATUS.get(applyPolicyRules(keys, task.clientType, domain, nowMs, policy))!;
-    v.recordBytes[rec] = code;
-    // The raw UID is only read for a success; keep the record identical to the node-crypto one.
-    if (code !== SUCCESS_CODE && flags & RECORD_UID_OVERFLOW) v.recordBytes[rec + 3] = flags & ~RECORD_UID_OVERFLOW;
+    Atomics.store(ctrl, STATE, STATE_RUNNING);
   }
 }

@@ -13,7 +13,7 @@ import {
   type DecryptionResult,
   type KeySet,
 } from '../../src/index.js';
-import { kTestHooks, type BatchInfo } from '../../src/engine/symbols.js';
+import { testHooks, type BatchInfo } from '../../src/engine/test-hooks.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';
 
@@ -98,7 +98,7 @@ describe('key snapshots', () => {
     const engine = await engineWith({ keys: k1.json, threads: 2, maxBatchSize: 64 });
     const byVersion = new Map<number, KeySet>([[engine.stats().snapshotVersion, engine.keySet!]]);
     const batches: BatchInfo[] = [];
-    engine[kTestHooks].onBatch = (info) => batches.push(info);
+    testHooks(engine).onBatch = (info) => batches.push(info);
 
     let flip = false;
     const swapper = setInterval(() => {
@@ -171,7 +171,7 @@ describe('worker faults', () => {
     const k = keyResponse(1000, 'crash');
     const corpus = mixedCorpus(2000, k, 21);
     const engine = await engineWith({ keys: k.json, threads: 2, maxBatchSize: 128 });
-    engine[kTestHooks].crashNextBatches = 3;
+    testHooks(engine).crashNextBatches = 3;
     let settled = 0;
     const singles = corpus.slice(0, 500).map((t) =>
       engine.decrypt(t.token, t.domain, NOW_MS).finally(() => settled++),
@@ -199,7 +199,7 @@ describe('worker faults', () => {
     const k = keyResponse(1000, 'crash2');
     const corpus = mixedCorpus(100, k, 22);
     const engine = await engineWith({ keys: k.json, threads: 1 });
-    engine[kTestHooks].crashNextBatches = 2;
+    testHooks(engine).crashNextBatches = 2;
     await expect(engine.decryptBatch(corpus.map((t) => t.token), { now: NOW_MS })).rejects.toMatchObject({
       code: 'UID2_ERR_WORKER_FAILED',
       name: 'WorkerFailedError',
@@ -279,7 +279,8 @@ describe('options validation', () => {
     [{ threads: 1.5 }, 'options.threads must be a non-negative integer no larger than 1024'],
     [{ maxBatchSize: 0 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
     [{ maxBatchSize: 100_000 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
-    [{ maxBatchDelayUs: -5 }, 'options.maxBatchDelayUs must be a non-negative integer'],
+    [{ idleParkMs: 0 }, 'options.idleParkMs must be a positive integer no larger than 2147483647'],
+    [{ batchesPerWorker: 5 }, 'options.batchesPerWorker must be a positive integer no larger than 4'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],
     [{ keys: {}, baseUrl: 'http://x' }, 'options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one'],

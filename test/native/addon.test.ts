@@ -4,20 +4,14 @@
  * changes (so no key of an old key set is ever used for a new one).
  */
 import { describe, expect, it } from 'vitest';
-import { bytesNeeded, writeBatch } from '../../src/engine/batch-io.js';
-import { RECORD_BYTES, RECORD_DECODED, createSlot, type SlotViews } from '../../src/engine/batch-layout.js';
+import { RECORD_BYTES, RECORD_DECODED, packBatch, type Slot } from '../../src/engine/slot.js';
 import { encodeSnapshot } from '../../src/engine/snapshot.js';
 import { encodeAdvertisingToken, parseKeys } from '../../src/index.js';
 import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';
 import { NATIVE_EXPECTED, requireNative } from './harness.js';
 
-const noSink = { settle(): void {}, fail(): void {} };
-
-function slotWith(tokens: unknown[]): SlotViews {
-  const entries = tokens.map((token, index) => ({ token, domain: null, nowMs: NOW_MS, sink: noSink, index }));
-  const slot = createSlot(entries.length, Math.max(64, bytesNeeded(entries)));
-  writeBatch(slot, entries);
-  return slot;
+function slotWith(tokens: unknown[]): Slot {
+  return packBatch(tokens.map((token) => ({ token, nowMs: NOW_MS })));
 }
 
 function v4(k: ReturnType<typeof keyResponse>): string {
@@ -33,8 +27,8 @@ function v4(k: ReturnType<typeof keyResponse>): string {
   });
 }
 
-const status = (slot: SlotViews, i: number): number => slot.recordBytes[i * RECORD_BYTES]!;
-const flags = (slot: SlotViews, i: number): number => slot.recordBytes[i * RECORD_BYTES + 3]!;
+const status = (slot: Slot, i: number): number => slot.recordBytes[i * RECORD_BYTES]!;
+const flags = (slot: Slot, i: number): number => slot.recordBytes[i * RECORD_BYTES + 3]!;
 
 describe.skipIf(!NATIVE_EXPECTED)('decodeBatch contract', () => {
   const addon = requireNative();
@@ -111,7 +105,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeBatch contract', () => {
     const snapB = encodeSnapshot(parseKeys(b.json), 50);
     const slotA = slotWith([v4(a)]);
     const slotB = slotWith([v4(b)]);
-    const run = (slot: SlotViews, snap: SharedArrayBuffer, version: number): number => {
+    const run = (slot: Slot, snap: SharedArrayBuffer, version: number): number => {
       slot.recordBytes.fill(0xee);
       addon().decodeBatch(slot.sab, 1, slot.bytesCapacity, 1, snap, version);
       return flags(slot, 0) === RECORD_DECODED ? status(slot, 0) : -status(slot, 0);

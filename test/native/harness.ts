@@ -4,7 +4,8 @@
  * the native tests so every comparison goes through exactly the code the engine runs.
  */
 import { beforeAll } from 'vitest';
-import { bytesNeeded, readResult, writeBatch, type PendingToken } from '../../src/engine/batch-io.js';
+import type { CryptoBackend } from '../../src/engine/backend.js';
+import { decodeBatch, openSnapshot } from '../../src/engine/backends/decode.js';
 import {
   RECORD_BYTES,
   RECORD_DECODED,
@@ -15,11 +16,11 @@ import {
   REC_U32_UID_LENGTH,
   REC_U32_UID_OFFSET,
   STATUS_BY_CODE,
-  createSlot,
-} from '../../src/engine/batch-layout.js';
-import type { CryptoBackend } from '../../src/engine/backend.js';
+  packBatch,
+  readResult,
+  type Slot,
+} from '../../src/engine/slot.js';
 import { encodeSnapshot } from '../../src/engine/snapshot.js';
-import decryptBatch from '../../src/engine/worker.js';
 import type { KeySet } from '../../src/keys/key-set.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from '../../src/native/load.js';
 import type { ClientType, DecryptionResult } from '../../src/types.js';
@@ -60,8 +61,6 @@ export function snapshotOf(keySet: KeySet): TestSnapshot {
   return { sab: encodeSnapshot(keySet, version), version, keySet };
 }
 
-const noSink = { settle(): void {}, fail(): void {} };
-
 export interface BatchOutput {
   /** One line per record with every field the record defines for its status (see recordLine). */
   records: string[];
@@ -72,7 +71,7 @@ export interface BatchOutput {
  * The fields a record defines: status and flags always; the decoded fields when RECORD_DECODED;
  * the raw UID bytes only for a success (the only time the coordinator reads them).
  */
-function recordLine(slot: ReturnType<typeof createSlot>, i: number): string {
+function recordLine(slot: Slot, i: number): string {
   const rec = i * RECORD_BYTES;
   const status = STATUS_BY_CODE[slot.recordBytes[rec]!];
   const flags = slot.recordBytes[rec + 3]!;
@@ -98,25 +97,14 @@ export function runBackend(
   batchSize = 2048,
 ): BatchOutput {
   const out: BatchOutput = { records: [], results: [] };
+  const open = snapshot ? openSnapshot(snapshot.sab, snapshot.version) : null;
   for (let start = 0; start < inputs.length; start += batchSize) {
-    const entries: PendingToken[] = inputs
-      .slice(start, start + batchSize)
-      .map((t, index) => ({ token: t.token, domain: t.domain, nowMs: t.nowMs, sink: noSink, index }));
-    const slot = createSlot(entries.length, Math.max(64, bytesNeeded(entries)));
-    writeBatch(slot, entries);
-    decryptBatch({
-      slot: slot.sab,
-      capacity: slot.capacity,
-      bytesCapacity: slot.bytesCapacity,
-      count: entries.length,
-      clientType,
-      snapshot: snapshot?.sab ?? null,
-      snapshotVersion: snapshot?.version ?? 0,
-      backend,
-    });
-    for (let i = 0; i < entries.length; i++) {
+    const chunk = inputs.slice(start, start + batchSize);
+    const slot = packBatch(chunk);
+    decodeBatch(slot, chunk.length, open, clientType, backend);
+    for (let i = 0; i < chunk.length; i++) {
       out.records.push(recordLine(slot, i));
-      out.results.push(readResult(slot, i, entries[i]!, snapshot?.keySet, clientType));
+      out.results.push(readResult(slot, i));
     }
   }
   return out;

@@ -4,7 +4,7 @@
  * ever holds the api key, the secret key, a key secret, a token or a raw UID.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kTestHooks } from '../../src/engine/symbols.js';
+import { testHooks } from '../../src/engine/test-hooks.js';
 import {
   BidstreamClient,
   DecryptionEngine,
@@ -172,7 +172,7 @@ describe('engine logger', () => {
     cleanups.push(() => engine.close());
     const { token, rawUid } = mint({ version: 4 });
 
-    engine[kTestHooks].crashNextBatches = 1;
+    testHooks(engine).crashNextBatches = 1;
     expect(await engine.decrypt(token)).toMatchObject({ status: 'Success', uid: rawUid });
     expect(log.entries).toHaveLength(1);
     expect(log.entries[0]).toMatchObject({
@@ -183,7 +183,7 @@ describe('engine logger', () => {
     });
     expect(typeof log.entries[0]!.obj['err']).toBe('string');
 
-    engine[kTestHooks].crashNextBatches = 2;
+    testHooks(engine).crashNextBatches = 2;
     await expect(engine.decryptBatch([token, token])).rejects.toMatchObject({ code: 'UID2_ERR_WORKER_FAILED' });
     expect(log.entries.slice(1).map((e) => [e.level, e.obj['event'], e.obj['tokens'], e.obj['attempt']])).toEqual([
       ['warn', 'uid2.engine.worker-failed', 2, 1],
@@ -202,7 +202,7 @@ describe('engine logger', () => {
   it('is silent by default: no logger, no output, same results', async () => {
     const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1 });
     cleanups.push(() => engine.close());
-    engine[kTestHooks].crashNextBatches = 1;
+    testHooks(engine).crashNextBatches = 1;
     const { token } = mint({ version: 3 });
     expect((await engine.decrypt(token)).status).toBe('Success');
   });

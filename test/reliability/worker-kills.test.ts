@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DecryptionEngine, decryptToken, parseKeys } from '../../src/index.js';
-import { kTestHooks } from '../../src/engine/symbols.js';
+import { testHooks } from '../../src/engine/test-hooks.js';
 import { NOW_MS, keyResponse, mixedCorpus, prng } from '../engine/mixed-corpus.js';
 
 describe('random worker kills under sustained load', () => {
@@ -21,7 +21,7 @@ describe('random worker kills under sustained load', () => {
     const calls: Promise<void>[] = [];
     for (let round = 0; round < 40; round++) {
       if (random() < 0.3) {
-        engine[kTestHooks].crashNextBatches = 1;
+        testHooks(engine).crashNextBatches = 1;
         kills++;
       }
       for (let j = 0; j < 100; j++) {

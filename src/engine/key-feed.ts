@@ -1,0 +1,111 @@
+/**
+ * The key feed: where the engine's keys come from (key JSON, a followed client, or service
+ * credentials with the engine's own client) and their publication as versioned snapshots. A new
+ * snapshot buffer per version, fully written before any batch can name it; batches capture the
+ * snapshot in force when they are cut, so each batch uses exactly one.
+ */
+import { BidstreamClient } from '../client/bidstream-client.js';
+import { SharingClient } from '../client/sharing-client.js';
+import type { KeySet } from '../keys/key-set.js';
+import type { Logger } from '../observability/logger.js';
+import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
+import type { RefreshResult } from '../service/auto-refresh.js';
+import type { ClientType } from '../types.js';
+import { encodeSnapshot } from './snapshot.js';
+
+/** A key snapshot as published to workers. */
+export interface PublishedSnapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+}
+
+export interface CredentialsSource {
+  readonly baseUrl: string | undefined;
+  readonly apiKey: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly clientOptions: ClientOptions | undefined;
+  readonly autoRefresh: AutoRefreshOptions | undefined;
+  readonly logger: Logger | undefined;
+}
+
+export class KeyFeed {
+  /** Whether workers need snapshots (threads > 0); in-process decryption reads the KeySet. */
+  readonly #pooled: boolean;
+  #keySet: KeySet | undefined;
+  #snapshot: PublishedSnapshot | null = null;
+  #version = 0;
+  #publishedAt: number | null = null;
+  #client: BidstreamClient | SharingClient | undefined;
+  #ownsClient = false;
+  readonly refreshes = { successes: 0, failures: 0, lastErrorCode: null as string | null };
+
+  readonly #onKeys = (keySet: KeySet): void => this.publish(keySet);
+  readonly #onRefresh = (): void => {
+    this.refreshes.successes++;
+    this.refreshes.lastErrorCode = null;
+  };
+  readonly #onRefreshError = (err: { code?: string }): void => {
+    this.refreshes.failures++;
+    this.refreshes.lastErrorCode = err?.code ?? 'UNKNOWN';
+  };
+
+  constructor(pooled: boolean) {
+    this.#pooled = pooled;
+  }
+
+  get keySet(): KeySet | undefined {
+    return this.#keySet;
+  }
+
+  /** The snapshot new batches use (null before any keys). */
+  get snapshot(): PublishedSnapshot | null {
+    return this.#snapshot;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get keySetAgeMs(): number | null {
+    return this.#publishedAt === null ? null : Date.now() - this.#publishedAt;
+  }
+
+  publish(keySet: KeySet): void {
+    this.#keySet = keySet;
+    this.#publishedAt = Date.now();
+    if (!this.#pooled) return;
+    const version = this.#version + 1;
+    this.#snapshot = { sab: encodeSnapshot(keySet, version), version };
+    this.#version = version;
+  }
+
+  /** Follows `client`'s key refreshes (and closes it with the feed when `owns`). */
+  follow(client: BidstreamClient | SharingClient, owns: boolean): void {
+    this.#client = client;
+    this.#ownsClient = owns;
+    client.on('keys', this.#onKeys);
+    client.on('refresh', this.#onRefresh);
+    client.on('refreshError', this.#onRefreshError);
+    if (client.keySet) this.publish(client.keySet);
+  }
+
+  /** Creates the engine's own client from credentials, follows it and starts auto-refresh. */
+  startClient(clientType: ClientType, source: CredentialsSource): Promise<RefreshResult> {
+    const Client = clientType === 'sharing' ? SharingClient : BidstreamClient;
+    // The engine's logger also hears its own client's refreshes, unless the client has one.
+    const clientOptions =
+      source.logger !== undefined && source.clientOptions?.logger === undefined
+        ? { ...source.clientOptions, logger: source.logger }
+        : source.clientOptions;
+    const client = new Client(source.baseUrl, source.apiKey, source.secretKey, clientOptions);
+    this.follow(client, true);
+    return client.startAutoRefresh(source.autoRefresh);
+  }
+
+  close(): void {
+    this.#client?.off('keys', this.#onKeys);
+    this.#client?.off('refresh', this.#onRefresh);
+    this.#client?.off('refreshError', this.#onRefreshError);
+    if (this.#ownsClient) this.#client?.close();
+  }
+}
