@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { ArrivalProcess } from './schedule.js';
 
-export type Scope = 'micro' | 'load' | 'keys' | 'all';
+export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'all';
 
 export interface BenchArgs {
   quick: boolean;
@@ -18,7 +18,7 @@ export interface BenchArgs {
   search: boolean;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|all] [--rates 10000,50000,...]
+export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|all] [--rates 10000,50000,...]
                        [--duration S] [--threads N] [--out DIR] [--json]
                        [--process poisson|uniform] [--seed N] [--no-search]`;
 
@@ -42,7 +42,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   });
   if (values.help) throw new RangeError(USAGE);
   const scope = values.scope as Scope;
-  if (!['micro', 'load', 'keys', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys or all`);
+  if (!['micro', 'load', 'keys', 'handoff', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff or all`);
   const process = values.process as ArrivalProcess;
   if (process !== 'poisson' && process !== 'uniform') throw new RangeError('--process must be poisson or uniform');
   const quick = values.quick ?? false;

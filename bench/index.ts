@@ -7,8 +7,9 @@ import { BidstreamClient, decryptToken, startLocalOperator } from '../dist/index
 import { type BenchArgs, parseBenchArgs } from './args.js';
 import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
+import { runHandoff, type HandoffRow } from './handoff.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
-import { type LoadRun, runLoad } from './load.js';
+import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
@@ -117,6 +118,8 @@ async function main(args: BenchArgs): Promise<void> {
           runs.push(await runLoad(c, corpus, { ratePerSec: rate, durationSec: args.durationSec, process: args.process, seed: args.seed, minGapUs: 100 }));
         }
       }
+      addFloorNet(runs);
+      notes.push('main-thread net µs/token: the contender\'s main-thread µs/token minus the floor row\'s at the same offered rate (the generator\'s own share).');
       saturation = coarseSaturation(runs);
       if (args.search) {
         saturationMethod = SEARCH_METHOD;
@@ -140,6 +143,12 @@ async function main(args: BenchArgs): Promise<void> {
       keyPath = await runKeyPath([100, 1000, 10_000], args.threads ?? Math.max(1, machine.cores - 1), args.quick ? 5 : 15);
     }
 
+    let handoff: HandoffRow[] = [];
+    if (args.scope === 'handoff' || args.scope === 'all') {
+      progress('hand-off: engine decryptBatch() of 4,096 v4 tokens with one worker vs the worker function alone');
+      handoff = await runHandoff(operator, corpus, args.quick ? 10 : 40);
+    }
+
     const report = buildReport({
       machine,
       settings: { quick: args.quick, scope: args.scope, rates: args.rates, durationSec: args.durationSec, process: args.process, seed: args.seed, threads: args.threads ?? Math.max(1, machine.cores - 1) },
@@ -149,6 +158,7 @@ async function main(args: BenchArgs): Promise<void> {
       saturation,
       saturationMethod,
       keyPath,
+      handoff,
       notes,
     });
     const files = writeReport(args.out, report, runs);

@@ -32,6 +32,8 @@ export interface LoadRun extends LatencySummary {
   errors: number;
   /** Main-thread busy time (event-loop utilisation) per completed token, µs. */
   mainThreadUsPerToken: number;
+  /** mainThreadUsPerToken minus the floor contender's at the same offered rate (addFloorNet). */
+  mainThreadNetUsPerToken?: number;
   eventLoopDelayP99Us: number;
   /** Every arrival issued and answered without error, at >= 99% of the scheduled arrivals' rate. */
   keptUp: boolean;
@@ -137,6 +139,17 @@ export function runLoad(contender: Contender, corpus: readonly CorpusToken[], op
     });
     ticker.on('error', reject);
   });
+}
+
+/**
+ * Adds mainThreadNetUsPerToken to every run: its main-thread µs/token minus the floor's at the
+ * same offered rate, so what the load generator itself costs the main thread is taken out.
+ */
+export function addFloorNet(runs: LoadRun[]): void {
+  for (const run of runs) {
+    const floor = runs.find((r) => r.contender === 'floor' && r.offeredPerSec === run.offeredPerSec);
+    if (floor) run.mainThreadNetUsPerToken = Math.max(0, run.mainThreadUsPerToken - floor.mainThreadUsPerToken);
+  }
 }
 
 /** The JSON row of a run (the histogram goes to its own .hgrm file). */

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { label } from './contenders.js';
+import type { HandoffRow } from './handoff.js';
 import type { KeyPathRow } from './keys.js';
 import { hgrm, percentileCurve } from './latency.js';
 import { type LoadRun, loadRow } from './load.js';
@@ -29,13 +30,14 @@ export interface BenchReport {
   saturation: SaturationRow[];
   saturationMethod: string;
   keyPath: KeyPathRow[];
+  handoff: HandoffRow[];
   notes: string[];
 }
 
 export const REPORT_KEYS = ['machine', 'corpus', 'micro', 'load', 'saturation'] as const;
 export const LOAD_KEYS = [
   'contender', 'backend', 'threads', 'offeredPerSec', 'achievedPerSec', 'p50Us', 'p90Us', 'p99Us', 'p999Us', 'maxUs',
-  'mainThreadUsPerToken', 'eventLoopDelayP99Us',
+  'mainThreadUsPerToken', 'mainThreadNetUsPerToken', 'eventLoopDelayP99Us',
 ] as const;
 export const MICRO_KEYS = ['contender', 'backend', 'tokenVersion', 'usPerToken', 'tokensPerSec'] as const;
 export const SATURATION_KEYS = ['contender', 'backend', 'threads', 'maxSustainedPerSec'] as const;
@@ -77,11 +79,12 @@ function sections(r: BenchReport): Section[] {
   if (r.load.length > 0) {
     out.push({
       title: 'Load (open loop, latency from intended arrival)',
-      header: ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'event-loop delay p99 µs'],
+      header: ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'net of floor', 'event-loop delay p99 µs'],
       rows: r.load.map((l) => [
         label(l as unknown as RowLabel), fmt(l['offeredPerSec'] as number, 0), fmt(l['achievedPerSec'] as number, 0),
         fmt(l['p50Us'] as number, 0), fmt(l['p90Us'] as number, 0), fmt(l['p99Us'] as number, 0), fmt(l['p999Us'] as number, 0),
-        fmt(l['maxUs'] as number, 0), fmt(l['mainThreadUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0),
+        fmt(l['maxUs'] as number, 0), fmt(l['mainThreadUsPerToken'] as number, 2),
+        l['mainThreadNetUsPerToken'] === undefined ? '-' : fmt(l['mainThreadNetUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0),
       ]),
     });
   }
@@ -98,6 +101,17 @@ function sections(r: BenchReport): Section[] {
       title: 'Key path (median)',
       header: ['keys', 'threads', 'parse ms', 'encode ms', 'setKeys ms', 'swap to workers ms', 'snapshot bytes'],
       rows: r.keyPath.map((k) => [k.keys, k.threads, fmt(k.parseMs, 2), fmt(k.encodeMs, 2), fmt(k.setKeysMs, 2), fmt(k.swapToWorkersMs, 2), k.snapshotBytes]),
+    });
+  }
+  if (r.handoff.length > 0) {
+    out.push({
+      title: `Hand-off: decryptBatch() of ${r.handoff[0]!.batch.toLocaleString('en-US')} v4 tokens, one worker (median)`,
+      text: 'The worker function is the batch code a worker runs, called in this thread; the ratio is what the engine keeps of it end to end.',
+      header: ['backend', 'worker function tokens/s', 'engine tokens/s', 'engine / function', 'main-thread CPU µs/token', 'main-thread busy (ELU) µs/token'],
+      rows: r.handoff.map((h) => [
+        h.backend, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
+        h.mainThreadCpuUsPerToken === null ? '-' : fmt(h.mainThreadCpuUsPerToken, 3), fmt(h.mainThreadUsPerToken, 3),
+      ]),
     });
   }
   if (r.notes.length > 0) out.push({ title: 'Notes', text: r.notes.map((n) => `- ${n}`).join('\n') });

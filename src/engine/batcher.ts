@@ -6,11 +6,13 @@
 import type { Call } from './calls.js';
 import { textBytes, writeToken, type Slot } from './slot.js';
 
-/** The calls and token ranges of one batch, in slot order: parts[k] covers counts[k] tokens of calls[k] from starts[k]. */
+/** The calls and token ranges of one batch, in slot order: part k covers counts[k] tokens of calls[k] from starts[k]. */
 export interface BatchParts {
   readonly calls: Call[];
   readonly starts: number[];
   readonly counts: number[];
+  /** Tokens in the batch. */
+  count: number;
 }
 
 export class Batcher {
@@ -28,38 +30,49 @@ export class Batcher {
     this.#queued += call.count;
   }
 
-  /** Text bytes the next `n` tokens need in a slot. */
-  textBytesFor(n: number): number {
-    let bytes = 0;
-    for (let c = this.#head; n > 0 && c < this.#calls.length; c++) {
-      const call = this.#calls[c]!;
-      const end = Math.min(call.count, call.next + n);
-      for (let i = call.next; i < end; i++) bytes += textBytes(call.token(i), call.domain(i));
-      n -= end - call.next;
-    }
-    return bytes;
-  }
-
-  /** Moves the next `n` tokens (n <= queued) into `slot`; returns which calls they belong to. */
+  /**
+   * Moves up to `n` of the next tokens (n <= queued) into `slot`, stopping early only when the
+   * slot's text region is full (long hostile tokens or domains); returns which calls they belong
+   * to and how many tokens went in. 0 only when the next token alone does not fit an empty slot
+   * (a domain of tens of kilobytes): the caller then takes it with takeOversized().
+   */
   fill(slot: Slot, n: number): BatchParts {
-    const parts: BatchParts = { calls: [], starts: [], counts: [] };
+    const parts: BatchParts = { calls: [], starts: [], counts: [], count: 0 };
     let offset = 0;
     let index = 0;
-    while (n > 0) {
+    while (index < n) {
       const call = this.#calls[this.#head]!;
       const start = call.next;
-      const end = Math.min(call.count, start + n);
+      const last = Math.min(call.count, start + n - index);
       const nowMs = call.nowMs;
-      for (let i = start; i < end; i++) offset = writeToken(slot, index++, offset, call.token(i), call.domain(i), nowMs);
-      parts.calls.push(call);
-      parts.starts.push(start);
-      parts.counts.push(end - start);
-      call.next = end;
-      n -= end - start;
-      this.#queued -= end - start;
-      if (end === call.count) this.#shift();
+      let i = start;
+      for (; i < last; i++) {
+        const token = call.token(i);
+        const domain = call.domain(i);
+        if (offset + textBytes(token, domain) > slot.bytesCapacity) break;
+        offset = writeToken(slot, index++, offset, token, domain, nowMs);
+      }
+      if (i > start) {
+        parts.calls.push(call);
+        parts.starts.push(start);
+        parts.counts.push(i - start);
+      }
+      this.#queued -= i - start;
+      call.next = i;
+      if (i === call.count) this.#shift();
+      if (i < last) break; // the slot is full
     }
+    parts.count = index;
     return parts;
+  }
+
+  /** Removes the next token (one that fits no slot) and returns its call and index. */
+  takeOversized(): { call: Call; index: number } {
+    const call = this.#calls[this.#head]!;
+    const index = call.next++;
+    this.#queued--;
+    if (call.next === call.count) this.#shift();
+    return { call, index };
   }
 
   #shift(): void {

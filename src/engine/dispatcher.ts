@@ -22,6 +22,7 @@ import { ConfigError } from '../errors.js';
 import type { ClientType } from '../types.js';
 import type { CryptoBackend } from './backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
+import type { Call } from './calls.js';
 import type { PublishedSnapshot } from './key-feed.js';
 import {
   CLIENT_TYPE_CODES,
@@ -75,12 +76,18 @@ export interface DispatcherHost {
   /** The snapshot a new batch uses. */
   snapshot(): PublishedSnapshot | null;
   complete(batch: Batch): void;
+  /** Decrypts one token that fits no slot on this thread, with the same rules, and settles it. */
+  decryptOversized(call: Call, index: number): void;
   /** A batch failed its last attempt; `retried` says whether this failure will be re-run. */
   failed(batch: Batch, error: unknown, retried: boolean): void;
 }
 
 /** Below this many tokens a batch is not split further across idle lanes. */
 const MIN_SPLIT = 32;
+/** Text reserved per token of a slot: a 2,048-character token with its reservation (slot.ts textBytes). */
+const SLOT_TEXT_BYTES_PER_TOKEN = 1024;
+/** Any slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
+const MIN_SLOT_TEXT_BYTES = 64 * 1024;
 
 function workerFile(): string {
   const sibling = new URL('./worker.js', import.meta.url);
@@ -186,11 +193,17 @@ export class Dispatcher {
         if (!lane) return;
         n = max;
       }
-      const slot = this.#acquireSlot(n, batcher.textBytesFor(n));
+      const slot = this.#acquireSlot();
       const parts = batcher.fill(slot, n);
+      if (parts.count === 0) {
+        this.#freeSlots.push(slot);
+        const { call, index } = batcher.takeOversized();
+        this.#host.decryptOversized(call, index);
+        continue;
+      }
       this.#send(lane, {
         slot,
-        count: n,
+        count: parts.count,
         parts,
         snapshot: this.#host.snapshot(),
         failures: 0,
@@ -234,19 +247,16 @@ export class Dispatcher {
     return best;
   }
 
-  #acquireSlot(capacity: number, bytes: number): Slot {
+  /**
+   * A free slot, or a new one: every slot holds maxBatchSize tokens and SLOT_TEXT_BYTES_PER_TOKEN
+   * of text per token, enough for real tokens (a few hundred characters); a batch of long hostile
+   * ones is cut short instead of growing the slot (Batcher.fill).
+   */
+  #acquireSlot(): Slot {
+    const free = this.#freeSlots.pop();
+    if (free) return free;
     const max = this.#options.maxBatchSize;
-    for (let i = this.#freeSlots.length - 1; i >= 0; i--) {
-      const slot = this.#freeSlots[i]!;
-      if (slot.capacity >= capacity && slot.bytesCapacity >= bytes) {
-        this.#freeSlots.splice(i, 1);
-        return slot;
-      }
-    }
-    // Grow in powers of two so a few sizes serve every batch.
-    let bytesCapacity = 64 * 1024;
-    while (bytesCapacity < bytes) bytesCapacity *= 2;
-    const slot = createSlot(max, bytesCapacity, this.#slots.length);
+    const slot = createSlot(max, Math.max(max * SLOT_TEXT_BYTES_PER_TOKEN, MIN_SLOT_TEXT_BYTES), this.#slots.length);
     this.#slots.push(slot);
     return slot;
   }

@@ -74,6 +74,12 @@ export class DecryptionEngine {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
               complete: (batch) => this.#complete(batch),
+              decryptOversized: (call, index) => {
+                const result = decryptToken(call.token(index), this.#keys.keySet, options.clientType, call.domain(index), call.nowMs);
+                this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
+                this.#counters.tokens++;
+                call.settle(index, result);
+              },
               failed: (batch, err, retried) => this.#failed(batch, err, retried),
             },
           );

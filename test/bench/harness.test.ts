@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../../bench/args.js';
 import { drawZipf, zipfCdf } from '../../bench/corpus.js';
 import { newHistogram, percentileCurve, recordUs, summarize } from '../../bench/latency.js';
-import type { LoadRun } from '../../bench/load.js';
+import { addFloorNet, type LoadRun } from '../../bench/load.js';
 import { machineInfo } from '../../bench/machine.js';
 import { LOAD_KEYS, MICRO_KEYS, REPORT_KEYS, SATURATION_KEYS, buildReport, markdown, writeReport } from '../../bench/report.js';
 import { coarseSaturation, searchSaturation } from '../../bench/saturation.js';
@@ -135,8 +135,20 @@ describe('saturation', () => {
   });
 });
 
+describe('main-thread cost net of the floor', () => {
+  it('subtracts the floor row of the same offered rate, never below zero', () => {
+    const runs = [fakeRun('floor', '-', 5000, 50, true), fakeRun('pool', 'native', 5000, 300, true), fakeRun('floor', '-', 20_000, 50, true), fakeRun('inline', 'native', 20_000, 100, true)];
+    runs[0]!.mainThreadUsPerToken = 1.25;
+    runs[1]!.mainThreadUsPerToken = 2;
+    runs[2]!.mainThreadUsPerToken = 4;
+    addFloorNet(runs);
+    expect(runs.map((r) => r.mainThreadNetUsPerToken)).toEqual([0, 0.75, 0, 0]);
+  });
+});
+
 describe('report', () => {
-  const runs = [fakeRun('inline', 'node-crypto', 5000, 120, true), fakeRun('pool', 'native', 5000, 300, true), fakeRun('inline', 'node-crypto', 20_000, 2000, false), fakeRun('pool', 'native', 20_000, 400, true)];
+  const runs = [fakeRun('floor', '-', 5000, 50, true), fakeRun('inline', 'node-crypto', 5000, 120, true), fakeRun('pool', 'native', 5000, 300, true), fakeRun('floor', '-', 20_000, 50, true), fakeRun('inline', 'node-crypto', 20_000, 2000, false), fakeRun('pool', 'native', 20_000, 400, true)];
+  addFloorNet(runs);
   const report = buildReport({
     machine: machineInfo(),
     settings: { quick: true },
@@ -146,6 +158,7 @@ describe('report', () => {
     saturation: coarseSaturation(runs),
     saturationMethod: 'coarse',
     keyPath: [{ keys: 100, threads: 1, parseMs: 1, encodeMs: 0.1, setKeysMs: 1.1, swapToWorkersMs: 0.5, snapshotBytes: 4000 }],
+    handoff: [{ backend: 'native', batch: 4096, workerFunctionPerSec: 1e6, enginePerSec: 9e5, ratio: 0.9, mainThreadUsPerToken: 0.3, mainThreadCpuUsPerToken: 0.25 }],
     notes: ['a note'],
   });
 
@@ -195,7 +208,7 @@ describe('flags', () => {
     });
   });
   it.each([
-    [['--scope', 'x'], '--scope must be micro, load, keys or all'],
+    [['--scope', 'x'], '--scope must be micro, load, keys, handoff or all'],
     [['--rates', '10,abc'], '--rates must be positive numbers separated by commas'],
     [['--threads', '0'], '--threads must be a positive integer'],
     [['--duration=-1'], '--duration must be a positive number of seconds'],

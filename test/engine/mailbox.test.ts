@@ -102,4 +102,19 @@ describe('mailbox protocol', () => {
     const [onA, onB] = await engine.decryptBatch([tokenA.token, tokenB.token], { domains: [tokenA.domain, tokenB.domain], now: NOW_MS });
     expect([onA!.status, onB!.status]).toEqual(['NotAuthorizedForMasterKey', 'Success']);
   });
+
+  it('slot limits: hostile 2,048-character tokens and a domain too large for any slot give in-process results', async () => {
+    const k = keyResponse(7000, 'slots');
+    const keySet = parseKeys(k.json);
+    const engine = await DecryptionEngine.create({ threads: 1, keys: k.json, maxBatchSize: 256 });
+    engines.push(engine);
+    const good = mixedCorpus(50, k, 5);
+    const long = Array.from({ length: 600 }, (_, i) => 'A'.repeat(2040 + (i % 8)) + 'é'.repeat(i % 3));
+    const hugeDomain = 'x'.repeat(300_000) + '.example';
+    const tokens = [...long, ...good.map((t) => t.token), good[0]!.token];
+    const domains = [...long.map(() => null), ...good.map((t) => t.domain), hugeDomain];
+    const results = await engine.decryptBatch(tokens, { domains, now: NOW_MS });
+    expect(results).toEqual(tokens.map((t, i) => decryptToken(t, keySet, 'bidstream', domains[i], NOW_MS)));
+    expect(engine.stats().slotsAllocated).toBeLessThanOrEqual(4);
+  });
 });
