@@ -1,16 +1,18 @@
 /**
  * Prints an OpenRTB 2.6 bid request carrying a fresh UID2 advertising token, for loading the
  * example bidder (e.g. `autocannon -i`). LOCAL OPERATOR ONLY: the local operator has no
- * token-generation endpoint, so this mints the token itself with the keys the operator hands to
- * bidders (a real UID2 service's tokens come from publishers; never do this with real keys).
+ * token-generation endpoint, so this mints the token itself with the keys its sharing endpoint
+ * hands to the caller site (a real UID2 service's tokens come from publishers; never do this with
+ * real keys). Bidstream keys cannot be used: as from the real service they carry no keyset, so a
+ * bidder cannot tell which key would encrypt.
  *
  * Environment: UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY, as for the bidder.
  * Usage: node examples/bidder/bid-request.mjs [--invalid] > /tmp/bid.json
  */
 import { randomBytes } from 'node:crypto';
-import { BidstreamClient, MASTER_KEYSET_ID, encodeAdvertisingToken } from '../../dist/index.js';
+import { SharingClient, encodeAdvertisingToken } from '../../dist/index.js';
 
-const client = new BidstreamClient();
+const client = new SharingClient();
 const refreshed = await client.refresh();
 if (!refreshed.success) {
   console.error(`bid-request: key refresh failed: ${refreshed.error.message} (${refreshed.error.code})`);
@@ -18,10 +20,9 @@ if (!refreshed.success) {
 }
 const keySet = client.keySet;
 const now = Date.now();
-const masterKey = keySet.getActiveKey(MASTER_KEYSET_ID, now);
-// The local operator's first publisher site (1001) owns the second keyset after the master's.
-const siteKeysetId = keySet.keysetIds().filter((id) => id !== MASTER_KEYSET_ID).sort((a, b) => a - b)[1];
-const siteKey = keySet.getActiveKey(siteKeysetId, now);
+// The keys a sharer encrypts with: the master key and its own site's (the default keyset).
+const masterKey = keySet.getMasterKey(now);
+const siteKey = keySet.getDefaultKey(now);
 
 const token = process.argv.includes('--invalid')
   ? 'A4AAAAs6aUKLMhqGoHVqv6JgMLkYBmwmm8YSDKVgxbnQ4DsdCHu6YwMo6EeVMgSy' // no key of this operator opens it
@@ -30,10 +31,10 @@ const token = process.argv.includes('--invalid')
       masterKey,
       siteKey,
       rawUid: randomBytes(32).toString('base64'),
-      siteId: 1001,
+      siteId: keySet.callerSiteId,
       generatedMs: now,
       establishedMs: now,
-      expiresMs: now + 3 * 86_400_000,
+      expiresMs: now + 3 * 86_400_000, // within the bidstream lifetime limit, unlike a 30-day sharing token
       identityScope: keySet.identityScope,
       identityType: 'Email',
     });

@@ -6,13 +6,24 @@
  *
  * Keys are generated lazily by `schedule(nowMs)`, so a long-running operator keeps rotating
  * without timers. Times in keys are Unix seconds, as in the key JSON.
+ *
+ * The key JSON has the shape the real operator (uid2-operator `UIDOperatorVerticle`) writes:
+ * bidstream keys carry no `keyset_id` (a bidder only decrypts, by key id); sharing keys carry it
+ * only for the caller's keyset and the master keyset, the keys a sharer may encrypt with; the
+ * lifetime limits are the configured ones plus 10 s of tolerance.
  */
 import { randomBytes } from 'node:crypto';
 import type { KeyEndpoint } from '../service/key-request.js';
 import type { ResolvedOperatorOptions } from './options.js';
 
-/** Keyset of the master keys, as in production. */
-export const MASTER_KEYSET_ID = 1;
+/**
+ * Keyset id of the master keys in key JSON (`master_keyset_id`, and the master keys' `keyset_id`
+ * in sharing responses): the real service writes 9999999 whatever its master keyset is numbered
+ * internally, so the local operator numbers its master keyset so too.
+ */
+export const MASTER_KEYSET_ID = 9_999_999;
+/** The real service adds this to the configured `max_*_lifetime_seconds` limits, s. */
+const TOKEN_LIFETIME_TOLERANCE_SECONDS = 10;
 /** Site keysets are numbered from here, in the order of the caller's site then `options.sites`. */
 export const FIRST_SITE_KEYSET_ID = 100;
 /** The first key of each keyset activated this long before the operator started, s. */
@@ -30,11 +41,12 @@ export interface OperatorKey {
 /** One key as the service sends it in the key JSON. */
 export interface KeyJson {
   id: number;
-  keyset_id: number;
   created: number;
   activates: number;
   expires: number;
   secret: string;
+  /** Sharing only, and only on the caller's and the master keyset's keys. */
+  keyset_id?: number;
 }
 
 /** A decrypted key response: `{"status": "success", "body": {...}}`. */
@@ -117,7 +129,7 @@ export class KeyStore {
 
   /** The decrypted key response of `endpoint` at `nowMs`, exactly as the service would send it. */
   keyResponse(endpoint: KeyEndpoint, nowMs: number): KeyResponseJson {
-    return this.#response(endpoint, this.keys(nowMs).map(toKeyJson));
+    return this.#response(endpoint, this.keys(nowMs).map((key) => this.#toKeyJson(endpoint, key)));
   }
 
   /**
@@ -128,9 +140,29 @@ export class KeyStore {
     const expires = Math.floor(nowMs / 1000) - 60;
     const keys = this.keys(nowMs).map((key) => {
       const activates = Math.min(key.activates, expires - this.#options.rotationIntervalSeconds);
-      return { ...toKeyJson(key), created: activates, activates, expires };
+      return { ...this.#toKeyJson(endpoint, key), created: activates, activates, expires };
     });
     return this.#response(endpoint, keys);
+  }
+
+  /**
+   * Only a sharer gets `keyset_id`, and only where it may encrypt: its own keyset and the master
+   * keyset. Every other key is for decryption, found by key id.
+   */
+  #toKeyJson(endpoint: KeyEndpoint, key: OperatorKey): KeyJson {
+    const json: KeyJson = {
+      id: key.id,
+      created: key.created,
+      activates: key.activates,
+      expires: key.expires,
+      secret: key.secret.toString('base64'),
+    };
+    if (endpoint === 'sharing' && (key.keysetId === MASTER_KEYSET_ID || key.keysetId === this.#callerKeysetId())) json.keyset_id = key.keysetId;
+    return json;
+  }
+
+  #callerKeysetId(): number {
+    return this.#keysetBySite.get(this.#options.callerSiteId)!;
   }
 
   #response(endpoint: KeyEndpoint, keys: KeyJson[]): KeyResponseJson {
@@ -139,12 +171,16 @@ export class KeyStore {
       identity_scope: o.identityScope,
       allow_clock_skew_seconds: o.allowClockSkewSeconds,
       keys,
-      site_data: o.sites.map((s) => ({ id: s.id, domain_names: [...s.domainNames] })),
+      // As the service: sites in id order, only those with names to check against.
+      site_data: o.sites
+        .filter((s) => s.domainNames.length > 0)
+        .sort((a, b) => a.id - b.id)
+        .map((s) => ({ id: s.id, domain_names: [...s.domainNames] })),
     };
     if (endpoint === 'bidstream') {
       return {
         status: 'success',
-        body: { max_bidstream_lifetime_seconds: o.tokenLifetimeSeconds + o.allowClockSkewSeconds, ...common },
+        body: { max_bidstream_lifetime_seconds: o.maxBidstreamLifetimeSeconds + TOKEN_LIFETIME_TOLERANCE_SECONDS, ...common },
       };
     }
     return {
@@ -152,10 +188,10 @@ export class KeyStore {
       body: {
         caller_site_id: o.callerSiteId,
         master_keyset_id: MASTER_KEYSET_ID,
-        default_keyset_id: this.#keysetBySite.get(o.callerSiteId)!,
+        default_keyset_id: this.#callerKeysetId(),
         // A string, as the production service sends it.
         token_expiry_seconds: String(o.sharingTokenExpirySeconds),
-        max_sharing_lifetime_seconds: o.sharingTokenExpirySeconds + o.allowClockSkewSeconds,
+        max_sharing_lifetime_seconds: o.maxSharingLifetimeSeconds + TOKEN_LIFETIME_TOLERANCE_SECONDS,
         ...common,
       },
     };
@@ -171,15 +207,4 @@ export class KeyStore {
       secret: randomBytes(32),
     });
   }
-}
-
-function toKeyJson(key: OperatorKey): KeyJson {
-  return {
-    id: key.id,
-    keyset_id: key.keysetId,
-    created: key.created,
-    activates: key.activates,
-    expires: key.expires,
-    secret: key.secret.toString('base64'),
-  };
 }

@@ -4,15 +4,21 @@
  * generated keys on a rotation schedule, and faults injectable at runtime.
  *
  *   request ─► fault: drop / delay / http-error ─► route ─► bearer check (401) ─► body (413)
- *           ─► open envelope: version 1, tag, timestamp ≤ 60 s old (400) ─► key JSON
+ *           ─► open envelope: version 1, tag, timestamp < 2 min from now, payload empty or a
+ *              JSON object (400) ─► key JSON
  *           ─► fault: stale-keys / wrong-nonce ─► seal ─► fault: garbage / truncated ─► 200
+ *
+ * Where a client can tell, it answers as the real operator does (uid2-operator `V2RequestUtil`,
+ * uid2-shared `AuthMiddleware`): the Bearer scheme in any case; the body is base64 text whatever
+ * the Content-Type, except that `application/octet-stream` is first tried as raw envelope bytes
+ * (answered in kind) and falls back to base64 text (answered as text).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { Uid2Error } from '../errors.js';
-import { decodeSecretKey, isOctetStream, OCTET_STREAM, openRequest, sealResponse } from '../service/envelope.js';
+import { decodeSecretKey, OCTET_STREAM, openRequest, sealResponse, type OpenedEnvelope } from '../service/envelope.js';
 import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
@@ -24,6 +30,8 @@ import { resolveOperatorOptions, type LocalOperatorOptions, type OperatorSite, t
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** How many recent requests `requests` keeps. */
 const REQUEST_LOG_SIZE = 100;
+/** The scheme AuthMiddleware expects, compared in lower case, with exactly one space. */
+const BEARER_PREFIX = 'bearer ';
 
 /** What the operator saw of one request (never the credentials themselves). */
 export interface OperatorRequestRecord {
@@ -81,9 +89,40 @@ class HttpReply extends Error {
 }
 
 function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  const given = Buffer.from(header ?? '', 'utf8');
+  const value = (header ?? '').trim();
+  if (value.slice(0, BEARER_PREFIX.length).toLowerCase() !== BEARER_PREFIX) return false;
+  const given = Buffer.from(value.slice(BEARER_PREFIX.length), 'utf8');
   // Constant-time compare, so response timing does not reveal how much of the key matched.
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * The real operator reads raw bytes only when the header equals this media type (in any case);
+ * with parameters or anything else the body is base64 text.
+ */
+function announcesRawBytes(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.trim().toLowerCase() === OCTET_STREAM;
+}
+
+/**
+ * V2RequestUtil refuses when `|Duration.between(timestamp, now).toMinutes()| > 1`. Duration
+ * floors to whole seconds before toMinutes() truncates toward zero, so a timestamp 120 s or more
+ * in the past is refused, and one more than 119 s in the future.
+ */
+function timestampTooFar(timestampMs: number, nowMs: number): boolean {
+  const seconds = Math.floor((nowMs - timestampMs) / 1000);
+  return Math.abs(Math.trunc(seconds / 60)) > 1;
+}
+
+/** A non-empty request payload must be a JSON object (the real operator parses it as one). */
+function isJsonObjectOrEmpty(payload: Buffer): boolean {
+  if (payload.length === 0) return true;
+  try {
+    const value: unknown = JSON.parse(payload.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -128,7 +167,7 @@ class LocalOperatorServer implements LocalOperator {
     this.callerSiteId = options.callerSiteId;
     this.sites = options.sites;
     this.#secret = decodeSecretKey(options.secretKey);
-    this.#bearer = Buffer.from(`Bearer ${options.apiKey}`, 'utf8');
+    this.#bearer = Buffer.from(options.apiKey, 'utf8');
     this.#store = new KeyStore(options, Date.now());
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
@@ -234,18 +273,26 @@ class LocalOperatorServer implements LocalOperator {
     if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
     if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
 
-    const binary = isOctetStream(record.contentType);
     const raw = await readBody(req);
-    const bytes = binary ? raw : decodeBase64Strict(raw.toString('latin1').trim(), 'standard');
-    if (!bytes) throw new HttpReply(400, 'request body is not base64');
-    let opened;
-    try {
-      opened = openRequest(this.#secret, bytes);
-    } catch (err) {
-      throw new HttpReply(400, err instanceof Uid2Error ? err.message : 'bad envelope');
+    let binary = announcesRawBytes(record.contentType);
+    let opened: OpenedEnvelope;
+    if (binary) {
+      try {
+        opened = this.#openEnvelope(raw);
+      } catch (err) {
+        // As the real operator: retry the body as base64 text, and answer as text if that works;
+        // a body that is not base64 keeps the binary error.
+        const text = decodeBase64Strict(raw.toString('latin1').trim(), 'standard');
+        if (!text) throw err;
+        opened = this.#openEnvelope(text);
+        binary = false;
+      }
+    } else {
+      const bytes = decodeBase64Strict(raw.toString('latin1').trim(), 'standard');
+      if (!bytes) throw new HttpReply(400, 'request body is not base64');
+      opened = this.#openEnvelope(bytes);
     }
     const nowMs = Date.now();
-    if (nowMs - opened.timestampMs > this.#options.maxRequestAgeMs) throw new HttpReply(400, 'request timestamp is too old');
 
     const json =
       fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
@@ -258,6 +305,19 @@ class LocalOperatorServer implements LocalOperator {
       contentType: binary ? OCTET_STREAM : 'text/plain',
       body: fault?.kind === 'truncated-body' ? truncateBody(body) : body,
     };
+  }
+
+  /** @throws HttpReply 400 for any envelope the real operator refuses */
+  #openEnvelope(bytes: Buffer): OpenedEnvelope {
+    let opened;
+    try {
+      opened = openRequest(this.#secret, bytes);
+    } catch (err) {
+      throw new HttpReply(400, err instanceof Uid2Error ? err.message : 'bad envelope');
+    }
+    if (timestampTooFar(opened.timestampMs, Date.now())) throw new HttpReply(400, 'request timestamp is too far from the operator clock (2 minutes)');
+    if (!isJsonObjectOrEmpty(opened.payload)) throw new HttpReply(400, 'request payload is not a JSON object');
+    return opened;
   }
 
   #sleep(ms: number): Promise<void> {

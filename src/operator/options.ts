@@ -1,7 +1,8 @@
 /**
  * Options of the local operator, their defaults and their up-front validation. The defaults
  * mirror the production UID2 service: 30-day keys rotated daily, 3-day advertising tokens,
- * 30-day sharing tokens, 30 minutes of allowed clock skew.
+ * 30-day sharing tokens, 30 minutes of allowed clock skew, lifetime limits equal to the token
+ * lifetimes (the real operator's defaults when `max_*_lifetime_seconds` is not configured).
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
@@ -37,12 +38,20 @@ export interface LocalOperatorOptions {
   rotationIntervalSeconds?: number;
   /** Lifetime of minted advertising tokens, s. Default 259 200 (3 days). */
   tokenLifetimeSeconds?: number;
+  /**
+   * Longest bidstream token lifetime; sent as `max_bidstream_lifetime_seconds` = this + 10 s.
+   * At least `tokenLifetimeSeconds`, its default.
+   */
+  maxBidstreamLifetimeSeconds?: number;
   /** `token_expiry_seconds` of the sharing response, s. Default 2 592 000 (30 days). */
   sharingTokenExpirySeconds?: number;
-  /** `allow_clock_skew_seconds`; also added to the lifetime limits. Default 1800. */
+  /**
+   * Longest sharing token lifetime; sent as `max_sharing_lifetime_seconds` = this + 10 s.
+   * Default `sharingTokenExpirySeconds`.
+   */
+  maxSharingLifetimeSeconds?: number;
+  /** `allow_clock_skew_seconds`. Default 1800. */
   allowClockSkewSeconds?: number;
-  /** Requests whose envelope timestamp is older than this are refused (400), ms. Default 60 000. */
-  maxRequestAgeMs?: number;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -58,10 +67,12 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   tokenLifetimeSeconds: 3 * 86_400,
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
-  maxRequestAgeMs: 60_000,
 });
 
-/** Options with every default filled in and the credentials decided. */
+/**
+ * Options with every default filled in and the credentials decided (the lifetime limits default
+ * to the token lifetimes, so they are absent from DEFAULT_LOCAL_OPERATOR_OPTIONS).
+ */
 export type ResolvedOperatorOptions = Required<LocalOperatorOptions>;
 
 /** Token fields are i32: site ids and lifetimes in seconds must fit. */
@@ -102,6 +113,8 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
   }
   const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
   decodeSecretKey(secretKey);
+  const tokenLifetimeSeconds = positiveInteger(options.tokenLifetimeSeconds, 'tokenLifetimeSeconds', d.tokenLifetimeSeconds);
+  const sharingTokenExpirySeconds = positiveInteger(options.sharingTokenExpirySeconds, 'sharingTokenExpirySeconds', d.sharingTokenExpirySeconds);
   const resolved: ResolvedOperatorOptions = {
     port,
     identityScope,
@@ -111,14 +124,19 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     callerSiteId: positiveInteger(options.callerSiteId, 'callerSiteId', d.callerSiteId),
     keyLifetimeSeconds: positiveInteger(options.keyLifetimeSeconds, 'keyLifetimeSeconds', d.keyLifetimeSeconds),
     rotationIntervalSeconds: positiveInteger(options.rotationIntervalSeconds, 'rotationIntervalSeconds', d.rotationIntervalSeconds),
-    tokenLifetimeSeconds: positiveInteger(options.tokenLifetimeSeconds, 'tokenLifetimeSeconds', d.tokenLifetimeSeconds),
-    sharingTokenExpirySeconds: positiveInteger(options.sharingTokenExpirySeconds, 'sharingTokenExpirySeconds', d.sharingTokenExpirySeconds),
+    tokenLifetimeSeconds,
+    maxBidstreamLifetimeSeconds: positiveInteger(options.maxBidstreamLifetimeSeconds, 'maxBidstreamLifetimeSeconds', tokenLifetimeSeconds),
+    sharingTokenExpirySeconds,
+    maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
-    maxRequestAgeMs: positiveInteger(options.maxRequestAgeMs, 'maxRequestAgeMs', d.maxRequestAgeMs),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
     throw new InvalidArgumentError('options.keyLifetimeSeconds must be greater than options.rotationIntervalSeconds');
+  }
+  if (resolved.maxBidstreamLifetimeSeconds < tokenLifetimeSeconds) {
+    // The real operator refuses this configuration too: its own tokens would fail the limit.
+    throw new InvalidArgumentError('options.maxBidstreamLifetimeSeconds must be at least options.tokenLifetimeSeconds');
   }
   return resolved;
 }

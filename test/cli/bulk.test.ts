@@ -32,14 +32,19 @@ beforeAll(async () => {
   now = new Date().toISOString();
 });
 
-/** The input lines the big file is made of: every kind of line the CLI reads. */
+/**
+ * The input lines the big file is made of: every kind of line the CLI reads. Tokens are minted
+ * at `now`, the clock the CLI decrypts with: a v2 token has no generated time, so its lifetime is
+ * counted from the decryption clock, and the limit allows only 10 s beyond the token lifetime.
+ */
 function distinctLines(): string[] {
+  const generatedMs = Date.parse(now);
   return [
-    op.mintToken({ version: 4, rawUid: op.rawUidFor('a') }),
-    op.mintToken({ version: 3, rawUid: op.rawUidFor('b'), identityType: 'Phone' }),
-    op.mintToken({ version: 2, rawUid: op.rawUidFor('c') }),
-    JSON.stringify({ token: op.mintToken({ version: 4, rawUid: op.rawUidFor('d'), clientSideGenerated: true }), domainOrAppName: 'example.com' }),
-    JSON.stringify({ token: op.mintToken({ version: 4, clientSideGenerated: true }), domainOrAppName: 'evil.example' }),
+    op.mintToken({ version: 4, rawUid: op.rawUidFor('a'), generatedMs }),
+    op.mintToken({ version: 3, rawUid: op.rawUidFor('b'), identityType: 'Phone', generatedMs }),
+    op.mintToken({ version: 2, rawUid: op.rawUidFor('c'), generatedMs }),
+    JSON.stringify({ token: op.mintToken({ version: 4, rawUid: op.rawUidFor('d'), clientSideGenerated: true, generatedMs }), domainOrAppName: 'example.com' }),
+    JSON.stringify({ token: op.mintToken({ version: 4, clientSideGenerated: true, generatedMs }), domainOrAppName: 'evil.example' }),
     op.mintToken({ version: 4, expiresMs: Date.parse(now) - 1000, generatedMs: Date.parse(now) - 60_000 }),
     'not a token',
     '',

@@ -25,7 +25,8 @@ export const DAY_MS = DAY_S * 1000;
 /** Ids used by `makeWorld`; deliberately unlike the shared vectors' ids. */
 export const MASTER_KEY_ID = 5101;
 export const SITE_KEY_ID = 5201;
-export const MASTER_KEYSET_ID = 1;
+/** The master keyset id the real service writes in key JSON. */
+export const MASTER_KEYSET_ID = 9_999_999;
 export const SITE_KEYSET_ID = 77;
 export const SITE_ID = 7301;
 export const CALLER_SITE_ID = 7302;

@@ -8,6 +8,7 @@ import {
   BidstreamClient,
   DEFAULT_LOCAL_OPERATOR_OPTIONS,
   DecryptionStatus,
+  MASTER_KEYSET_ID,
   SharingClient,
   decodeSecretKey,
   openResponse,
@@ -38,7 +39,7 @@ async function post(path: string, body: string | Uint8Array, headers: Record<str
 
 describe('the operator refuses', () => {
   it.each([
-    ['a timestamp more than 60 s old', () => sealRequest(secret, undefined, { nowMs: Date.now() - 61_000 }).bytes, 400, 'request timestamp is too old'],
+    ['a timestamp 2 minutes old', () => sealRequest(secret, undefined, { nowMs: Date.now() - 120_000 }).bytes, 400, 'request timestamp is too far from the operator clock (2 minutes)'],
     ['envelope version 2', () => Buffer.concat([Buffer.of(2), sealRequest(secret).bytes.subarray(1)]), 400, 'request envelope version 2 is not supported (expected 1)'],
     ['another secret', () => sealRequest(Buffer.alloc(32, 9)).bytes, 400, 'request envelope does not decrypt: wrong secret key or altered data'],
     ['a short envelope', () => Buffer.of(1, 2, 3), 400, 'request envelope is too short (3 bytes)'],
@@ -91,7 +92,7 @@ describe('answers', () => {
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     const opened = openResponse(secret, Buffer.from(await response.arrayBuffer()), env.nonce);
     const json = JSON.parse(opened.payload.toString());
-    expect(json.body).toMatchObject({ caller_site_id: 9000, master_keyset_id: 1, token_expiry_seconds: '2592000' });
+    expect(json.body).toMatchObject({ caller_site_id: 9000, master_keyset_id: MASTER_KEYSET_ID, token_expiry_seconds: '2592000' });
   });
 
   it('records what it saw, without the credentials', async () => {
@@ -214,7 +215,7 @@ describe('key rotation schedule', () => {
     for (let day = 0; day < 10; day++) {
       const now = t0 + day * DAY * 1000 + 12 * 3600 * 1000;
       const keysets = byKeyset(store, now);
-      expect([...keysets.keys()]).toEqual([1, 100, 101, 102]);
+      expect([...keysets.keys()]).toEqual([MASTER_KEYSET_ID, 100, 101, 102]);
       for (const [keysetId, keys] of keysets) {
         expect(store.activeKey(keysetId, now)).toBeDefined();
         expect(keys.some((k) => k.activates * 1000 > now)).toBe(true);
@@ -226,8 +227,8 @@ describe('key rotation schedule', () => {
 
   it('moves the active key forward each interval and drops expired keys', () => {
     const store = new KeyStore(options, t0);
-    const first = store.activeKey(1, t0)!;
-    const later = store.activeKey(1, t0 + 5 * DAY * 1000)!;
+    const first = store.activeKey(MASTER_KEYSET_ID, t0)!;
+    const later = store.activeKey(MASTER_KEYSET_ID, t0 + 5 * DAY * 1000)!;
     expect(later.id).not.toBe(first.id);
     expect(store.keys(t0 + 5 * DAY * 1000).some((k) => k.id === first.id)).toBe(false);
   });
@@ -236,7 +237,7 @@ describe('key rotation schedule', () => {
     const store = new KeyStore(options, t0);
     const added = store.rotate(t0 + 1000);
     expect(added).toHaveLength(4);
-    expect(store.activeKey(1, t0 + 1000)!.id).toBe(added[0]);
+    expect(store.activeKey(MASTER_KEYSET_ID, t0 + 1000)!.id).toBe(added[0]);
     expect(store.activeKey(100, t0 + 1000)!.id).toBe(added[1]);
   });
 
@@ -252,8 +253,8 @@ describe('key rotation schedule', () => {
 
   it('the sharing response names the caller keyset as default, expiry as a string', () => {
     const body = new KeyStore(options, t0).keyResponse('sharing', t0).body;
-    expect(body).toMatchObject({ caller_site_id: 9000, master_keyset_id: 1, default_keyset_id: 100, token_expiry_seconds: '2592000' });
-    expect(body['max_sharing_lifetime_seconds']).toBe(2_592_000 + 1800);
+    expect(body).toMatchObject({ caller_site_id: 9000, master_keyset_id: MASTER_KEYSET_ID, default_keyset_id: 100, token_expiry_seconds: '2592000' });
+    expect(body['max_sharing_lifetime_seconds']).toBe(2_592_000 + 10);
   });
 });
 
@@ -268,7 +269,11 @@ describe('options', () => {
       tokenLifetimeSeconds: 259_200,
       sharingTokenExpirySeconds: 2_592_000,
       allowClockSkewSeconds: 1800,
-      maxRequestAgeMs: 60_000,
+    });
+    expect(DEFAULT_LOCAL_OPERATOR_OPTIONS).not.toHaveProperty('maxBidstreamLifetimeSeconds');
+    expect(resolveOperatorOptions({ tokenLifetimeSeconds: 600, sharingTokenExpirySeconds: 900 })).toMatchObject({
+      maxBidstreamLifetimeSeconds: 600,
+      maxSharingLifetimeSeconds: 900,
     });
   });
 
@@ -291,7 +296,8 @@ describe('options', () => {
     [{ sites: [{ id: 1, domainNames: [] }, { id: 1, domainNames: [] }] }, 'options.sites[1].id 1 is a duplicate'],
     [{ callerSiteId: 2 ** 31 }, 'options.callerSiteId must be a positive integer no larger than 2147483647'],
     [{ keyLifetimeSeconds: 10, rotationIntervalSeconds: 10 }, 'options.keyLifetimeSeconds must be greater than options.rotationIntervalSeconds'],
-    [{ maxRequestAgeMs: 0 }, 'options.maxRequestAgeMs must be a positive integer'],
+    [{ maxSharingLifetimeSeconds: 0 }, 'options.maxSharingLifetimeSeconds must be a positive integer'],
+    [{ tokenLifetimeSeconds: 600, maxBidstreamLifetimeSeconds: 599 }, 'options.maxBidstreamLifetimeSeconds must be at least options.tokenLifetimeSeconds'],
   ])('%j throws "%s"', async (options, message) => {
     await expect(startLocalOperator(options as never)).rejects.toThrow(message);
   });

@@ -61,7 +61,7 @@ describe('refresh succeeds', () => {
     expect(keySet.identityScope).toBe('UID2');
     expect(keySet.siteIds().sort()).toEqual(op.sites.map((s) => s.id).sort());
     expect(keySet.getDomainNames(1001)).toEqual(['example.com', 'com.example.app']);
-    expect(keySet.maxBidstreamLifetimeSeconds).toBe(259_200 + 1800);
+    expect(keySet.maxBidstreamLifetimeSeconds).toBe(259_200 + 10);
     expect(keysEvents).toEqual([keySet]);
     expect(refreshEvents).toEqual([keySet]);
     expect(client.lastSuccessAt).toBeInstanceOf(Date);
@@ -73,7 +73,7 @@ describe('refresh succeeds', () => {
     expect(await client.refresh()).toEqual({ success: true });
     const keySet = client.keySet!;
     expect(keySet.callerSiteId).toBe(op.callerSiteId);
-    expect(keySet.masterKeysetId).toBe(1);
+    expect(keySet.masterKeysetId).toBe(9_999_999);
     expect(keySet.tokenExpirySeconds).toBe(2_592_000);
     expect(keySet.getMasterKey(Date.now())).toBeDefined();
     expect(keySet.getDefaultKey(Date.now())).toBeDefined();
@@ -230,7 +230,8 @@ describe('key rotation', () => {
     const oldToken = op.mintToken({ version: 3 });
 
     const newIds = op.rotateKeys();
-    expect(newIds).toHaveLength(bid.keySet!.keysetIds().length);
+    // One per keyset: master, caller site, each publisher site.
+    expect(newIds).toHaveLength(2 + op.sites.length);
     expect(bid.keySet!.keys().some((k) => newIds.includes(k.id))).toBe(false);
 
     expect(await bid.refresh()).toEqual({ success: true });
