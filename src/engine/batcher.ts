@@ -25,6 +25,11 @@ export class Batcher {
     return this.#queued;
   }
 
+  /** performance.now() when the oldest waiting call was queued (0 unless the engine stamps calls). */
+  get oldestQueuedAt(): number {
+    return this.#calls[this.#head]?.queuedAt ?? 0;
+  }
+
   push(call: Call): void {
     this.#calls.push(call);
     this.#queued += call.count;

@@ -8,6 +8,8 @@ import type { DecryptionResult } from '../types.js';
 export abstract class Call {
   /** Index of the first token no batch has taken yet. */
   next = 0;
+  /** performance.now() at queueing, stamped only when a batch window is in use. */
+  queuedAt = 0;
   protected done = false;
   constructor(
     readonly count: number,

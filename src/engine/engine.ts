@@ -67,6 +67,7 @@ export class DecryptionEngine {
               maxBatchSize: options.maxBatchSize,
               batchesPerWorker: options.batchesPerWorker,
               idleParkMs: options.idleParkMs,
+              batchWindowUs: options.batchWindowUs,
               clientType: options.clientType,
               backend,
             },
@@ -155,8 +156,7 @@ export class DecryptionEngine {
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
-      this.#batcher.push(new SingleCall(token, domainOrAppName, nowMs, resolve, reject));
-      this.#schedulePump();
+      this.#queue(new SingleCall(token, domainOrAppName, nowMs, resolve, reject));
     });
   }
 
@@ -185,8 +185,7 @@ export class DecryptionEngine {
     }
     if (!this.#admit(tokens.length)) return Promise.reject(this.#overloaded(tokens.length));
     return new Promise<DecryptionResult[]>((resolve, reject) => {
-      this.#batcher.push(new ManyCall(tokens, domains, nowMs, resolve, reject));
-      this.#schedulePump();
+      this.#queue(new ManyCall(tokens, domains, nowMs, resolve, reject));
     });
   }
 
@@ -259,6 +258,12 @@ export class DecryptionEngine {
 
   #idle(): boolean {
     return this.#batcher.queued === 0 && this.#dispatcher!.inFlightBatches === 0 && this.#dispatcher!.inFlightTokens === 0;
+  }
+
+  #queue(call: SingleCall | ManyCall): void {
+    if (this.#options.batchWindowUs > 0) call.queuedAt = performance.now();
+    this.#batcher.push(call);
+    this.#schedulePump();
   }
 
   /** Dispatch at the end of this turn: calls made in the same turn go out together. */

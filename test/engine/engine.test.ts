@@ -280,6 +280,7 @@ describe('options validation', () => {
     [{ maxBatchSize: 0 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
     [{ maxBatchSize: 100_000 }, 'options.maxBatchSize must be a positive integer no larger than 65536'],
     [{ idleParkMs: 0 }, 'options.idleParkMs must be a positive integer no larger than 2147483647'],
+    [{ batchWindowUs: -1 }, 'options.batchWindowUs must be a non-negative integer no larger than 1000000'],
     [{ batchesPerWorker: 5 }, 'options.batchesPerWorker must be a positive integer no larger than 4'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],

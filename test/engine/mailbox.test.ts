@@ -117,4 +117,26 @@ describe('mailbox protocol', () => {
     expect(results).toEqual(tokens.map((t, i) => decryptToken(t, keySet, 'bidstream', domains[i], NOW_MS)));
     expect(engine.stats().slotsAllocated).toBeLessThanOrEqual(4);
   });
+
+  it('batchWindowUs: calls spread over a few milliseconds share one batch; with no window each goes at once', async () => {
+    const k = keyResponse(8000, 'window');
+    const keySet = parseKeys(k.json);
+    const corpus = mixedCorpus(6, k, 9);
+    const run = async (batchWindowUs: number): Promise<number> => {
+      const engine = await DecryptionEngine.create({ threads: 1, keys: k.json, batchWindowUs });
+      engines.push(engine);
+      await engine.decryptBatch(['warm-up']);
+      const before = engine.stats().batches;
+      const pending: Promise<DecryptionResult>[] = [];
+      for (const t of corpus) {
+        pending.push(engine.decrypt(t.token, t.domain, NOW_MS));
+        await sleep(3);
+      }
+      const results = await Promise.all(pending);
+      expect(results).toEqual(corpus.map((t) => decryptToken(t.token, keySet, 'bidstream', t.domain, NOW_MS)));
+      return engine.stats().batches - before;
+    };
+    expect(await run(200_000)).toBe(1);
+    expect(await run(0)).toBe(corpus.length);
+  });
 });
