@@ -9,6 +9,7 @@
         "src/addon.cc",
         "src/aes.cc",
         "src/batch.cc",
+        "src/inline.cc",
         "src/snapshot.cc"
       ],
       "defines": ["NAPI_VERSION=8", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -1,12 +1,14 @@
 /**
  * The Python SDK's free functions, for users porting code from it. Unlike the clients, these
- * throw an EncryptionError (with `.status`) when the outcome is not Success.
+ * throw an EncryptionError (with `.status`) when the outcome is not Success. decrypt() runs the
+ * clients' in-process path, on the backend UID2_ENGINE_BACKEND selects at each call.
  */
 import { toUnixMs } from './util/time.js';
 import { EncryptionError } from './errors.js';
 import { KeySet } from './keys/key-set.js';
 import { parseKeys } from './keys/parse.js';
-import { decryptToken } from './token/decrypt.js';
+import { resolveBackend } from './native/backend.js';
+import { inProcessDecryptor } from './native/inline-decrypt.js';
 import { encryptRawUid } from './token/encrypt.js';
 import { type DecryptionResult, DecryptionStatus, EncryptionStatus, type IdentityScope, type TimeInput } from './types.js';
 
@@ -16,10 +18,11 @@ function toKeySet(keys: KeySet | string | object): KeySet {
 
 /**
  * Decrypts `token` with legacy-client rules (no lifetime checks).
- * @throws EncryptionError when the status is not Success; KeysJsonError for malformed key JSON
+ * @throws EncryptionError when the status is not Success; KeysJsonError for malformed key JSON;
+ *   NativeUnavailableError when `UID2_ENGINE_BACKEND=native` but the addon does not load
  */
 export function decrypt(token: string, keys: KeySet | string | object, now?: TimeInput): DecryptionResult {
-  const result = decryptToken(token, toKeySet(keys), 'legacy', undefined, toUnixMs(now));
+  const result = inProcessDecryptor(resolveBackend())(token, toKeySet(keys), 'legacy', undefined, toUnixMs(now));
   if (result.status !== DecryptionStatus.Success) {
     throw new EncryptionError(result.status, `token decryption failed: ${result.status}`);
   }

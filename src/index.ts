@@ -80,3 +80,4 @@ export {
   type RefreshChannelMessage,
   type BatchChannelMessage,
 } from './observability/channels.js';
+export type { CryptoBackend } from './native/backend.js';

@@ -1,19 +1,24 @@
 // Node-API entry points of uid2_native (plain node_api.h, no npm dependency):
 //
 //   decodeBatch(slot, capacity, bytesCapacity, count, snapshot, snapshotVersion): void
+//   decodeOne(token, snapshot, snapshotVersion, scratch): number | string   in-process, one token
+//   inlineStats(): { keySets, contexts, opened }   test seam: decodeOne's context table
 //   gcmDecrypt(key, blobs): (Buffer | null)[]   test seam: one prepared context, many openings
 //   benchGcmFloor(iterations, uidLength?): number   ns per v4 token of pure AES-GCM work
 //   opensslVersion: string
 //
-// Each thread that loads the addon (every Piscina worker) gets its own BatchDecoder as instance
-// data, so no state is shared between threads and no lock is taken on the hot path.
+// Each thread that loads the addon (every Piscina worker) gets its own BatchDecoder and
+// InlineDecoder as instance data, so no state is shared between threads and no lock is taken on
+// the hot path.
 #include <node_api.h>
 #include <openssl/crypto.h>
 
 #include <cmath>
 #include <vector>
 
+#include "base64.h"
 #include "batch.h"
+#include "inline.h"
 
 namespace uid2 {
 namespace {
@@ -27,6 +32,9 @@ struct Instance {
   // recycled version number both start from fresh contexts.
   napi_ref snapshot = nullptr;
   double snapshot_version = std::nan("");
+  // decodeOne's contexts, per snapshot (inline.h); separate from `decoder`, so a batch decoded on
+  // the same thread never evicts them.
+  InlineDecoder inline_decoder;
 };
 
 #define CHECK_NAPI(env, call)                                  \
@@ -57,6 +65,7 @@ void Finalize(napi_env env, void* data, void*) {
   if (inst->uint8_array) napi_delete_reference(env, inst->uint8_array);
   if (inst->shared_array_buffer) napi_delete_reference(env, inst->shared_array_buffer);
   if (inst->snapshot) napi_delete_reference(env, inst->snapshot);
+  inst->inline_decoder.Clear(env);
   delete inst;  // frees every cipher context
 }
 
@@ -158,6 +167,107 @@ napi_value DecodeBatch(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// decodeOne's scratch Float64Array, written for a token whose layers both decrypted.
+enum Scratch { kScratchVersion, kScratchIdentityType, kScratchSiteId, kScratchPrivacyBits, kScratchEstablished,
+               kScratchExpires, kScratchGenerated, kScratchSlots };
+
+// decodeOne(token, snapshot, snapshotVersion, scratch): rules 2-6 for one token. Returns the
+// status code of a token that failed them, or, when both layers decrypted, the raw UID's text
+// (UTF-8 for v2, base64 for v3/v4) with the other fields in `scratch` (Scratch above); rules 1
+// and 7-9 are the caller's. The snapshot is parsed and its contexts made only when it misses the
+// InlineDecoder table, so a call costs one string copy, one identity check and the decryption.
+napi_value DecodeOne(napi_env env, napi_callback_info info) {
+  Instance* inst = InstanceOf(env);
+  if (!inst) return Throw(env, "uid2_native: not initialised");
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 4) return Throw(env, "decodeOne needs 4 arguments");
+  double version;
+  if (napi_get_value_double(env, argv[2], &version) != napi_ok || std::isnan(version)) {
+    return Throw(env, "snapshotVersion must be a number");
+  }
+  napi_typedarray_type kind;
+  size_t scratch_len = 0;
+  void* scratch_data = nullptr;
+  if (napi_get_typedarray_info(env, argv[3], &kind, &scratch_len, &scratch_data, nullptr, nullptr) != napi_ok ||
+      kind != napi_float64_array || scratch_len < kScratchSlots) {
+    return Throw(env, "scratch must be a Float64Array of at least 7 elements");
+  }
+
+  // One UTF-16 unit per byte: ASCII as is, anything else as 0x80, which no base64 alphabet holds,
+  // so the text decodes exactly as the TypeScript decoder reads the JavaScript string (a token of
+  // up to MAX_TOKEN_LENGTH units stays that many bytes, whatever its characters).
+  char16_t units[kMaxTokenLength + 2];
+  size_t n = 0;
+  if (napi_get_value_string_utf16(env, argv[0], units, kMaxTokenLength + 2, &n) != napi_ok) {
+    return Throw(env, "token must be a string");
+  }
+  int status = kInvalidPayload;
+  InlineDecoder::Fields fields;
+  if (n <= kMaxTokenLength) {
+    uint8_t text[kMaxTokenLength];
+    for (size_t i = 0; i < n; i++) text[i] = units[i] < 0x80 ? static_cast<uint8_t>(units[i]) : 0x80;
+
+    InlineDecoder::Entry* entry = inst->inline_decoder.Find(env, argv[1], version);
+    if (!entry) {
+      uint8_t* snap_data;
+      size_t snap_size;
+      if (!SharedBytes(env, inst, argv[1], &snap_data, &snap_size)) {
+        return Throw(env, "snapshot must be a SharedArrayBuffer");
+      }
+      SnapshotView snap;
+      if (!snap.Parse(snap_data, snap_size)) {
+        napi_throw_error(env, "UID2_ERR_NATIVE_SNAPSHOT", "not a complete key snapshot");
+        return nullptr;
+      }
+      entry = inst->inline_decoder.Add(env, argv[1], version, snap);
+    }
+    bool context_failed = false;
+    if (entry) status = InlineDecoder::Decode(entry, text, n, &fields, &context_failed);
+    if (!entry || context_failed) {
+      napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL could not create a cipher context");
+      return nullptr;
+    }
+  }
+  napi_value result;
+  if (status >= 0) {
+    CHECK_NAPI(env, napi_create_uint32(env, static_cast<uint32_t>(status), &result));
+    return result;
+  }
+  double* scratch = static_cast<double*>(scratch_data);
+  scratch[kScratchVersion] = fields.version;
+  scratch[kScratchIdentityType] = fields.identity_type;
+  scratch[kScratchSiteId] = fields.site_id;
+  scratch[kScratchPrivacyBits] = fields.privacy_bits;
+  scratch[kScratchEstablished] = fields.established_ms;
+  scratch[kScratchExpires] = fields.expires_ms;
+  scratch[kScratchGenerated] = fields.generated_ms;
+  if (fields.version == 2) {
+    // The same V8 conversion Buffer.toString('utf8') makes (invalid sequences become U+FFFD).
+    CHECK_NAPI(env, napi_create_string_utf8(env, reinterpret_cast<const char*>(fields.uid), fields.uid_len, &result));
+  } else {
+    char text[EncodedLength(kWorkBytes)];
+    const size_t len = EncodeBase64(fields.uid, fields.uid_len, text);
+    CHECK_NAPI(env, napi_create_string_latin1(env, text, len, &result));
+  }
+  return result;
+}
+
+napi_value InlineStats(napi_env env, napi_callback_info) {
+  Instance* inst = InstanceOf(env);
+  if (!inst) return Throw(env, "uid2_native: not initialised");
+  napi_value result, key_sets, contexts, opened;
+  CHECK_NAPI(env, napi_create_object(env, &result));
+  CHECK_NAPI(env, napi_create_uint32(env, static_cast<uint32_t>(inst->inline_decoder.key_sets()), &key_sets));
+  CHECK_NAPI(env, napi_create_uint32(env, static_cast<uint32_t>(inst->inline_decoder.contexts()), &contexts));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "keySets", key_sets));
+  CHECK_NAPI(env, napi_create_double(env, inst->inline_decoder.opened(), &opened));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "contexts", contexts));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "opened", opened));
+  return result;
+}
+
 napi_value GcmDecrypt(napi_env env, napi_callback_info info) {
   Instance* inst = InstanceOf(env);
   if (!inst) return Throw(env, "uid2_native: not initialised");
@@ -257,6 +367,8 @@ napi_value Init(napi_env env, napi_value exports) {
   CHECK_NAPI(env, napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &version));
   const napi_property_descriptor props[] = {
       {"decodeBatch", nullptr, DecodeBatch, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"decodeOne", nullptr, DecodeOne, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"inlineStats", nullptr, InlineStats, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gcmDecrypt", nullptr, GcmDecrypt, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"benchGcmFloor", nullptr, BenchGcmFloorJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"opensslVersion", nullptr, nullptr, nullptr, nullptr, version, napi_enumerable, nullptr},

@@ -89,6 +89,30 @@ inline ptrdiff_t DecodeBase64Strict(const uint8_t* text, size_t len, Alphabet al
   return static_cast<ptrdiff_t>(o);
 }
 
+// Standard base64 with padding, as Buffer.toString('base64') writes it (the raw UID text of a
+// v3/v4 token). out must hold EncodedLength(len) bytes; returns that length.
+constexpr size_t EncodedLength(size_t len) { return (len + 2) / 3 * 4; }
+
+inline size_t EncodeBase64(const uint8_t* in, size_t len, char* out) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0, i = 0;
+  for (; i + 3 <= len; i += 3) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    out[o++] = kChars[v >> 18];
+    out[o++] = kChars[(v >> 12) & 63];
+    out[o++] = kChars[(v >> 6) & 63];
+    out[o++] = kChars[v & 63];
+  }
+  if (i < len) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (i + 1 < len ? uint32_t{in[i + 1]} << 8 : 0);
+    out[o++] = kChars[v >> 18];
+    out[o++] = kChars[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? kChars[(v >> 6) & 63] : '=';
+    out[o++] = '=';
+  }
+  return o;
+}
+
 // The 3 header bytes of a token: its first 4 characters, read as base64url if any of them is '-'
 // or '_', else as standard base64. False when they are not 4 alphabet characters (a padded header
 // decodes to fewer than 3 bytes, which decode() rejects too).

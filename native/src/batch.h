@@ -61,6 +61,9 @@ class BatchDecoder {
   // OpenSSL context could not be created (out of memory); records are still all written.
   bool DecodeBatch(const SnapshotView& snap, const SlotView& slot, uint32_t count);
 
+  // The in-process path (inline.cc) decodes single tokens with this same per-token code.
+  friend class InlineDecoder;
+
  private:
   struct Decoded {
     uint8_t version;

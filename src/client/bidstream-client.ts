@@ -1,5 +1,4 @@
 import type { KeyEndpoint } from '../service/key-request.js';
-import { decryptToken } from '../token/decrypt.js';
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { ClientBase } from './client-base.js';
 import { toUnixMs } from '../util/time.js';
@@ -18,6 +17,6 @@ export class BidstreamClient extends ClientBase {
    * @param now decryption time (Date or Unix ms); default the current time
    */
   decryptTokenIntoRawUid(token: string, domainOrAppName?: string | null, now?: TimeInput): DecryptionResult {
-    return decryptToken(token, this.keySet, 'bidstream', domainOrAppName, toUnixMs(now));
+    return this.decryptInProcess(token, this.keySet, 'bidstream', domainOrAppName, toUnixMs(now));
   }
 }

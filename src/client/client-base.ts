@@ -1,13 +1,16 @@
 /**
  * What BidstreamClient and SharingClient share: credentials, the key set in force and its
- * atomic replacement, refresh from the UID2 service and the auto-refresh loop. A key set is
- * swapped only for a complete, valid one; a failure keeps the previous keys.
+ * atomic replacement, refresh from the UID2 service, the auto-refresh loop, and the in-process
+ * decrypt function of the crypto backend (resolved once, at construction). A key set is swapped
+ * only for a complete, valid one; a failure keeps the previous keys.
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
+import { type CryptoBackend, resolveBackend } from '../native/backend.js';
+import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decrypt.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
@@ -49,9 +52,12 @@ export abstract class ClientBase extends EventEmitter {
   #newestApplied = 0;
   #autoRefresher: AutoRefresher | undefined;
   readonly #closed = new AbortController();
+  readonly #backend: CryptoBackend;
 
   /** The key endpoint this client calls. */
   protected abstract readonly endpoint: KeyEndpoint;
+  /** decryptToken(), or its native equivalent: what decryptTokenIntoRawUid() runs. */
+  protected readonly decryptInProcess: TokenDecryptor;
 
   /**
    * @param baseUrl the UID2 service, e.g. `https://prod.uidapi.com`; default `UID2_BASE_URL`
@@ -60,6 +66,8 @@ export abstract class ClientBase extends EventEmitter {
    * @param options timeouts and limits, see ClientOptions
    * @throws InvalidArgumentError for a bad option. Missing or malformed credentials are reported
    *   by `refresh()`, so a client fed by `refreshJson()` alone needs none.
+   * @throws NativeUnavailableError when `UID2_ENGINE_BACKEND=native` but the addon does not load;
+   *   ConfigError when that variable holds anything but `native` or `node-crypto`
    */
   constructor(baseUrl?: string, apiKey?: string, secretKey?: string, options?: ClientOptions) {
     super();
@@ -68,6 +76,16 @@ export abstract class ClientBase extends EventEmitter {
     this.baseUrl = credentials.baseUrl;
     this.#apiKey = credentials.apiKey;
     this.#secretKey = credentials.secretKey;
+    this.#backend = resolveBackend();
+    this.decryptInProcess = inProcessDecryptor(this.#backend);
+  }
+
+  /**
+   * The crypto backend of `decryptTokenIntoRawUid()`: `native` (the C++ addon) when it loads,
+   * else `node-crypto`; `UID2_ENGINE_BACKEND` forces one. Both give identical results.
+   */
+  get backend(): CryptoBackend {
+    return this.#backend;
   }
 
   /** The key set in force, or `undefined` before the first successful refresh. */

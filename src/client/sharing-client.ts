@@ -1,5 +1,4 @@
 import type { KeyEndpoint } from '../service/key-request.js';
-import { decryptToken } from '../token/decrypt.js';
 import { encryptRawUid } from '../token/encrypt.js';
 import type { DecryptionResult, EncryptionResult, TimeInput } from '../types.js';
 import { ClientBase } from './client-base.js';
@@ -19,6 +18,6 @@ export class SharingClient extends ClientBase {
 
   /** Decrypts a shared token (sharing lifetime limit, no domain check). Never throws for any token. */
   decryptTokenIntoRawUid(token: string, now?: TimeInput): DecryptionResult {
-    return decryptToken(token, this.keySet, 'sharing', undefined, toUnixMs(now));
+    return this.decryptInProcess(token, this.keySet, 'sharing', undefined, toUnixMs(now));
   }
 }

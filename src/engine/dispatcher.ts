@@ -22,7 +22,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
 import type { ClientType } from '../types.js';
-import type { CryptoBackend } from './backend.js';
+import type { CryptoBackend } from '../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
 import type { PublishedSnapshot } from './key-feed.js';

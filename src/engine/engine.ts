@@ -18,7 +18,8 @@ import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptio
 import { decryptToken } from '../token/decrypt.js';
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
-import { type CryptoBackend, resolveBackend } from './backend.js';
+import { type CryptoBackend, resolveBackend } from '../native/backend.js';
+import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decrypt.js';
 import { Batcher } from './batcher.js';
 import { ManyCall, SingleCall } from './calls.js';
 import { Dispatcher, type Batch } from './dispatcher.js';
@@ -38,6 +39,8 @@ export interface DecryptBatchOptions {
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
   readonly #backend: CryptoBackend;
+  /** threads: 0 only: the in-process decrypt function of the backend (as in the clients). */
+  readonly #decryptInProcess: TokenDecryptor;
   readonly #keys: KeyFeed;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
@@ -57,6 +60,7 @@ export class DecryptionEngine {
     this.#options = options;
     this.#log = options.logger;
     this.#backend = backend;
+    this.#decryptInProcess = inProcessDecryptor(options.threads === 0 ? backend : 'node-crypto');
     this.#keys = new KeyFeed(options.threads > 0);
     this.#dispatcher =
       options.threads === 0
@@ -149,7 +153,7 @@ export class DecryptionEngine {
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#dispatcher) {
-      const result = decryptToken(token, this.#keys.keySet, this.#options.clientType, domainOrAppName, nowMs);
+      const result = this.#decryptInProcess(token, this.#keys.keySet, this.#options.clientType, domainOrAppName, nowMs);
       this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
       this.#counters.tokens++;
       return Promise.resolve(result);
@@ -177,7 +181,8 @@ export class DecryptionEngine {
     if (!this.#dispatcher) {
       const startedAt = performance.now();
       const keySet = this.#keys.keySet;
-      const results = tokens.map((t, i) => decryptToken(t, keySet, this.#options.clientType, domains?.[i], nowMs));
+      const decrypt = this.#decryptInProcess;
+      const results = tokens.map((t, i) => decrypt(t, keySet, this.#options.clientType, domains?.[i], nowMs));
       for (const r of results) this.#counters.statusCodes[CODE_BY_STATUS.get(r.status)!]!++;
       this.#counters.tokens += results.length;
       this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
@@ -195,7 +200,7 @@ export class DecryptionEngine {
     return {
       threads: this.#options.threads,
       liveWorkers: d?.liveWorkers ?? 0,
-      backend: d ? this.#backend : 'in-process',
+      backend: this.#backend,
       clientType: this.#options.clientType,
       batches: c.batches,
       tokens: c.tokens,
@@ -350,7 +355,7 @@ export class DecryptionEngine {
         tokens,
         durationMs,
         snapshotVersion,
-        backend: this.#dispatcher ? this.#backend : 'in-process',
+        backend: this.#backend,
       } satisfies BatchChannelMessage);
     }
   }

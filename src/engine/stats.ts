@@ -1,14 +1,17 @@
 /** What `DecryptionEngine.stats()` reports, and the counters behind it; read by the Prometheus metrics too. */
 import type { ClientType, DecryptionStatus } from '../types.js';
-import type { CryptoBackend } from './backend.js';
+import type { CryptoBackend } from '../native/backend.js';
 import { STATUS_BY_CODE } from './slot.js';
 
 export interface EngineStats {
   threads: number;
   /** Worker threads alive now (back to `threads` shortly after a worker dies). */
   liveWorkers: number;
-  /** The crypto backend of the workers (engine/backend.ts); 'in-process' with threads: 0. */
-  backend: CryptoBackend | 'in-process';
+  /**
+   * The crypto backend (native/backend.ts): the workers', or with threads: 0 the one that
+   * decrypts in process (as in the clients).
+   */
+  backend: CryptoBackend;
   clientType: ClientType;
   batches: number;
   tokens: number;

@@ -3,7 +3,7 @@
  * scripts/build-native.mjs at install time). The path is resolved from this file, two levels
  * below the package root both in src/ (tests) and in dist/ (the published build), so the same
  * code finds the addon from either. A missing or unloadable addon is not an error here: the
- * engine then uses node:crypto, unless UID2_ENGINE_BACKEND=native demands the addon.
+ * engine and the clients then use node:crypto, unless UID2_ENGINE_BACKEND=native demands the addon.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,6 +24,19 @@ export interface NativeAddon {
     snapshot: SharedArrayBuffer,
     snapshotVersion: number,
   ): void;
+  /**
+   * In-process decoding of one token with the keys of `snapshot` (src/native/inline-decrypt.ts):
+   * strict base64 and rules 2-6. Returns the status code (STATUS_BY_CODE order) of a token that
+   * failed them, or, when both layers decrypted, the raw UID's text with the other fields in
+   * `scratch` (INLINE_* indexes of inline-decrypt.ts); rules 1 and 7-9 are the caller's. Prepared
+   * cipher contexts are kept for the few snapshots used most recently, each held only weakly.
+   */
+  decodeOne(token: string, snapshot: SharedArrayBuffer, snapshotVersion: number, scratch: Float64Array): number | string;
+  /**
+   * Test seam: key snapshots decodeOne() holds contexts for, the cipher contexts alive across
+   * them, and how many snapshots it ever opened (each a table miss).
+   */
+  inlineStats(): { keySets: number; contexts: number; opened: number };
   /** Test seam: opens each `iv | ciphertext | tag` blob with ONE prepared AES-256-GCM context. */
   gcmDecrypt(key: Uint8Array, blobs: readonly Uint8Array[]): (Buffer | null)[];
   /** Mean nanoseconds of the two GCM decryptions of one v4 token with prepared contexts. */

@@ -32,7 +32,7 @@ export interface BatchChannelMessage {
   durationMs: number;
   /** Key snapshot version the batch was decrypted with (0 in-process). */
   snapshotVersion: number;
-  /** The crypto backend of the workers, or `'in-process'`. */
+  /** The crypto backend: the workers', or with threads: 0 the in-process one. */
   backend: string;
 }
 

@@ -12,7 +12,7 @@ vi.mock('../../src/native/load.js', async (importOriginal) => ({
 }));
 
 const { DecryptionEngine } = await import('../../src/engine/engine.js');
-const { resolveBackend } = await import('../../src/engine/backend.js');
+const { resolveBackend } = await import('../../src/native/backend.js');
 const { NativeUnavailableError } = await import('../../src/errors.js');
 const { Uid2Error } = await import('../../src/errors.js');
 

@@ -4,7 +4,7 @@
  * the native tests so every comparison goes through exactly the code the engine runs.
  */
 import { beforeAll } from 'vitest';
-import type { CryptoBackend } from '../../src/engine/backend.js';
+import type { CryptoBackend } from '../../src/native/backend.js';
 import { decodeBatch, openSnapshot } from '../../src/engine/backends/decode.js';
 import {
   RECORD_BYTES,

@@ -1,6 +1,7 @@
 /** diagnostics_channel events: uid2-engine:refresh from clients, uid2-engine:batch from the engine. */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NATIVE_EXPECTED } from '../native/harness.js';
 import {
   BATCH_CHANNEL_NAME,
   BidstreamClient,
@@ -80,7 +81,8 @@ describe('diagnostics channels', () => {
     const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 0 });
     try {
       await engine.decryptBatch(['a', 'b', 'c']);
-      expect(messages).toEqual([{ tokens: 3, durationMs: expect.any(Number), snapshotVersion: 0, backend: 'in-process' }]);
+      expect(messages).toEqual([{ tokens: 3, durationMs: expect.any(Number), snapshotVersion: 0, backend: engine.stats().backend }]);
+      expect(engine.stats().backend).toBe(NATIVE_EXPECTED ? 'native' : 'node-crypto');
     } finally {
       await engine.close();
     }

@@ -2,7 +2,7 @@
  * Decodes one batch in a slot with the chosen backend: what a worker runs per descriptor, and
  * what bench, tests and scripts call directly to run exactly the worker's code in their thread.
  */
-import type { CryptoBackend } from '../backend.js';
+import type { CryptoBackend } from '../../native/backend.js';
 import type { Slot } from '../slot.js';
 import type { ClientType } from '../../types.js';
 import { SnapshotKeys } from '../snapshot.js';

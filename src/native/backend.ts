@@ -1,13 +1,15 @@
 /**
- * The crypto-backend seam. `native` decodes and decrypts whole batches in the C++ addon;
- * `node-crypto` runs the TypeScript decoder over node:crypto. Both end in the same TypeScript
- * policy rules (applyPolicyRules), so they differ only in speed.
+ * The crypto-backend seam. `native` decodes and decrypts in the C++ addon (whole batches in the
+ * engine's workers, one token per call in process); `node-crypto` runs the TypeScript decoder
+ * over node:crypto. Both end in the same TypeScript policy rules (applyPolicyRules), so they
+ * differ only in speed.
  *
- * The coordinator resolves the backend once, at DecryptionEngine.create(), and every batch
- * carries the name to its worker.
+ * It lives beside the addon loader, not in engine/, because the clients resolve it too: each
+ * client once at construction (its in-process path), the engine once at DecryptionEngine.create()
+ * (every batch then carries the name to its worker; with threads: 0 it picks the in-process path).
  */
 import { ConfigError, NativeUnavailableError } from '../errors.js';
-import { loadNative, nativeUnavailableReason } from '../native/load.js';
+import { loadNative, nativeUnavailableReason } from './load.js';
 
 export type CryptoBackend = 'native' | 'node-crypto';
 

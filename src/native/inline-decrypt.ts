@@ -1,0 +1,119 @@
+/**
+ * In-process decryption: what the clients, the free functions and DecryptionEngine with
+ * `threads: 0` call for each token. With the native backend, one addon call per token does
+ * strict base64 and rules 2-6 (the C++ code that fills the engine's batch records), writing the
+ * decoded fields into a reused scratch array; rules 1 and 7-9 run here in TypeScript, the same
+ * applyPolicyRules() every backend ends in, in the order of decryptToken(). With node-crypto it is
+ * decryptToken() itself.
+ *
+ * The addon reads keys from a key snapshot (engine/snapshot.ts), encoded once per KeySet on its
+ * first use here and held in a WeakMap, so the snapshot lives exactly as long as its key set; the
+ * addon keeps prepared cipher contexts for the few snapshots used most recently and frees them once
+ * their snapshot is collected (native/src/inline.h).
+ */
+import { encodeSnapshot } from '../engine/snapshot.js';
+import { NativeUnavailableError } from '../errors.js';
+import type { DecryptionKeys } from '../keys/decryption-keys.js';
+import { KeySet } from '../keys/key-set.js';
+import { applyPolicyRules, checkedResult, decryptToken, failure, type PolicyFields } from '../token/decrypt.js';
+import { MAX_TOKEN_LENGTH, PRIVACY_BIT_CLIENT_SIDE_GENERATED } from '../token/layout.js';
+import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
+import type { CryptoBackend } from './backend.js';
+import { loadNative, nativeUnavailableReason, type NativeAddon } from './load.js';
+
+/** decryptToken()'s signature: every in-process path takes one of these. */
+export type TokenDecryptor = (
+  token: unknown,
+  keys: DecryptionKeys | null | undefined,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+) => DecryptionResult;
+
+// Where decodeOne() writes a decoded token's fields (native/src/addon.cc, enum Scratch).
+const INLINE_VERSION = 0;
+const INLINE_IDENTITY_TYPE = 1;
+const INLINE_SITE_ID = 2;
+const INLINE_PRIVACY_BITS = 3;
+const INLINE_ESTABLISHED = 4;
+const INLINE_EXPIRES = 5;
+const INLINE_GENERATED = 6;
+const INLINE_SLOTS = 7;
+
+/** Status codes of the addon: the DecryptionStatus declaration order (native/src/batch.h). */
+const STATUS_BY_CODE: readonly DecryptionStatus[] = Object.values(DecryptionStatus);
+
+const scratch = new Float64Array(INLINE_SLOTS);
+/** Reused for every token: applyPolicyRules() only reads it. */
+const policy: PolicyFields = { expiresMs: 0, generatedMs: undefined, siteId: 0, isClientSideGenerated: false };
+
+interface Snapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+}
+const snapshots = new WeakMap<KeySet, Snapshot>();
+let nextVersion = 1;
+
+function snapshotOf(keySet: KeySet): Snapshot {
+  let snapshot = snapshots.get(keySet);
+  if (!snapshot) {
+    const version = nextVersion++;
+    snapshot = { sab: encodeSnapshot(keySet, version), version };
+    snapshots.set(keySet, snapshot);
+  }
+  return snapshot;
+}
+
+let addon: NativeAddon | null = null;
+
+function decryptNative(
+  token: unknown,
+  keys: DecryptionKeys | null | undefined,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+): DecryptionResult {
+  // Rule 1: keys.
+  if (!keys) return failure(DecryptionStatus.NotInitialized);
+  // Snapshots are made from KeySets; any other DecryptionKeys goes through the TypeScript decoder.
+  if (!(keys instanceof KeySet)) return decryptToken(token, keys, clientType, domainOrAppName, nowMs);
+  if (!keys.isValid(nowMs)) return failure(DecryptionStatus.KeysNotSynced);
+  // Rule 2: shape (the addon checks the length again, and the version).
+  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
+    return failure(DecryptionStatus.InvalidPayload);
+  }
+  // Rules 2-6 in the addon.
+  const snapshot = snapshotOf(keys);
+  const uid = addon!.decodeOne(token, snapshot.sab, snapshot.version, scratch);
+  if (typeof uid === 'number') return failure(STATUS_BY_CODE[uid]!);
+
+  // Rules 7-9.
+  const version = scratch[INLINE_VERSION] as AdvertisingTokenVersion;
+  policy.expiresMs = scratch[INLINE_EXPIRES]!;
+  policy.generatedMs = version === 2 ? undefined : scratch[INLINE_GENERATED]!;
+  policy.siteId = scratch[INLINE_SITE_ID]!;
+  policy.isClientSideGenerated = (scratch[INLINE_PRIVACY_BITS]! & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
+  const identityType = scratch[INLINE_IDENTITY_TYPE];
+  return checkedResult(
+    applyPolicyRules(keys, clientType, domainOrAppName, nowMs, policy),
+    version,
+    identityType === 0 ? undefined : identityType === 2 ? 'Phone' : 'Email',
+    policy.isClientSideGenerated,
+    policy.siteId,
+    scratch[INLINE_ESTABLISHED]!,
+    policy.expiresMs,
+    uid,
+  );
+}
+
+/**
+ * The in-process decrypt function of `backend` (resolveBackend()): same signature, statuses and
+ * fields as decryptToken(), which is what `node-crypto` returns.
+ * @throws NativeUnavailableError when `backend` is `native` and the addon does not load
+ */
+export function inProcessDecryptor(backend: CryptoBackend): TokenDecryptor {
+  if (backend === 'node-crypto') return decryptToken;
+  addon ??= loadNative();
+  if (!addon) throw new NativeUnavailableError(`the native addon is unavailable: ${nativeUnavailableReason()}`);
+  return decryptNative;
+}
