@@ -1,16 +1,19 @@
 /**
  * Replays every input saved under test/fuzz-corpus/ (hand-picked seeds, and anything `npm run
- * fuzz` ever found) through the library, the engine and the CLI, with the fuzzer's own checks.
+ * fuzz` ever found) through the library, the engine and the CLI, with the fuzzer's own checks,
+ * and through the in-process native path, which must equal the TypeScript decoder.
  */
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptionEngine } from '../src/index.js';
+import { DecryptionEngine, decryptToken, parseKeys as parseSourceKeys } from '../src/index.js';
+import { inProcessDecryptor } from '../src/native/inline-decrypt.js';
 // The fuzz target is built against dist/, so its key sets come from dist/ too.
 import { parseKeys } from '../dist/index.js';
-import { checkLibrary, type FuzzCase } from '../tools/fuzz-target.js';
+import { FUZZ_NOW_MS, checkLibrary, type FuzzCase } from '../tools/fuzz-target.js';
 import { jsonLines, runCli } from './helpers/cli.js';
+import { NATIVE_EXPECTED } from './native/harness.js';
 
 interface Saved {
   target: string;
@@ -44,6 +47,17 @@ describe('fuzz corpus replay', () => {
     engine.setKeys(s.keys);
     const [fromEngine] = await engine.decryptBatch([s.input as string], { domains: [s.domain], now: s.nowMs });
     expect(fromEngine).toEqual(checked.results.bidstream);
+  });
+
+  it.skipIf(!NATIVE_EXPECTED).each(saved)('in process, native equals node-crypto: %s', (_file, s) => {
+    // Key sets from src/, as the in-process path snapshots src/ KeySets (a dist/ one would fall back).
+    const keys = parseSourceKeys(s.keys);
+    const decryptNative = inProcessDecryptor('native');
+    for (const clientType of ['bidstream', 'sharing', 'legacy'] as const) {
+      for (const nowMs of [s.nowMs, FUZZ_NOW_MS]) {
+        expect(decryptNative(s.input, keys, clientType, s.domain, nowMs)).toEqual(decryptToken(s.input, keys, clientType, s.domain, nowMs));
+      }
+    }
   });
 
   it('through the CLI: one line per input, the library status for each', async () => {

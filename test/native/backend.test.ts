@@ -1,7 +1,7 @@
 /**
  * Backend selection with the addon reported missing (load.ts mocked): auto falls back to
- * node-crypto, a forced native fails DecryptionEngine.create() with a typed error, and a bad
- * UID2_ENGINE_BACKEND value is a configuration error.
+ * node-crypto, a forced native fails DecryptionEngine.create() and client construction with a
+ * typed error, and a bad UID2_ENGINE_BACKEND value is a configuration error.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -14,6 +14,8 @@ vi.mock('../../src/native/load.js', async (importOriginal) => ({
 const { DecryptionEngine } = await import('../../src/engine/engine.js');
 const { resolveBackend } = await import('../../src/native/backend.js');
 const { NativeUnavailableError } = await import('../../src/errors.js');
+const { BidstreamClient, SharingClient, decrypt } = await import('../../src/index.js');
+const { inProcessDecryptor } = await import('../../src/native/inline-decrypt.js');
 const { Uid2Error } = await import('../../src/errors.js');
 
 describe('backend selection without the addon', () => {
@@ -52,6 +54,27 @@ describe('backend selection without the addon', () => {
       name: 'NativeUnavailableError',
       code: 'UID2_ERR_NATIVE_UNAVAILABLE',
     });
+  });
+
+  it('clients and the free decrypt() fail loudly when native is forced but missing', () => {
+    process.env['UID2_ENGINE_BACKEND'] = 'native';
+    for (const make of [() => new BidstreamClient(), () => new SharingClient(), () => decrypt('AAAA', {})]) {
+      expect(make).toThrow(NativeUnavailableError);
+    }
+    expect(() => inProcessDecryptor('native')).toThrow(/the native addon is unavailable: .*missing \(mocked\)/);
+  });
+
+  it('clients and threads: 0 engines fall back to node-crypto by default', async () => {
+    delete process.env['UID2_ENGINE_BACKEND'];
+    expect(new BidstreamClient().backend).toBe('node-crypto');
+    expect(new SharingClient().backend).toBe('node-crypto');
+    const engine = await DecryptionEngine.create({ threads: 0 });
+    try {
+      expect(engine.stats().backend).toBe('node-crypto');
+      expect((await engine.decrypt('AAAA')).status).toBe('NotInitialized');
+    } finally {
+      await engine.close();
+    }
   });
 
   it('DecryptionEngine.create() falls back to node-crypto by default', async () => {

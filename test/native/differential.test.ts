@@ -2,10 +2,12 @@
  * Differential test: 200k random, mutated and crafted tokens through the native and the
  * node-crypto backends of the worker must give identical records and identical results. Chunks
  * switch key sets (UID2/EUID scope, fresh snapshots of the same keys, no keys) and client types,
- * so the addon's per-version cipher contexts are rebuilt many times along the way.
+ * so the addon's per-version cipher contexts are rebuilt many times along the way. The same 200k
+ * go through the in-process native path (inline-decrypt.ts), which must equal decryptToken().
  */
 import { describe, expect, it } from 'vitest';
-import { parseKeys, type ClientType, type DecryptionResult } from '../../src/index.js';
+import { decryptToken, parseKeys, type ClientType, type DecryptionResult, type KeySet } from '../../src/index.js';
+import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
 import { keyResponse } from '../engine/mixed-corpus.js';
 import { corpusPool, differentialCorpus } from './corpus.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf, type Input, type TestSnapshot } from './harness.js';
@@ -75,5 +77,41 @@ describe.skipIf(!NATIVE_EXPECTED)('native vs node-crypto differential', () => {
       expect(statuses.get(s) ?? 0, s).toBeGreaterThan(0);
     }
     expect(compared).toBeGreaterThanOrEqual(TOTAL);
+  }, 120_000);
+
+  it(`${TOTAL} random and mutated tokens: in-process native equals decryptToken(), field for field`, () => {
+    const decryptNative = inProcessDecryptor('native');
+    const keys = keyResponse(3000, 'differential');
+    const euidJson = structuredClone(keys.json) as { body: { identity_scope: string } };
+    euidJson.body.identity_scope = 'EUID';
+    const clientTypes: ClientType[] = ['bidstream', 'bidstream', 'bidstream', 'sharing', 'legacy'];
+    const pool = corpusPool(keys, 8_000, 41);
+    const statuses = new Map<string, number>();
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (let chunk = 0; compared < TOTAL; chunk++) {
+      const inputs: Input[] = differentialCorpus(pool, CHUNK, 100 + chunk);
+      // A new KeySet each chunk (UID2 or EUID), none in one: a new snapshot and new contexts.
+      const keySet: KeySet | undefined = chunk === 7 ? undefined : parseKeys(chunk % 4 === 3 ? euidJson : keys.json);
+      const clientType = clientTypes[chunk % clientTypes.length]!;
+      compared += inputs.length;
+      for (const t of inputs) {
+        const native = decryptNative(t.token, keySet, clientType, t.domain, t.nowMs);
+        const reference = decryptToken(t.token, keySet, clientType, t.domain, t.nowMs);
+        statuses.set(reference.status, (statuses.get(reference.status) ?? 0) + 1);
+        // resultLine() names every field; the key list catches a field present on one side only.
+        const same = resultLine(native) === resultLine(reference) && Object.keys(native).join() === Object.keys(reference).join();
+        if (!same && mismatches.length < 10) {
+          mismatches.push(`chunk ${chunk} ${JSON.stringify(t.token)}\n  native: ${resultLine(native)}\n  node:   ${resultLine(reference)}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    for (const s of [
+      'Success', 'NotAuthorizedForMasterKey', 'NotAuthorizedForKey', 'NotInitialized', 'InvalidPayload', 'ExpiredToken',
+      'KeysNotSynced', 'VersionNotSupported', 'InvalidIdentityScope', 'InvalidTokenLifetime', 'DomainOrAppNameCheckFailed',
+    ]) {
+      expect(statuses.get(s) ?? 0, s).toBeGreaterThan(0);
+    }
   }, 120_000);
 });

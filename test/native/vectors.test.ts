@@ -1,11 +1,12 @@
 /**
- * Every shared decryption vector through both backends of the worker, and through an engine
- * forced to each backend: statuses and fields as the vectors state, records identical between
- * backends, results identical to the in-process client.
+ * Every shared decryption vector through both backends of the worker, through the in-process
+ * native path, and through an engine forced to each backend: statuses and fields as the vectors
+ * state, records identical between backends, results identical to the in-process client.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
-import { decryptToken, parseKeys } from '../../src/index.js';
+import { BidstreamClient, SharingClient, decryptToken, parseKeys } from '../../src/index.js';
+import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
 import { makeWorld, NOW_MS, rawV3Token } from '../helpers/fixtures.js';
 import { comparable, expectedFields, loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf } from './harness.js';
@@ -26,6 +27,25 @@ describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backe
     expect(native.records).toEqual(nodeCrypto.records);
     expect(native.results).toEqual(nodeCrypto.results);
     expect(native.results[0]).toEqual(decryptToken(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs));
+  });
+
+  it.each(vectors.decrypt.map((c) => [c.name, c] as const))('in process, native: %s', (_name, c) => {
+    const keys = c.keySet === null ? undefined : parseKeys(vectors.keySets[c.keySet]!.response as object);
+    const native = inProcessDecryptor('native')(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs);
+    const expected = expectedFields(c.expect);
+    expect(comparable(native, expected)).toEqual(expected);
+    expect(native).toEqual(decryptToken(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs));
+    // And through the clients, which choose native here by default.
+    if (c.clientType === 'legacy') return;
+    const client = c.clientType === 'bidstream' ? new BidstreamClient() : new SharingClient();
+    expect(client.backend).toBe('native');
+    if (c.keySet !== null) expect(client.refreshJson(vectors.keySets[c.keySet]!.response as object).success).toBe(true);
+    const viaClient =
+      client instanceof BidstreamClient
+        ? client.decryptTokenIntoRawUid(c.token, c.domainOrAppName, c.nowMs)
+        : client.decryptTokenIntoRawUid(c.token, c.nowMs);
+    // (A sharing client passes no domain: rule 8 does not apply to sharing anyway.)
+    expect(viaClient).toEqual(native);
   });
 
   it('all vectors of one key set in a single native batch (contexts reused across tokens)', () => {
