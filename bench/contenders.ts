@@ -19,10 +19,29 @@ export interface Contender {
   close(): Promise<void>;
 }
 
-/** Display name of a contender or of a result row: `pool[native, 1t]`, `inline`, `naive`. */
+/** Display name of a contender or of a result row: `pool[native, 1t]`, `inline[native]`, `naive`. */
 export function label(c: { backend: string; threads: number } & ({ name: string } | { contender: string })): string {
   const name = 'name' in c ? c.name : c.contender;
-  return name === 'pool' ? `pool[${c.backend}, ${c.threads}t]` : name;
+  if (name === 'pool') return `pool[${c.backend}, ${c.threads}t]`;
+  return name === 'inline' ? `inline[${c.backend}]` : name;
+}
+
+/** Runs `make` with UID2_ENGINE_BACKEND set to `backend` (when given), then restores it. */
+async function withBackend<T>(backend: string | undefined, make: () => Promise<T>): Promise<T> {
+  const previous = process.env['UID2_ENGINE_BACKEND'];
+  if (backend) process.env['UID2_ENGINE_BACKEND'] = backend;
+  try {
+    return await make();
+  } finally {
+    if (previous === undefined) delete process.env['UID2_ENGINE_BACKEND'];
+    else process.env['UID2_ENGINE_BACKEND'] = previous;
+  }
+}
+
+export interface Credentials {
+  baseUrl: string;
+  apiKey: string;
+  secretKey: string;
 }
 
 export function naiveContender(keySet: KeySet): Contender {
@@ -36,10 +55,17 @@ export function naiveContender(keySet: KeySet): Contender {
   };
 }
 
-export function inlineContender(client: BidstreamClient): Contender {
+/**
+ * The library's BidstreamClient on the main thread, its backend forced through
+ * UID2_ENGINE_BACKEND, which a client reads at construction; keys refreshed over loopback.
+ */
+export async function inlineContender(credentials: Credentials, backend: string): Promise<Contender> {
+  const client = await withBackend(backend, async () => new BidstreamClient(credentials.baseUrl, credentials.apiKey, credentials.secretKey));
+  const refreshed = await client.refresh();
+  if (!refreshed.success) throw refreshed.error;
   return {
     name: 'inline',
-    backend: 'node-crypto',
+    backend: client.backend,
     threads: 0,
     decryptSync: (t) => client.decryptTokenIntoRawUid(t.token, t.domain),
     close: async () => {},
@@ -51,15 +77,7 @@ export function inlineContender(client: BidstreamClient): Contender {
  * engine reads at create(); the env var is restored afterwards.
  */
 export async function poolContender(options: EngineOptions, threads: number, backend: string | undefined): Promise<Contender> {
-  const previous = process.env['UID2_ENGINE_BACKEND'];
-  if (backend) process.env['UID2_ENGINE_BACKEND'] = backend;
-  let engine: DecryptionEngine;
-  try {
-    engine = await DecryptionEngine.create({ ...options, threads });
-  } finally {
-    if (previous === undefined) delete process.env['UID2_ENGINE_BACKEND'];
-    else process.env['UID2_ENGINE_BACKEND'] = previous;
-  }
+  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads }));
   // Warm the workers (module load, JIT) before anything is measured.
   await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
   return {

@@ -21,6 +21,34 @@ function progress(text: string): void {
   process.stderr.write(`[${secs}s] ${text}\n`);
 }
 
+/** Every inline backend returns decryptToken()'s status and raw UID on every corpus token. */
+function checkInline(corpus: readonly CorpusToken[], contenders: readonly Contender[], client: BidstreamClient): string {
+  const keys = client.keySet!;
+  const inline = contenders.filter((c) => c.name === 'inline');
+  const now = Date.now();
+  for (const t of corpus) {
+    const reference = decryptToken(t.token, keys, 'bidstream', t.domain, now);
+    for (const c of inline) {
+      const r = c.decryptSync!(t) as { status: string; uid?: string };
+      if (r.status !== reference.status || r.uid !== reference.uid) {
+        throw new Error(`${label(c)} disagrees with decryptToken() on a corpus token: ${r.status} vs ${reference.status}`);
+      }
+    }
+  }
+  return `agreement: ${inline.map((c) => label(c)).join(' and ')} return decryptToken()'s status and raw UID on all ${corpus.length.toLocaleString('en-US')} corpus tokens`;
+}
+
+/** inline[native] over inline[node-crypto], per token version, from the micro rows of this run. */
+function inlineRatios(micro: readonly MicroRow[]): string | undefined {
+  const parts: string[] = [];
+  for (const version of [4, 3, 2] as const) {
+    const native = micro.find((m) => m.contender === 'inline' && m.backend === 'native' && m.tokenVersion === version);
+    const node = micro.find((m) => m.contender === 'inline' && m.backend === 'node-crypto' && m.tokenVersion === version);
+    if (native && node) parts.push(`v${version} ${(node.usPerToken / native.usPerToken).toFixed(1)}x`);
+  }
+  return parts.length > 0 ? `micro: inline[native] is ${parts.join(', ')} the speed of inline[node-crypto] (one thread, same run)` : undefined;
+}
+
 /** Proves the contenders do the same work on this corpus before any of them is timed. */
 function checkAgreement(corpus: readonly CorpusToken[], contenders: readonly Contender[], client: BidstreamClient): string {
   const keys = client.keySet!;
@@ -74,7 +102,15 @@ async function main(args: BenchArgs): Promise<void> {
     const corpus = buildCorpus(operator, DEFAULT_MIX, args.seed);
     const corpusInfo = describeCorpus(corpus, DEFAULT_MIX);
 
-    contenders.push(naiveContender(client.keySet!), inlineContender(client));
+    contenders.push(naiveContender(client.keySet!));
+    for (const backend of ['node-crypto', 'native']) {
+      try {
+        const inline = await inlineContender(credentials, backend);
+        if (!contenders.some((c) => c.name === 'inline' && c.backend === inline.backend)) contenders.push(inline);
+      } catch (err) {
+        notes.push(`inline with backend ${backend} not measured: ${(err as Error).message}`);
+      }
+    }
     const seenBackends = new Set<string>();
     for (const backend of ['node-crypto', 'native']) {
       try {
@@ -90,6 +126,7 @@ async function main(args: BenchArgs): Promise<void> {
       }
     }
     notes.push(checkAgreement(corpus, contenders, client));
+    notes.push(checkInline(corpus, contenders, client));
     for (const pool of contenders.filter((c) => c.name === 'pool')) await verifyPool(corpus, pool, client);
     notes.push(`agreement: every pool backend returns exactly the inline client's status and raw UID on the first 2,000 tokens`);
 
@@ -101,6 +138,8 @@ async function main(args: BenchArgs): Promise<void> {
         microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend));
       }
       micro = await runMicro(microContenders, corpus, args.quick ? 250 : 1000);
+      const ratios = inlineRatios(micro);
+      if (ratios) notes.push(ratios);
       for (const c of microContenders) if (!contenders.includes(c)) await c.close();
     }
 
