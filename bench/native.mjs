@@ -2,7 +2,7 @@
 /**
  * Native backend vs node-crypto backend vs the OpenSSL floor, single thread, same corpus.
  *
- *   npm run build && node scripts/build-native.mjs && node bench/native.mjs [--quick] [--json] [--engine]
+ *   npm run build && node scripts/build-native.mjs && node bench/native.mjs [--quick] [--json] [--engine] [--inline]
  *
  * - backends: the worker's decryptBatch() called directly in this thread on pre-filled batch
  *   slots of 256 tokens (the engine's default batch), so both backends do exactly the work a
@@ -13,10 +13,13 @@
  *   contexts, IV re-init only: the least any backend using OpenSSL must spend per token.
  * - --engine: also a DecryptionEngine with threads: 1 per backend, end to end through
  *   decryptBatch() (coordinator + one worker; includes result objects and thread hand-off).
+ * - --inline: the in-process path, one BidstreamClient per backend (UID2_ENGINE_BACKEND forced at
+ *   construction) calling decryptTokenIntoRawUid() per token on this thread, result objects
+ *   included; both clients are first checked to agree on every token, then rounds alternate.
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
+import { BidstreamClient, DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
 import { packBatch } from '../dist/engine/slot.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
@@ -159,6 +162,42 @@ async function measureEngine(kind) {
   return { corpus: kind, tokens: tokens.length, native: out.native, nodeCrypto: out['node-crypto'] };
 }
 
+function clientOn(backend) {
+  const saved = process.env.UID2_ENGINE_BACKEND;
+  process.env.UID2_ENGINE_BACKEND = backend;
+  try {
+    const client = new BidstreamClient();
+    const loaded = client.refreshJson(keyJson);
+    if (!loaded.success) throw loaded.error;
+    return client;
+  } finally {
+    if (saved === undefined) delete process.env.UID2_ENGINE_BACKEND;
+    else process.env.UID2_ENGINE_BACKEND = saved;
+  }
+}
+
+function measureInline(kind) {
+  const tokens = corpus(kind, TOKENS, 11);
+  const clients = { native: clientOn('native'), 'node-crypto': clientOn('node-crypto') };
+  for (const t of tokens) {
+    const a = clients.native.decryptTokenIntoRawUid(t.token, t.domain, NOW_MS);
+    const b = clients['node-crypto'].decryptTokenIntoRawUid(t.token, t.domain, NOW_MS);
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`in-process backends disagree on a ${kind} token: ${a.status} vs ${b.status}`);
+  }
+  const rates = { native: [], 'node-crypto': [] };
+  let sink = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const backend of r % 2 ? ['node-crypto', 'native'] : ['native', 'node-crypto']) {
+      const client = clients[backend];
+      const start = performance.now();
+      for (const t of tokens) sink += client.decryptTokenIntoRawUid(t.token, t.domain, NOW_MS).siteId ?? 0;
+      rates[backend].push(tokens.length / ((performance.now() - start) / 1000));
+    }
+  }
+  if (sink === 0) throw new Error('no token decoded');
+  return { corpus: kind, tokens: tokens.length, native: median(rates.native), nodeCrypto: median(rates['node-crypto']) };
+}
+
 // --- run ------------------------------------------------------------------------------------------
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -171,9 +210,10 @@ const results = [measure('v4'), measure('mixed')];
 const floorNs = median(floorSamples);
 const floor = 1e9 / floorNs;
 const engine = args.has('--engine') ? [await measureEngine('v4'), await measureEngine('mixed')] : [];
+const inline = args.has('--inline') ? [measureInline('v4'), measureInline('mixed')] : [];
 
 if (JSON_OUT) {
-  console.log(JSON.stringify({ machine, batch: BATCH, rounds: ROUNDS, worker: results, floorTokensPerSec: floor, floorNsPerToken: floorNs, engine }, null, 2));
+  console.log(JSON.stringify({ machine, batch: BATCH, rounds: ROUNDS, worker: results, floorTokensPerSec: floor, floorNsPerToken: floorNs, engine, inline }, null, 2));
 } else {
   const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(11);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.openssl}, load ${machine.loadavg}`);
@@ -185,5 +225,8 @@ if (JSON_OUT) {
   console.log(`OpenSSL floor (2 x AES-256-GCM per v4 token, prepared contexts, timed in C++): ${fmt(floor).trim()} tokens/s (${floorNs.toFixed(0)} ns/token)`);
   for (const r of engine) {
     console.log(`engine threads: 1, ${r.corpus}: native ${fmt(r.native).trim()} tokens/s, node-crypto ${fmt(r.nodeCrypto).trim()} tokens/s (${(r.native / r.nodeCrypto).toFixed(1)}x)`);
+  }
+  for (const r of inline) {
+    console.log(`in process (BidstreamClient), ${r.corpus}: native ${fmt(r.native).trim()} tokens/s, node-crypto ${fmt(r.nodeCrypto).trim()} tokens/s (${(r.native / r.nodeCrypto).toFixed(1)}x), median of ${ROUNDS} alternating rounds`);
   }
 }
