@@ -2,7 +2,7 @@
 /**
  * RSS stability of the native backend over millions of decrypts with repeated key-set swaps.
  *
- *   npm run build && node --expose-gc bench/native-rss.mjs [--tokens 5000000] [--swap-every 5120] [--max-growth-mb 8]
+ *   npm run build && node --expose-gc bench/native-rss.mjs [--tokens 5000000] [--swap-every 5120] [--max-growth-mb 8] [--inline]
  *
  * Eight key sets of 200 keys each (tokens spread over 20 master/site key pairs, so every swap
  * makes ~40 fresh cipher contexts) take turns; every swap publishes a NEW snapshot buffer with a
@@ -11,12 +11,17 @@
  * RSS is printed after warm-up (start), every million tokens, and at the end; the exit code is 1
  * when a token failed or RSS grew by more than --max-growth-mb (leaking the GCM contexts of each
  * swap shows here as about +6 MB per million tokens).
+ *
+ * --inline: the in-process path instead (inline-decrypt.ts, one decodeOne() per token): every swap
+ * parses the key set's JSON into a NEW KeySet, as every client refresh does, so each swap means a
+ * new snapshot and fresh contexts in the addon's table, whose old entries must be freed.
  */
 import { performance } from 'node:perf_hooks';
 import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
 import { packBatch } from '../dist/engine/slot.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import { inProcessDecryptor } from '../dist/native/inline-decrypt.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 
 const argValue = (name, fallback) => {
@@ -26,6 +31,7 @@ const argValue = (name, fallback) => {
 const TOTAL = argValue('--tokens', 5_000_000);
 const SWAP_EVERY = argValue('--swap-every', 5_120);
 const MAX_GROWTH_MB = argValue('--max-growth-mb', 8);
+const INLINE = process.argv.includes('--inline');
 const BATCH = 256;
 const KEY_SETS = 8;
 const KEYS_PER_SET = 200;
@@ -33,7 +39,8 @@ const PAIRS = 20;
 const NOW_MS = 1_780_000_000_000;
 const DAY = 86_400_000;
 
-if (!loadNative()) {
+const addon = loadNative();
+if (!addon) {
   console.error(`native addon unavailable: ${nativeUnavailableReason()}`);
   process.exit(1);
 }
@@ -64,6 +71,7 @@ const sets = Array.from({ length: KEY_SETS }, (_, set) => {
   const json = keySetJson(set);
   const secretOf = (i) => Buffer.from(json.body.keys[i].secret, 'base64');
   const slots = [];
+  const tokens = [];
   for (let b = 0; b < SWAP_EVERY / BATCH; b++) {
     const entries = Array.from({ length: BATCH }, (_, index) => {
       const pair = (b * BATCH + index) % PAIRS;
@@ -80,9 +88,11 @@ const sets = Array.from({ length: KEY_SETS }, (_, set) => {
       return { token, nowMs: NOW_MS };
     });
     slots.push(packBatch(entries));
+    for (const e of entries) tokens.push(e.token);
   }
-  return { keySet: parseKeys(json), slots };
+  return { json, keySet: parseKeys(json), slots, tokens };
 });
+const decryptInProcess = INLINE ? inProcessDecryptor('native') : undefined;
 
 let version = 0;
 let decrypted = 0;
@@ -90,6 +100,12 @@ let failures = 0;
 function swapAndRun() {
   const set = sets[version % KEY_SETS];
   version++;
+  if (decryptInProcess) {
+    const keySet = parseKeys(set.json); // a new KeySet per swap, as every refresh makes
+    for (const token of set.tokens) if (decryptInProcess(token, keySet, 'bidstream', null, NOW_MS).status !== 'Success') failures++;
+    decrypted += set.tokens.length;
+    return;
+  }
   const snapshot = openSnapshot(encodeSnapshot(set.keySet, version), version); // a fresh buffer per swap, as the engine does
   for (const slot of set.slots) {
     decodeBatch(slot, BATCH, snapshot, 'bidstream', 'native');
@@ -98,7 +114,7 @@ function swapAndRun() {
   }
 }
 
-console.log(`native RSS check: ${TOTAL.toLocaleString('en-US')} decrypts, key-set swap every ${SWAP_EVERY} tokens, Node ${process.version}${globalThis.gc ? '' : ' (run with --expose-gc for steadier numbers)'}`);
+console.log(`native RSS check${INLINE ? ' (in process)' : ''}: ${TOTAL.toLocaleString('en-US')} decrypts, key-set swap every ${SWAP_EVERY} tokens, Node ${process.version}${globalThis.gc ? '' : ' (run with --expose-gc for steadier numbers)'}`);
 memory('before warm-up');
 for (let i = 0; i < 2 * KEY_SETS; i++) swapAndRun();
 const start = memory('start (after warm-up)');
@@ -114,7 +130,8 @@ while (decrypted < TOTAL) {
 }
 const seconds = (performance.now() - t0) / 1000;
 const end = memory('end');
-console.log(`${decrypted.toLocaleString('en-US')} decrypts, ${version} key-set versions, ${failures} failures, ${seconds.toFixed(1)} s, RSS change ${mb(end - start)} MB`);
+const table = INLINE ? `, addon context table at the end: ${JSON.stringify(addon.inlineStats())}` : '';
+console.log(`${decrypted.toLocaleString('en-US')} decrypts, ${version} key-set versions, ${failures} failures, ${seconds.toFixed(1)} s, RSS change ${mb(end - start)} MB${table}`);
 const grewMb = (end - start) / 1024 / 1024;
 if (grewMb > MAX_GROWTH_MB) console.log(`RSS grew ${grewMb.toFixed(1)} MB, more than --max-growth-mb ${MAX_GROWTH_MB}`);
 process.exit(failures === 0 && grewMb <= MAX_GROWTH_MB ? 0 : 1);
