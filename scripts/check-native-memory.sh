@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the native addon under valgrind memcheck on the shared decryption vectors and a large random
 # corpus (minted v2/v3/v4 tokens, then bit flips, truncations, extensions, re-encodings, non-ASCII
-# and junk), with key-set swaps between batches and a worker thread that loads and unloads the
-# addon. Fails when memcheck reports an invalid read/write, a use of uninitialised memory or a
+# and junk), through both the batch function and the in-process decodeOne(), with key-set swaps
+# between batches (a new KeySet each for the in-process path) and a worker thread that loads the
+# addon, fills its in-process context table and unloads it. Fails when memcheck reports an invalid read/write, a use of uninitialised memory or a
 # definite leak whose stack goes through uid2_native (Node's own startup noise is not ours to fix).
 #
 #   npm run build && node scripts/build-native.mjs && scripts/check-native-memory.sh [TOKENS]
@@ -26,6 +27,7 @@ import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
 import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
 import { packBatch } from './dist/engine/slot.js';
 import { encodeSnapshot } from './dist/engine/snapshot.js';
+import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
 import { NATIVE_ADDON_PATH } from './dist/native/load.js';
 
 const TOKENS = Number(process.argv[2]);
@@ -35,8 +37,15 @@ let seed = 12345;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const int = (n) => Math.floor(rnd() * n);
 const statuses = new Map();
+const inlineStatuses = new Map();
+const decryptInProcess = inProcessDecryptor('native');
 
+// keySet: a new KeySet per call, so the in-process path opens a new snapshot in its table each time.
 function run(keySet, clientType, inputs) {
+  for (const t of inputs) {
+    const status = decryptInProcess(t.token, keySet, clientType, t.domain ?? null, t.nowMs ?? NOW_MS).status;
+    inlineStatuses.set(status, (inlineStatuses.get(status) ?? 0) + 1);
+  }
   const snapshot = keySet ? openSnapshot(encodeSnapshot(keySet, ++version), version) : null; // a fresh buffer: contexts swap
   for (let start = 0; start < inputs.length; start += 512) {
     const entries = inputs.slice(start, start + 512).map((t) => ({ token: t.token, domain: t.domain ?? null, nowMs: t.nowMs ?? NOW_MS }));
@@ -85,16 +94,22 @@ function mutate(token) {
 }
 for (let done = 0; done < TOKENS; done += 3000) {
   const inputs = Array.from({ length: Math.min(3000, TOKENS - done) }, () => ({ token: mutate(minted[int(minted.length)]) }));
-  run(keySet, ['bidstream', 'sharing', 'legacy'][int(3)], inputs);
+  run(parseKeys(json), ['bidstream', 'sharing', 'legacy'][int(3)], inputs);
 }
 
-// 3. A worker thread that decodes with the addon and exits: its instance data must be freed.
+// 3. A worker thread that decodes with the addon and exits: its instance data (with a filled
+// in-process context table) must be freed.
 await new Promise((resolve, reject) => {
-  const w = new Worker(`require(${JSON.stringify(NATIVE_ADDON_PATH)}).benchGcmFloor(100); require(${JSON.stringify(NATIVE_ADDON_PATH)}).gcmDecrypt(Buffer.alloc(32), [Buffer.alloc(40)]);`, { eval: true });
+  const addon = `require(${JSON.stringify(NATIVE_ADDON_PATH)})`;
+  const w = new Worker(
+    `const { workerData: d } = require('node:worker_threads'); ${addon}.benchGcmFloor(100); ${addon}.gcmDecrypt(Buffer.alloc(32), [Buffer.alloc(40)]);` +
+      ` for (const t of d.tokens) ${addon}.decodeOne(t, d.snapshot, 1, new Float64Array(7));`,
+    { eval: true, workerData: { snapshot: encodeSnapshot(keySet, 1), tokens: minted.slice(0, 8) } },
+  );
   w.on('exit', resolve);
   w.on('error', reject);
 });
-console.log(`memcheck driver: ${vectors.decrypt.length} vectors + ${TOKENS} tokens, statuses by code ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+console.log(`memcheck driver: ${vectors.decrypt.length} vectors + ${TOKENS} tokens, statuses by code ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, in process ${JSON.stringify(Object.fromEntries([...inlineStatuses].sort()))}`);
 JS
 
 echo "check-native-memory: valgrind memcheck on $TOKENS tokens (slow)..."
