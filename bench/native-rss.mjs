@@ -19,7 +19,7 @@
 import { performance } from 'node:perf_hooks';
 import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
-import { packBatch } from '../dist/engine/slot.js';
+import { RECORD_BYTES, packBatch } from '../dist/engine/slot.js';
 import { encodeSnapshot } from '../dist/engine/snapshot.js';
 import { inProcessDecryptor } from '../dist/native/inline-decrypt.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
@@ -109,7 +109,7 @@ function swapAndRun() {
   const snapshot = openSnapshot(encodeSnapshot(set.keySet, version), version); // a fresh buffer per swap, as the engine does
   for (const slot of set.slots) {
     decodeBatch(slot, BATCH, snapshot, 'bidstream', 'native');
-    for (let i = 0; i < BATCH; i++) if (slot.recordBytes[i * 40] !== 0) failures++;
+    for (let i = 0; i < BATCH; i++) if (slot.recordBytes[i * RECORD_BYTES] !== 0) failures++;
     decrypted += BATCH;
   }
 }

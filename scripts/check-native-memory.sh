@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
 import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
-import { packBatch } from './dist/engine/slot.js';
+import { RECORD_BYTES, packBatch } from './dist/engine/slot.js';
 import { encodeSnapshot } from './dist/engine/snapshot.js';
 import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
 import { NATIVE_ADDON_PATH } from './dist/native/load.js';
@@ -51,7 +51,7 @@ function run(keySet, clientType, inputs) {
     const entries = inputs.slice(start, start + 512).map((t) => ({ token: t.token, domain: t.domain ?? null, nowMs: t.nowMs ?? NOW_MS }));
     const slot = packBatch(entries);
     decodeBatch(slot, entries.length, snapshot, clientType, 'native');
-    for (let i = 0; i < entries.length; i++) statuses.set(slot.recordBytes[i * 40], (statuses.get(slot.recordBytes[i * 40]) ?? 0) + 1);
+    for (let i = 0; i < entries.length; i++) statuses.set(slot.recordBytes[i * RECORD_BYTES], (statuses.get(slot.recordBytes[i * RECORD_BYTES]) ?? 0) + 1);
   }
 }
 

@@ -12,7 +12,7 @@ namespace {
 
 // src/engine/slot.ts (the record and input-flag layout)
 constexpr uint8_t kInputInvalid = 0b01;
-constexpr size_t kRecordBytes = 40;
+constexpr size_t kRecordBytes = 48;
 constexpr uint8_t kRecordCstg = 0b001;
 constexpr uint8_t kRecordDecoded = 0b010;
 
@@ -76,7 +76,8 @@ EVP_CIPHER_CTX* BatchDecoder::Context(const SnapshotView& snap, uint32_t index, 
 int BatchDecoder::DecodeV2(const SnapshotView& snap, size_t n, Decoded* out) {
   const uint8_t* bytes = token_;
   if (n < kV2RootHeader) return kInvalidPayload;
-  const int64_t master_key = snap.FindKey(ReadI32BE(bytes + 1));
+  const int32_t master_key_id = ReadI32BE(bytes + 1);
+  const int64_t master_key = snap.FindKey(master_key_id);
   if (master_key < 0) return kNotAuthorizedForMasterKey;
   EVP_CIPHER_CTX* master_ctx = Context(snap, static_cast<uint32_t>(master_key), false);
   size_t master_len = 0;
@@ -88,7 +89,8 @@ int BatchDecoder::DecodeV2(const SnapshotView& snap, size_t n, Decoded* out) {
   const uint8_t* master = outer_;
 
   const double expires_ms = ReadI64BEAsDouble(master);
-  const int64_t site_key = snap.FindKey(ReadI32BE(master + 8));
+  const int32_t site_key_id = ReadI32BE(master + 8);
+  const int64_t site_key = snap.FindKey(site_key_id);
   if (site_key < 0) return kNotAuthorizedForKey;
   EVP_CIPHER_CTX* site_ctx = Context(snap, static_cast<uint32_t>(site_key), false);
   size_t identity_len = 0;
@@ -103,6 +105,8 @@ int BatchDecoder::DecodeV2(const SnapshotView& snap, size_t n, Decoded* out) {
   if (id_len < 0 || static_cast<size_t>(id_len) > identity_len - kV2IdentityFixed) return kInvalidPayload;
   const size_t id_end = 8 + static_cast<size_t>(id_len);
   out->version = 2;
+  out->master_key_id = master_key_id;
+  out->site_key_id = site_key_id;
   out->identity_type = 0;
   out->site_id = ReadI32BE(identity);
   out->privacy_bits = ReadI32BE(identity + id_end);
@@ -120,7 +124,8 @@ int BatchDecoder::DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, 
   const uint8_t prefix = bytes[0];
   if (((prefix & 0x10) != 0) != snap.euid()) return kInvalidIdentityScope;
   if (n < kV3RootHeader) return kInvalidPayload;
-  const int64_t master_key = snap.FindKey(ReadI32BE(bytes + 2));
+  const int32_t master_key_id = ReadI32BE(bytes + 2);
+  const int64_t master_key = snap.FindKey(master_key_id);
   if (master_key < 0) return kNotAuthorizedForMasterKey;
   EVP_CIPHER_CTX* master_ctx = Context(snap, static_cast<uint32_t>(master_key), true);
   size_t master_len = 0;
@@ -131,7 +136,8 @@ int BatchDecoder::DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, 
   if (master_len < kV3MasterHeader) return kInvalidPayload;
   const uint8_t* master = outer_;
 
-  const int64_t site_key = snap.FindKey(ReadI32BE(master + kV3MasterSiteKeyId));
+  const int32_t site_key_id = ReadI32BE(master + kV3MasterSiteKeyId);
+  const int64_t site_key = snap.FindKey(site_key_id);
   if (site_key < 0) return kNotAuthorizedForKey;
   EVP_CIPHER_CTX* site_ctx = Context(snap, static_cast<uint32_t>(site_key), true);
   size_t site_len = 0;
@@ -145,6 +151,8 @@ int BatchDecoder::DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, 
   // 0 is Email, any other value Phone, as in the official SDKs (the prefix is not authenticated).
   const uint8_t type_bits = (prefix >> 2) & 0b11;
   out->version = version;
+  out->master_key_id = master_key_id;
+  out->site_key_id = site_key_id;
   out->identity_type = type_bits == 0 ? 1 : 2;
   out->site_id = ReadI32BE(site);
   out->privacy_bits = ReadI32BE(site + 16);
@@ -221,6 +229,8 @@ bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, u
     StoreHost<uint32_t>(rec + 24, uid_off);
     StoreHost<uint32_t>(rec + 28, uid_len);
     StoreHost<double>(rec + 32, d.generated_ms);
+    StoreHost<int32_t>(rec + 40, d.master_key_id);
+    StoreHost<int32_t>(rec + 44, d.site_key_id);
   }
   return !context_failed_;
 }

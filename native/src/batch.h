@@ -1,6 +1,6 @@
 // Decoding a whole batch slot in one call: strict base64, version routing, identity scope, both
 // decryption layers (rules 2-6 of docs/uid2-wire-format.md, in the order of src/token/decrypt.ts),
-// writing the 40-byte result records of src/engine/slot.ts. Rules 1 and 7-9 stay in
+// writing the 48-byte result records of src/engine/slot.ts. Rules 1 and 7-9 stay in
 // TypeScript (src/engine/worker.ts), so the policy exists once.
 //
 // Nothing here allocates per token: the token bytes and both plaintext layers go to fixed buffers
@@ -73,6 +73,8 @@ class BatchDecoder {
     double established_ms;
     double expires_ms;
     double generated_ms;  // NaN for v2
+    int32_t master_key_id;
+    int32_t site_key_id;
     const uint8_t* uid;
     size_t uid_len;
   };

@@ -68,6 +68,8 @@ int InlineDecoder::Decode(Entry* entry, const uint8_t* text, size_t len, Fields*
   out->established_ms = d.established_ms;
   out->expires_ms = d.expires_ms;
   out->generated_ms = d.generated_ms;
+  out->master_key_id = d.master_key_id;
+  out->site_key_id = d.site_key_id;
   out->uid = d.uid;
   out->uid_len = d.uid_len;
   return -1;

@@ -35,6 +35,8 @@ class InlineDecoder {
     double established_ms;
     double expires_ms;
     double generated_ms;  // NaN for v2
+    int32_t master_key_id;
+    int32_t site_key_id;
     const uint8_t* uid;   // valid until the next Decode() on the same entry
     size_t uid_len;
   };

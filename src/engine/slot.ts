@@ -10,7 +10,7 @@
  *   8C             table     Uint32  x capacity * 4    token offset, token length,
  *                                                      domain offset, domain length (into `bytes`)
  *   24C            flags     Uint8   x capacity        INPUT_* bits
- *   align8(25C)    records   40 bytes x capacity       see below
+ *   align8(25C)    records   48 bytes x capacity       see below
  *   ...            bytes     Uint8   x bytesCapacity   tokens (one byte per UTF-16 unit) and domains (UTF-8)
  *   ...            uids      Uint8   x bytesCapacity   raw UID bytes of token i at token i's offset
  *
@@ -18,9 +18,10 @@
  * headers and tags), so writing it at its token's offset in a region as large as `bytes` never
  * overlaps another token's.
  *
- * Result record (40 bytes): u8 status code | u8 version | u8 identity type | u8 RECORD_* flags |
+ * Result record (48 bytes): u8 status code | u8 version | u8 identity type | u8 RECORD_* flags |
  * i32 site id | f64 established ms | f64 expiry ms | u32 uid offset | u32 uid length |
- * f64 generated ms (NaN for v2, which has none). Written by backends/node-crypto.ts and by the
+ * f64 generated ms (NaN for v2, which has none) | i32 master key id | i32 site key id (the keys
+ * that decrypted the two layers: what the token cache vouches with). Written by backends/node-crypto.ts and by the
  * native addon (native/src/batch.cc), which must agree with these offsets.
  *
  * Status codes are indexes into STATUS_BY_CODE (the DecryptionStatus declaration order).
@@ -32,7 +33,7 @@ import { DecryptionStatus, type AdvertisingTokenVersion, type DecryptionResult, 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 export const INPUT_HAS_DOMAIN = 0b10;
 
-export const RECORD_BYTES = 40;
+export const RECORD_BYTES = 48;
 export const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
 
@@ -52,6 +53,8 @@ export const REC_F64_EXPIRY = 2;
 export const REC_U32_UID_OFFSET = 6; // Uint32Array index offset from rec >> 2
 export const REC_U32_UID_LENGTH = 7;
 export const REC_F64_GENERATED = 4;
+export const REC_I32_MASTER_KEY_ID = 10;
+export const REC_I32_SITE_KEY_ID = 11;
 
 /** Typed-array views over one slot. */
 export interface Slot {

@@ -38,7 +38,8 @@ const INLINE_PRIVACY_BITS = 3;
 const INLINE_ESTABLISHED = 4;
 const INLINE_EXPIRES = 5;
 const INLINE_GENERATED = 6;
-const INLINE_SLOTS = 7;
+// Slots 7 and 8 hold the master and site key ids (what the token cache vouches with).
+const INLINE_SLOTS = 9;
 
 /** Status codes of the addon: the DecryptionStatus declaration order (native/src/batch.h). */
 const STATUS_BY_CODE: readonly DecryptionStatus[] = Object.values(DecryptionStatus);

@@ -37,7 +37,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
   const addon = requireNative();
   const k = keyResponse(8000, 'inline-contract');
   const snapshot = encodeSnapshot(parseKeys(k.json), 1);
-  const scratch = new Float64Array(7);
+  const scratch = new Float64Array(9);
 
   it('rejects arguments that are not a token, a snapshot, a version and a scratch array', () => {
     const call = (...args: unknown[]): unknown => (addon().decodeOne as (...a: unknown[]) => unknown)(...args);
@@ -45,7 +45,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
     expect(() => call(5, snapshot, 1, scratch)).toThrow(/token must be a string/);
     expect(() => call('AAAA', new ArrayBuffer(256), 1, scratch)).toThrow(/snapshot must be a SharedArrayBuffer/);
     expect(() => call('AAAA', snapshot, Number.NaN, scratch)).toThrow(/snapshotVersion must be a number/);
-    expect(() => call('AAAA', snapshot, 1, new Float64Array(6))).toThrow(/scratch must be a Float64Array/);
+    expect(() => call('AAAA', snapshot, 1, new Float64Array(8))).toThrow(/scratch must be a Float64Array/);
     expect(() => call('AAAA', snapshot, 1, new Uint8Array(64))).toThrow(/scratch must be a Float64Array/);
     const corrupt = new SharedArrayBuffer(snapshot.byteLength);
     expect(() => call('AAAA', corrupt, 2, scratch)).toThrow(expect.objectContaining({ code: 'UID2_ERR_NATIVE_SNAPSHOT', message: 'not a complete key snapshot' }));
@@ -54,7 +54,8 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
   it('returns a status code, or the raw UID text with the fields in scratch', () => {
     const uid = Buffer.from('0123456789abcdef0123456789abcdef');
     expect(addon().decodeOne(v4For(k, uid), snapshot, 1, scratch)).toBe(uid.toString('base64'));
-    expect([...scratch]).toEqual([4, 1, 77, 0, NOW_MS - 1000, NOW_MS + 60_000, NOW_MS]);
+    // version, identity type, site id, privacy bits, established, expires, generated, master and site key ids
+    expect([...scratch]).toEqual([4, 1, 77, 0, NOW_MS - 1000, NOW_MS + 60_000, NOW_MS, k.master.id, k.site.id]);
     // Rule 2 in the addon too: too long, too short, unknown version; non-ASCII never decodes.
     expect(addon().decodeOne('A'.repeat(2049), snapshot, 1, scratch)).toBe(4);
     expect(addon().decodeOne('AAA', snapshot, 1, scratch)).toBe(4);
