@@ -16,11 +16,13 @@ export interface BenchArgs {
   seed: number;
   /** Full mode only: search each contender's highest sustained rate. */
   search: boolean;
+  /** batchWindowUs of an extra native pool row in the load runs (0: no such row). */
+  windowUs: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|all] [--rates 10000,50000,...]
                        [--duration S] [--threads N] [--out DIR] [--json]
-                       [--process poisson|uniform] [--seed N] [--no-search]`;
+                       [--process poisson|uniform] [--seed N] [--no-search] [--window US]`;
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgs({
@@ -36,6 +38,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       process: { type: 'string', default: 'poisson' },
       seed: { type: 'string', default: '42' },
       'no-search': { type: 'boolean', default: false },
+      window: { type: 'string', default: '250' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -54,6 +57,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (!(durationSec > 0)) throw new RangeError('--duration must be a positive number of seconds');
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new RangeError('--threads must be a positive integer');
+  const windowUs = Number(values.window);
+  if (!Number.isInteger(windowUs) || windowUs < 0 || windowUs > 1_000_000) throw new RangeError('--window must be an integer number of µs from 0 to 1000000');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new RangeError('--seed must be an integer');
   return {
@@ -67,5 +72,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     process,
     seed,
     search: !quick && !(values['no-search'] ?? false),
+    windowUs,
   };
 }

@@ -22,7 +22,7 @@ export interface Contender {
 /** Display name of a contender or of a result row: `pool[native, 1t]`, `inline[native]`, `naive`. */
 export function label(c: { backend: string; threads: number } & ({ name: string } | { contender: string })): string {
   const name = 'name' in c ? c.name : c.contender;
-  if (name === 'pool') return `pool[${c.backend}, ${c.threads}t]`;
+  if (name.startsWith('pool')) return `${name}[${c.backend}, ${c.threads}t]`;
   return name === 'inline' ? `inline[${c.backend}]` : name;
 }
 
@@ -76,12 +76,13 @@ export async function inlineContender(credentials: Credentials, backend: string)
  * The engine with a worker pool. `backend` is forced through UID2_ENGINE_BACKEND, which the
  * engine reads at create(); the env var is restored afterwards.
  */
-export async function poolContender(options: EngineOptions, threads: number, backend: string | undefined): Promise<Contender> {
-  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads }));
+export async function poolContender(options: EngineOptions, threads: number, backend: string | undefined, batchWindowUs = 0): Promise<Contender> {
+  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads, batchWindowUs }));
   // Warm the workers (module load, JIT) before anything is measured.
   await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
   return {
-    name: 'pool',
+    // The engine with a batch window is its own row: `pool-w250µs[native, 1t]`.
+    name: batchWindowUs > 0 ? `pool-w${batchWindowUs}µs` : 'pool',
     backend: engine.stats().backend,
     threads,
     decryptAsync: (t) => engine.decrypt(t.token, t.domain),

@@ -125,15 +125,23 @@ async function main(args: BenchArgs): Promise<void> {
         notes.push(`pool with backend ${backend} not measured: ${(err as Error).message}`);
       }
     }
+    if (args.windowUs > 0 && (args.scope === 'load' || args.scope === 'all')) {
+      try {
+        contenders.push(await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), 'native', args.windowUs));
+        notes.push(`pool-w${args.windowUs}µs: the native pool with batchWindowUs ${args.windowUs} (partial batches wait up to that long for company): the latency vs main-thread-time trade, next to the default (0).`);
+      } catch (err) {
+        notes.push(`windowed pool not measured: ${(err as Error).message}`);
+      }
+    }
     notes.push(checkAgreement(corpus, contenders, client));
     notes.push(checkInline(corpus, contenders, client));
-    for (const pool of contenders.filter((c) => c.name === 'pool')) await verifyPool(corpus, pool, client);
+    for (const pool of contenders.filter((c) => c.name.startsWith('pool'))) await verifyPool(corpus, pool, client);
     notes.push(`agreement: every pool backend returns exactly the inline client's status and raw UID on the first 2,000 tokens`);
 
     let micro: MicroRow[] = [];
     if (args.scope === 'micro' || args.scope === 'all') {
       progress('micro benchmark (tinybench, one thread per contender)');
-      const microContenders: Contender[] = [...contenders.filter((c) => c.name !== 'pool')];
+      const microContenders: Contender[] = [...contenders.filter((c) => !c.name.startsWith('pool'))];
       for (const pool of contenders.filter((c) => c.name === 'pool')) {
         microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend));
       }
