@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { DecryptionEngine, parseKeys, type LocalOperator } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
 import { packBatch } from '../dist/engine/slot.js';
-import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import type { CorpusToken } from './corpus.js';
 import { mainThreadCpuMs } from './thread-cpu.js';
 
@@ -39,7 +39,7 @@ export async function runHandoff(operator: LocalOperator, corpus: readonly Corpu
   const tokens = Array.from({ length: batch }, (_, i) => v4[i % v4.length]!.token);
   const keysJson = operator.keyResponse('bidstream');
   const nowMs = Date.now();
-  const snapshot = openSnapshot(encodeSnapshot(parseKeys(keysJson), 1), 1);
+  const snapshot = openSnapshot(encodeSnapshot(parseKeys(keysJson)), 1);
   const slot = packBatch(tokens.map((token) => ({ token, nowMs })));
   const rows: HandoffRow[] = [];
   const saved = process.env['UID2_ENGINE_BACKEND'];

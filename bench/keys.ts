@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DecryptionEngine, parseKeys } from '../dist/index.js';
-import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import { encodeSnapshot } from '../dist/keys/snapshot.js';
 
 export interface KeyPathRow {
   keys: number;
@@ -58,7 +58,7 @@ export async function runKeyPath(sizes: readonly number[], threads: number, roun
         const keySet = parseKeys(json);
         parse.push(performance.now() - t);
         t = performance.now();
-        snapshotBytes = encodeSnapshot(keySet, 1).byteLength;
+        snapshotBytes = encodeSnapshot(keySet).byteLength;
         encode.push(performance.now() - t);
 
         await probe();

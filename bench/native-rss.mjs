@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
 import { RECORD_BYTES, packBatch } from '../dist/engine/slot.js';
-import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import { inProcessDecryptor } from '../dist/native/inline-decrypt.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 
@@ -106,7 +106,7 @@ function swapAndRun() {
     decrypted += set.tokens.length;
     return;
   }
-  const snapshot = openSnapshot(encodeSnapshot(set.keySet, version), version); // a fresh buffer per swap, as the engine does
+  const snapshot = openSnapshot(encodeSnapshot(set.keySet), version); // a fresh buffer per swap, numbered by the caller as the engine does
   for (const slot of set.slots) {
     decodeBatch(slot, BATCH, snapshot, 'bidstream', 'native');
     for (let i = 0; i < BATCH; i++) if (slot.recordBytes[i * RECORD_BYTES] !== 0) failures++;

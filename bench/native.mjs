@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { BidstreamClient, DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
 import { packBatch } from '../dist/engine/slot.js';
-import { encodeSnapshot } from '../dist/engine/snapshot.js';
+import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 import { seededRandom } from '../dist-bench/seeded-random.js';
 
@@ -99,7 +99,7 @@ function corpus(kind, count, seed) {
 
 // --- worker-function runs ------------------------------------------------------------------------
 const keySet = parseKeys(keyJson);
-const snapshot = openSnapshot(encodeSnapshot(keySet, 1), 1);
+const snapshot = openSnapshot(encodeSnapshot(keySet), 1);
 
 function slotsFor(tokens) {
   const slots = [];

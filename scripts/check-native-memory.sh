@@ -26,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
 import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
 import { RECORD_BYTES, packBatch } from './dist/engine/slot.js';
-import { encodeSnapshot } from './dist/engine/snapshot.js';
+import { encodeSnapshot } from './dist/keys/snapshot.js';
 import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
 import { NATIVE_ADDON_PATH } from './dist/native/load.js';
 
@@ -46,7 +46,8 @@ function run(keySet, clientType, inputs) {
     const status = decryptInProcess(t.token, keySet, clientType, t.domain ?? null, t.nowMs ?? NOW_MS).status;
     inlineStatuses.set(status, (inlineStatuses.get(status) ?? 0) + 1);
   }
-  const snapshot = keySet ? openSnapshot(encodeSnapshot(keySet, ++version), version) : null; // a fresh buffer: contexts swap
+  // A fresh buffer and a new version each run: the addon's prepared contexts swap.
+  const snapshot = keySet ? openSnapshot(encodeSnapshot(keySet), ++version) : null;
   for (let start = 0; start < inputs.length; start += 512) {
     const entries = inputs.slice(start, start + 512).map((t) => ({ token: t.token, domain: t.domain ?? null, nowMs: t.nowMs ?? NOW_MS }));
     const slot = packBatch(entries);
@@ -104,7 +105,7 @@ await new Promise((resolve, reject) => {
   const w = new Worker(
     `const { workerData: d } = require('node:worker_threads'); ${addon}.benchGcmFloor(100); ${addon}.gcmDecrypt(Buffer.alloc(32), [Buffer.alloc(40)]);` +
       ` for (const t of d.tokens) ${addon}.decodeOne(t, d.snapshot, 1, new Float64Array(7));`,
-    { eval: true, workerData: { snapshot: encodeSnapshot(keySet, 1), tokens: minted.slice(0, 8) } },
+    { eval: true, workerData: { snapshot: encodeSnapshot(keySet), tokens: minted.slice(0, 8) } },
   );
   w.on('exit', resolve);
   w.on('error', reject);

@@ -10,7 +10,8 @@ export {
   type TimeInput,
 } from './types.js';
 export { Uid2Error, KeysJsonError, InvalidArgumentError, EncryptionError } from './errors.js';
-export { KeySet, type Key, type KeySetPolicy } from './keys/key-set.js';
+export { KeySet } from './keys/key-set.js';
+export type { Key, KeySetPolicy } from './keys/key.js';
 export { parseKeys } from './keys/parse.js';
 export { decryptToken } from './token/decrypt.js';
 export { encryptRawUid } from './token/encrypt.js';

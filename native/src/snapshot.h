@@ -1,4 +1,5 @@
-// Read-only view of a key snapshot SharedArrayBuffer, laid out by src/engine/snapshot.ts:
+// Read-only view of a key snapshot SharedArrayBuffer, laid out by src/keys/snapshot.ts (regions after
+// `names` serve the TypeScript side only and are not read here):
 //
 //   0    header    Float64 x 16   (magic, version, keyCount, keyHashCapacity, scope, ...)
 //   128  keyIds    Int32   x keyCount

@@ -6,12 +6,11 @@
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
-import type { KeySet } from '../keys/key-set.js';
+import { type KeySet, snapshotOf } from '../keys/key-set.js';
 import type { Logger } from '../observability/logger.js';
 import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
 import type { RefreshResult } from '../service/auto-refresh.js';
 import type { ClientType } from '../types.js';
-import { encodeSnapshot } from './snapshot.js';
 
 /** A key snapshot as published to workers. */
 export interface PublishedSnapshot {
@@ -75,7 +74,7 @@ export class KeyFeed {
     this.#publishedAt = Date.now();
     if (!this.#pooled) return;
     const version = this.#version + 1;
-    this.#snapshot = { sab: encodeSnapshot(keySet, version), version };
+    this.#snapshot = { sab: snapshotOf(keySet), version };
     this.#version = version;
   }
 

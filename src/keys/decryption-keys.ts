@@ -2,7 +2,7 @@ import type { IdentityScope } from '../types.js';
 
 /**
  * What token decryption needs from a key set. `KeySet` implements it on the main thread; the
- * engine's workers implement it over a shared-memory snapshot (engine/snapshot.ts), so both run
+ * engine's workers implement it over a shared-memory snapshot (keys/snapshot.ts), so both run
  * the very same rule code.
  */
 export interface DecryptionKeys {

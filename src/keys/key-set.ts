@@ -1,71 +1,94 @@
 /**
  * An immutable, validated set of decryption keys plus the policy fields that came with them.
- * Built only by `parseKeys()` (keys/parse.ts), so a KeySet is always complete and consistent.
+ * Built by `parseKeys()` (keys/parse.ts) on the calling thread, or from a snapshot that a key
+ * response worker encoded off the main thread (service/key-response-thread.ts); either way it is
+ * complete and consistent, and it behaves the same.
+ *
+ * Its shared-memory form (`snapshotOf()`, keys/snapshot.ts) is what the engine hands its
+ * workers: encoded once per KeySet (lazily for a parsed one; a snapshot-built one already is
+ * its snapshot), whatever the number of engines that publish it.
  */
 import { inspect } from 'node:util';
 import type { IdentityScope } from '../types.js';
-
-/** One AES-256 key. Times are Unix seconds, as in the service's JSON. */
-export interface Key {
-  readonly id: number;
-  /** Keyset the key belongs to (bidstream/sharing responses); absent in the legacy form. */
-  readonly keysetId: number | undefined;
-  /** Site the key belongs to (legacy key-list form only). */
-  readonly siteId: number | undefined;
-  readonly created: number;
-  readonly activates: number;
-  readonly expires: number;
-  /** The 32 key bytes. Not an own property, so it never shows in JSON.stringify or console output. */
-  readonly secret: Buffer;
-}
-
-/**
- * The Key implementation: one class (one hidden shape, cheap to build by the thousand) with the
- * secret in a private field behind a prototype getter.
- */
-export class KeyRecord implements Key {
-  readonly #secret: Buffer;
-  constructor(
-    readonly id: number,
-    readonly keysetId: number | undefined,
-    readonly siteId: number | undefined,
-    readonly created: number,
-    readonly activates: number,
-    readonly expires: number,
-    secret: Buffer,
-  ) {
-    this.#secret = secret;
-    Object.freeze(this);
-  }
-
-  get secret(): Buffer {
-    return this.#secret;
-  }
-
-  /** Redacted in every inspect mode (showHidden and getters included). */
-  [inspect.custom](): string {
-    const { id, keysetId, siteId, created, activates, expires } = this;
-    return `Key ${JSON.stringify({ id, keysetId, siteId, created, activates, expires })} [secret redacted]`;
-  }
-}
-
-/** The fields of a key response that are not keys. */
-export interface KeySetPolicy {
-  identityScope: IdentityScope;
-  allowClockSkewSeconds: number;
-  /** `Infinity` when the service sets no limit. */
-  maxBidstreamLifetimeSeconds: number;
-  maxSharingLifetimeSeconds: number;
-  callerSiteId: number | undefined;
-  masterKeysetId: number | undefined;
-  defaultKeysetId: number | undefined;
-  tokenExpirySeconds: number;
-}
+import type { DecryptionKeys } from './decryption-keys.js';
+import { activePosition, groupByKeyset, type Key, type KeyIndex, type KeySetPolicy } from './key.js';
+import { SnapshotKeys, encodeSnapshot } from './snapshot.js';
 
 export const DEFAULT_ALLOW_CLOCK_SKEW_SECONDS = 1800;
 export const DEFAULT_TOKEN_EXPIRY_SECONDS = 30 * 24 * 60 * 60;
 
-export class KeySet implements KeySetPolicy {
+/** The key-list form: maps built from the parsed keys. */
+class KeyListIndex implements KeyIndex {
+  readonly size: number;
+  readonly latestKeyExpiryMs: number;
+  readonly #keys: readonly Key[];
+  readonly #byId = new Map<number, Key>();
+  /** Per keyset, its keys sorted by activation time (for active-key binary search). */
+  readonly #byKeyset = new Map<number, readonly Key[]>();
+  readonly #siteData: ReadonlyMap<number, readonly string[]>;
+  /** Per site, its allowed domain and app names, lower-cased. */
+  readonly #domainsBySite = new Map<number, ReadonlySet<string>>();
+
+  constructor(keys: readonly Key[], siteData: ReadonlyMap<number, readonly string[]>) {
+    this.#keys = Object.freeze([...keys]);
+    this.size = keys.length;
+    let latest = -Infinity;
+    for (const key of keys) {
+      this.#byId.set(key.id, key);
+      if (key.expires * 1000 > latest) latest = key.expires * 1000;
+    }
+    this.latestKeyExpiryMs = latest;
+    for (const [keysetId, indexes] of groupByKeyset(keys)) this.#byKeyset.set(keysetId, indexes.map((i) => keys[i]!));
+    this.#siteData = siteData;
+    for (const [siteId, names] of siteData) {
+      this.#domainsBySite.set(siteId, new Set(names.map((n) => n.toLowerCase())));
+    }
+  }
+
+  get keysetCount(): number {
+    return this.#byKeyset.size;
+  }
+
+  get siteCount(): number {
+    return this.#siteData.size;
+  }
+
+  keys(): readonly Key[] {
+    return this.#keys;
+  }
+
+  getKey(id: number): Key | undefined {
+    return this.#byId.get(id);
+  }
+
+  keysetIds(): number[] {
+    return [...this.#byKeyset.keys()];
+  }
+
+  getActiveKey(keysetId: number, nowMs: number): Key | undefined {
+    const list = this.#byKeyset.get(keysetId);
+    if (!list) return undefined;
+    const at = activePosition(list.length, (i) => list[i]!.activates, (i) => list[i]!.expires, nowMs);
+    return at < 0 ? undefined : list[at];
+  }
+
+  siteIds(): number[] {
+    return [...this.#siteData.keys()];
+  }
+
+  getDomainNames(siteId: number): readonly string[] | undefined {
+    return this.#siteData.get(siteId);
+  }
+
+  isDomainOrAppNameAllowed(siteId: number, domainOrAppName: string): boolean {
+    const names = this.#domainsBySite.get(siteId);
+    return names !== undefined && names.has(domainOrAppName.toLowerCase());
+  }
+}
+
+let snapshotOfKeySet: (keySet: KeySet) => SharedArrayBuffer;
+
+export class KeySet implements KeySetPolicy, DecryptionKeys {
   readonly identityScope: IdentityScope;
   readonly allowClockSkewSeconds: number;
   readonly maxBidstreamLifetimeSeconds: number;
@@ -77,16 +100,16 @@ export class KeySet implements KeySetPolicy {
   /** Expiry of the longest-lived key, Unix ms (`-Infinity` with no keys). */
   readonly latestKeyExpiryMs: number;
 
-  readonly #byId: Map<number, Key>;
-  readonly #keys: readonly Key[];
-  /** Per keyset, its keys sorted by activation time (for active-key binary search). */
-  readonly #byKeyset: Map<number, readonly Key[]>;
-  /** Per site, its allowed domain and app names, lower-cased. */
-  readonly #domainsBySite: Map<number, ReadonlySet<string>>;
-  readonly #siteData: ReadonlyMap<number, readonly string[]>;
+  readonly #index: KeyIndex;
+  /** The shared-memory form; encoded on first demand for a parsed key set. */
+  #snapshot: SharedArrayBuffer | undefined;
+
+  static {
+    snapshotOfKeySet = (keySet) => (keySet.#snapshot ??= encodeSnapshot(keySet));
+  }
 
   /** @internal Use `parseKeys()`. */
-  constructor(keys: readonly Key[], policy: KeySetPolicy, siteData: ReadonlyMap<number, readonly string[]>) {
+  constructor(policy: KeySetPolicy, index: KeyIndex, snapshot?: SharedArrayBuffer) {
     this.identityScope = policy.identityScope;
     this.allowClockSkewSeconds = policy.allowClockSkewSeconds;
     this.maxBidstreamLifetimeSeconds = policy.maxBidstreamLifetimeSeconds;
@@ -95,50 +118,30 @@ export class KeySet implements KeySetPolicy {
     this.masterKeysetId = policy.masterKeysetId;
     this.defaultKeysetId = policy.defaultKeysetId;
     this.tokenExpirySeconds = policy.tokenExpirySeconds;
-
-    this.#keys = Object.freeze([...keys]);
-    this.#byId = new Map();
-    const byKeyset = new Map<number, Key[]>();
-    let latest = -Infinity;
-    for (const key of keys) {
-      this.#byId.set(key.id, key);
-      if (key.keysetId !== undefined) {
-        let list = byKeyset.get(key.keysetId);
-        if (!list) byKeyset.set(key.keysetId, (list = []));
-        list.push(key);
-      }
-      if (key.expires * 1000 > latest) latest = key.expires * 1000;
-    }
-    for (const list of byKeyset.values()) list.sort((a, b) => a.activates - b.activates);
-    this.#byKeyset = byKeyset;
-    this.latestKeyExpiryMs = latest;
-
-    this.#siteData = siteData;
-    this.#domainsBySite = new Map();
-    for (const [siteId, names] of siteData) {
-      this.#domainsBySite.set(siteId, new Set(names.map((n) => n.toLowerCase())));
-    }
+    this.latestKeyExpiryMs = index.latestKeyExpiryMs;
+    this.#index = index;
+    this.#snapshot = snapshot;
     Object.freeze(this);
   }
 
   /** Number of keys. */
   get size(): number {
-    return this.#keys.length;
+    return this.#index.size;
   }
 
   /** All keys, in the order the service sent them. */
   keys(): readonly Key[] {
-    return this.#keys;
+    return this.#index.keys();
   }
 
   /** The key with this id, whether or not it is active or expired. O(1). */
   getKey(id: number): Key | undefined {
-    return this.#byId.get(id);
+    return this.#index.getKey(id);
   }
 
-  /** Keyset ids present in the key set. */
+  /** Keyset ids present in the key set, in order of first appearance. */
   keysetIds(): number[] {
-    return [...this.#byKeyset.keys()];
+    return this.#index.keysetIds();
   }
 
   /**
@@ -146,21 +149,7 @@ export class KeySet implements KeySetPolicy {
    * activation wins. Binary search on the activation-sorted list.
    */
   getActiveKey(keysetId: number, nowMs: number): Key | undefined {
-    const list = this.#byKeyset.get(keysetId);
-    if (!list) return undefined;
-    // First index whose activation is after now.
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid]!.activates * 1000 > nowMs) hi = mid;
-      else lo = mid + 1;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
-      const key = list[i]!;
-      if (nowMs < key.expires * 1000) return key;
-    }
-    return undefined;
+    return this.#index.getActiveKey(keysetId, nowMs);
   }
 
   /** Active key of `master_keyset_id` (sharing key sets only). */
@@ -175,19 +164,17 @@ export class KeySet implements KeySetPolicy {
 
   /** Domain and app names the site may use client-side generated tokens on, as sent. */
   getDomainNames(siteId: number): readonly string[] | undefined {
-    return this.#siteData.get(siteId);
+    return this.#index.getDomainNames(siteId);
   }
 
   /** Site ids that have site data. */
   siteIds(): number[] {
-    return [...this.#siteData.keys()];
+    return this.#index.siteIds();
   }
 
   /** Case-insensitive check of a domain or app name against the site's list. */
   isDomainOrAppNameAllowed(siteId: number, domainOrAppName: string | null | undefined): boolean {
-    if (typeof domainOrAppName !== 'string') return false;
-    const names = this.#domainsBySite.get(siteId);
-    return names !== undefined && names.has(domainOrAppName.toLowerCase());
+    return typeof domainOrAppName === 'string' && this.#index.isDomainOrAppNameAllowed(siteId, domainOrAppName);
   }
 
   /** False once every key has expired: decryption then reports `KeysNotSynced`. */
@@ -200,8 +187,8 @@ export class KeySet implements KeySetPolicy {
     return {
       identityScope: this.identityScope,
       keys: this.size,
-      keysets: this.#byKeyset.size,
-      sites: this.#siteData.size,
+      keysets: this.#index.keysetCount,
+      sites: this.#index.siteCount,
       latestKeyExpiry: Number.isFinite(this.latestKeyExpiryMs) ? new Date(this.latestKeyExpiryMs).toISOString() : null,
     };
   }
@@ -209,4 +196,28 @@ export class KeySet implements KeySetPolicy {
   [inspect.custom](): string {
     return `KeySet ${JSON.stringify(this.toJSON())}`;
   }
+}
+
+/** A key set over parsed keys (what `parseKeys()` returns). */
+export function keySetFromKeys(keys: readonly Key[], policy: KeySetPolicy, siteData: ReadonlyMap<number, readonly string[]>): KeySet {
+  return new KeySet(policy, new KeyListIndex(keys, siteData));
+}
+
+/**
+ * A key set over a complete snapshot, in O(1): lookups read the shared memory in place and build
+ * a Key object only for a key actually asked for.
+ * @throws Error when `snapshot` is not a complete key snapshot
+ */
+export function keySetFromSnapshot(snapshot: SharedArrayBuffer): KeySet {
+  const keys = new SnapshotKeys(snapshot);
+  return new KeySet(keys.policy(), keys, snapshot);
+}
+
+/**
+ * The key set's shared-memory form, for the engine's workers and the native addon: the same
+ * buffer on every call (encoded on the first for a parsed key set), never written again. The
+ * snapshot carries no version: whoever publishes it numbers its own publications.
+ */
+export function snapshotOf(keySet: KeySet): SharedArrayBuffer {
+  return snapshotOfKeySet(keySet);
 }

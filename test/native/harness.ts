@@ -20,7 +20,7 @@ import {
   readResult,
   type Slot,
 } from '../../src/engine/slot.js';
-import { encodeSnapshot } from '../../src/engine/snapshot.js';
+import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import type { KeySet } from '../../src/keys/key-set.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from '../../src/native/load.js';
 import type { ClientType, DecryptionResult } from '../../src/types.js';
@@ -58,7 +58,7 @@ export interface TestSnapshot {
 let nextVersion = 1_000;
 export function snapshotOf(keySet: KeySet): TestSnapshot {
   const version = nextVersion++;
-  return { sab: encodeSnapshot(keySet, version), version, keySet };
+  return { sab: encodeSnapshot(keySet), version, keySet };
 }
 
 export interface BatchOutput {

@@ -5,7 +5,7 @@
 import type { CryptoBackend } from '../../native/backend.js';
 import type { Slot } from '../slot.js';
 import type { ClientType } from '../../types.js';
-import { SnapshotKeys } from '../snapshot.js';
+import { SnapshotKeys } from '../../keys/snapshot.js';
 import { decodeWithNative, type OpenSnapshot } from './native.js';
 import { decodeWithNodeCrypto } from './node-crypto.js';
 

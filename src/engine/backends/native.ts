@@ -7,7 +7,7 @@ import { NativeUnavailableError } from '../../errors.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from '../../native/load.js';
 import { applyPolicyRules, type PolicyFields } from '../../token/decrypt.js';
 import { DecryptionStatus, type ClientType } from '../../types.js';
-import type { SnapshotKeys } from '../snapshot.js';
+import type { SnapshotKeys } from '../../keys/snapshot.js';
 import {
   CODE_BY_STATUS,
   INPUT_HAS_DOMAIN,

@@ -5,7 +5,7 @@
  */
 import { evaluateToken } from '../../token/decrypt.js';
 import type { ClientType } from '../../types.js';
-import type { SnapshotKeys } from '../snapshot.js';
+import type { SnapshotKeys } from '../../keys/snapshot.js';
 import {
   CODE_BY_STATUS,
   IDENTITY_EMAIL,
