@@ -51,6 +51,8 @@ export abstract class ClientBase extends EventEmitter {
   #refreshesStarted = 0;
   #newestApplied = 0;
   #autoRefresher: AutoRefresher | undefined;
+  /** Body size of the last successful service answer: a large key set refreshes off the main thread. */
+  #lastResponseBytes = 0;
   readonly #closed = new AbortController();
   readonly #backend: CryptoBackend;
 
@@ -203,7 +205,7 @@ export abstract class ClientBase extends EventEmitter {
     const order = ++this.#refreshesStarted;
     let keySet: KeySet;
     try {
-      keySet = await requestKeySet({
+      ({ keySet, responseBytes: this.#lastResponseBytes } = await requestKeySet({
         baseUrl: this.baseUrl,
         apiKey: this.#apiKey,
         secretKey: this.#secretKey,
@@ -211,7 +213,8 @@ export abstract class ClientBase extends EventEmitter {
         timeoutMs,
         maxResponseBytes: this.#options.maxResponseBytes,
         signals: [...signals, this.#closed.signal],
-      });
+        previousResponseBytes: this.#lastResponseBytes,
+      }));
     } catch (err) {
       const error = err instanceof Uid2Error ? err : new InternalError('unexpected refresh failure', { cause: err });
       if (!(error instanceof AbortedError)) {

@@ -135,6 +135,6 @@ export async function postToService(request: PostRequest): Promise<PostResponse>
 }
 
 /** A Uid2Error reason (e.g. the client's own "closed") is kept; any other abort becomes AbortedError. */
-function abortReason(reason: unknown): Uid2Error {
+export function abortReason(reason: unknown): Uid2Error {
   return reason instanceof AbortedError ? reason : new AbortedError('the refresh was aborted');
 }

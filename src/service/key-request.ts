@@ -1,18 +1,18 @@
 /**
  * Fetches a key set from `/v2/key/bidstream` or `/v2/key/sharing`: seal a request envelope, POST
- * it, open the answer, check its nonce, parse and validate the key JSON. Any problem throws a
- * typed Uid2Error and nothing is returned, so a caller can only ever apply a complete key set.
+ * it, open the answer, check its nonce, parse and validate the key JSON (key-response.ts), on the
+ * calling thread or, for a client whose key set is large, on the refresh worker
+ * (refresh-thread.ts). Any problem throws a typed Uid2Error and nothing is returned, so a caller
+ * can only ever apply a complete key set.
  */
 import { encodeBase64 } from '../codec/base64.js';
-import { ConfigError, KeysJsonError, StaleKeysError, Uid2Error } from '../errors.js';
-import type { KeySet } from '../keys/key-set.js';
-import { parseKeys } from '../keys/parse.js';
-import { decodeSecretKey, openResponse, sealRequest } from './envelope.js';
-import { postToService } from './http.js';
+import { ConfigError } from '../errors.js';
+import { decodeSecretKey, sealRequest } from './envelope.js';
+import { abortReason } from './http.js';
+import { type FetchedKeySet, fetchKeySet, type SealedKeyRequest } from './key-response.js';
 import { checkApiKey, ENV_SECRET_KEY, endpointUrl, type Credentials } from './options.js';
-import { safeExcerpt } from './sanitize.js';
+import { fetchKeySetOffThread, useRefreshThread } from './refresh-thread.js';
 import { clientVersionHeader } from './version.js';
-import { isoTime } from '../util/time.js';
 
 /** The two key endpoints: bidstream (DSPs) and sharing (sharing participants). */
 export type KeyEndpoint = 'bidstream' | 'sharing';
@@ -27,6 +27,8 @@ export interface KeyRequest extends Credentials {
   timeoutMs: number;
   maxResponseBytes: number;
   signals: readonly AbortSignal[];
+  /** Body size of this client's previous answer (0: none yet): a large one sends this request from the refresh worker. */
+  previousResponseBytes: number;
 }
 
 /** What a request needs, checked before anything is sent. */
@@ -51,17 +53,18 @@ export function checkCredentials(credentials: Credentials, endpoint: KeyEndpoint
 }
 
 /**
- * Calls the key endpoint and returns the validated key set.
+ * Calls the key endpoint and returns the validated key set and the size of its answer.
  * @throws ConfigError, SecretKeyError, AbortedError, ServiceTimeoutError, ServiceNetworkError,
- *   ServiceHttpError, EnvelopeError, NonceMismatchError, KeysJsonError, StaleKeysError
+ *   ServiceHttpError, EnvelopeError, NonceMismatchError, KeysJsonError, StaleKeysError,
+ *   WorkerFailedError (the refresh worker died during the refresh)
  */
-export async function requestKeySet(request: KeyRequest): Promise<KeySet> {
+export async function requestKeySet(request: KeyRequest): Promise<FetchedKeySet> {
   const path = KEY_ENDPOINT_PATHS[request.endpoint];
   const { url, apiKey, secret, redact } = checkCredentials(request, request.endpoint);
 
   const envelope = sealRequest(secret);
-  const response = await postToService({
-    url,
+  const sealed: SealedKeyRequest = {
+    url: url.href,
     path,
     headers: {
       Authorization: `Bearer ${apiKey}`,
@@ -71,40 +74,15 @@ export async function requestKeySet(request: KeyRequest): Promise<KeySet> {
     body: encodeBase64(envelope.bytes),
     timeoutMs: request.timeoutMs,
     maxResponseBytes: request.maxResponseBytes,
-    signals: request.signals,
+    secret,
+    nonce: envelope.nonce,
     redact,
-  });
-  const opened = openResponse(secret, response.binary ? response.body : response.body.toString('latin1'), envelope.nonce);
-  return parseKeyResponse(opened.payload, redact);
-}
-
-/** Validates decrypted key JSON; exported for the tests of hostile payloads. */
-export function parseKeyResponse(payload: Uint8Array, redact: readonly string[] = []): KeySet {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-  } catch {
-    // JSON.parse's message quotes the input, which holds key secrets: say only that it failed.
-    throw new KeysJsonError('key response is not valid JSON');
-  }
-  if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) {
-    const { status, message } = doc as Record<string, unknown>;
-    if (status !== undefined && status !== 'success') {
-      const said = typeof message === 'string' ? `: ${safeExcerpt(message, redact)}` : '';
-      throw new KeysJsonError(`key response status is ${safeExcerpt(JSON.stringify(status) ?? 'null', redact, 40)}, not "success"${said}`);
-    }
-  }
-  let keySet: KeySet;
-  try {
-    keySet = parseKeys(doc as object);
-  } catch (err) {
-    // parseKeys may quote a hostile field value; keep the message short and printable.
-    if (err instanceof Uid2Error) throw new KeysJsonError(safeExcerpt(err.message, redact, 300));
-    throw err;
-  }
-  if (!keySet.isValid(Date.now())) {
-    const newest = isoTime(keySet.latestKeyExpiryMs);
-    throw new StaleKeysError(`key response has no unexpired key (${keySet.size} keys, newest expiry ${newest}); keeping the previous keys`);
-  }
-  return keySet;
+  };
+  const offThread = useRefreshThread(request.previousResponseBytes) ? fetchKeySetOffThread(sealed, request.signals) : null;
+  if (!offThread) return fetchKeySet(sealed, request.signals);
+  const fetched = await offThread;
+  // The answer came from another thread: a refresh aborted meanwhile (close() included) must not apply it.
+  const aborted = request.signals.find((s) => s.aborted);
+  if (aborted) throw abortReason(aborted.reason);
+  return fetched;
 }
