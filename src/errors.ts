@@ -53,7 +53,10 @@ export class EngineOverloadedError extends Uid2Error {
   }
 }
 
-/** A worker thread failed twice on the same batch; that batch's calls are rejected. */
+/**
+ * A worker thread failed: an engine worker twice on the same batch (that batch's calls are
+ * rejected), or the key refresh worker during a refresh (that refresh fails; the keys stay).
+ */
 export class WorkerFailedError extends Uid2Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UID2_ERR_WORKER_FAILED', message, options);
