@@ -10,6 +10,7 @@ import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './co
 import { runHandoff, type HandoffRow } from './handoff.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
 import { type LoadRun, addFloorNet, runLoad } from './load.js';
+import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
 import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
@@ -185,9 +186,13 @@ async function main(args: BenchArgs): Promise<void> {
     }
 
     let keyPath: KeyPathRow[] = [];
+    let refreshBlock: RefreshBlockRow[] = [];
     if (args.scope === 'keys' || args.scope === 'all') {
       progress('key path: parse, snapshot encode, publish to workers (100, 1,000, 10,000 keys)');
       keyPath = await runKeyPath([100, 1000, 10_000], args.threads ?? Math.max(1, machine.cores - 1), args.quick ? 5 : 15);
+      progress('key path: main-thread block of a client refresh into an engine, calling thread vs refresh worker (100, 1,000, 10,000 keys)');
+      refreshBlock = await runRefreshBlock([100, 1000, 10_000], args.quick ? 5 : 15);
+      notes.push(REFRESH_BLOCK_METHOD);
     }
 
     let handoff: HandoffRow[] = [];
@@ -206,6 +211,7 @@ async function main(args: BenchArgs): Promise<void> {
       saturationMethod,
       keyPath,
       handoff,
+      refreshBlock,
       notes,
     });
     const files = writeReport(args.out, report, runs);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { label } from './contenders.js';
 import type { HandoffRow } from './handoff.js';
 import type { KeyPathRow } from './keys.js';
+import type { RefreshBlockRow } from './refresh-block.js';
 import { hgrm, percentileCurve } from './latency.js';
 import { type LoadRun, loadRow } from './load.js';
 import type { MachineInfo } from './machine.js';
@@ -31,6 +32,8 @@ export interface BenchReport {
   saturationMethod: string;
   keyPath: KeyPathRow[];
   handoff: HandoffRow[];
+  /** `mainThreadBlockMs` of a client refresh into an engine, per key count and path. */
+  refreshBlock: RefreshBlockRow[];
   notes: string[];
 }
 
@@ -111,6 +114,24 @@ function sections(r: BenchReport): Section[] {
       rows: r.handoff.map((h) => [
         h.backend, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
         h.mainThreadCpuUsPerToken === null ? '-' : fmt(h.mainThreadCpuUsPerToken, 3), fmt(h.mainThreadUsPerToken, 3),
+      ]),
+    });
+  }
+  if (r.refreshBlock.length > 0) {
+    out.push({
+      title: 'Key refresh: main-thread block (client refresh of N keys into an engine)',
+      text: 'main-thread: the response opened, parsed and encoded on the event loop (every refresh before the refresh worker); worker: on the refresh worker (refresh-thread.ts). Idle: the same probe with nothing running.',
+      header: ['keys', 'path', 'answer bytes', 'default path', 'mainThreadBlockMs (least)', 'median ms', 'longest callback ms', 'idle least / median ms', 'refresh ms'],
+      rows: r.refreshBlock.map((b) => [
+        b.keys,
+        b.path,
+        b.responseBytes,
+        b.defaultUsesWorker ? 'worker' : 'main-thread',
+        fmt(b.mainThreadBlockMs, 2),
+        fmt(b.medianBlockMs, 2),
+        fmt(b.longestCallbackMs, 2),
+        `${fmt(b.idleBlockMs, 2)} / ${fmt(b.idleMedianBlockMs, 2)}`,
+        fmt(b.refreshMs, 1),
       ]),
     });
   }
