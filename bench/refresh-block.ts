@@ -11,10 +11,11 @@
  * for a core (on a 2-core machine the refresh worker, the operator and their GC threads can hold
  * both).
  *
- * Paths, same run, same client and engine: `main-thread` (every response opened on the calling
- * thread and its snapshot encoded by the engine's publish: the path before the key response
- * worker) and `off-thread` (the default: responses of REFRESH_THREAD_MIN_BYTES or more go to the key
- * response worker, which also encodes the snapshot).
+ * Paths, same run, same client and engine, rounds alternating: `main-thread` (every refresh on
+ * the calling thread and its snapshot encoded by the engine's publish: the only path before the
+ * refresh worker) and `worker` (every refresh on the refresh worker, which also encodes the
+ * snapshot). `defaultUsesWorker` says which one a client takes by default at that size (after
+ * one answer of REFRESH_THREAD_MIN_BYTES or more).
  */
 import { createHook } from 'node:async_hooks';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -24,7 +25,7 @@ import { REFRESH_THREAD_MIN_BYTES, refreshThreadHooks } from '../dist/service/re
 
 export interface RefreshBlockRow {
   keys: number;
-  /** `main-thread`: every response opened on the main thread; `worker`: every one on the key response worker. */
+  /** `main-thread`: every response opened on the main thread; `worker`: every one on the refresh worker. */
   path: 'main-thread' | 'worker';
   /** Whether the default threshold (REFRESH_THREAD_MIN_BYTES) sends a response of this size to the worker. */
   defaultUsesWorker: boolean;
@@ -107,7 +108,7 @@ export async function runRefreshBlock(sizes: readonly number[], rounds: number):
       const blocks = { 'main-thread': [] as number[], worker: [] as number[], idle: [] as number[] };
       const callbacks = { 'main-thread': [] as number[], worker: [] as number[] };
       const times = { 'main-thread': [] as number[], worker: [] as number[] };
-      // Round 0 warms up (JIT, the key response worker's start) and is not counted.
+      // Round 0 warms up (JIT, the refresh worker's start) and is not counted.
       for (let round = 0; round <= rounds; round++) {
         for (const path of ['main-thread', 'worker'] as const) {
           refreshThreadHooks.minBytes = PATHS[path];

@@ -1,8 +1,8 @@
 /**
  * An immutable, validated set of decryption keys plus the policy fields that came with them.
- * Built by `parseKeys()` (keys/parse.ts) on the calling thread, or from a snapshot that a key
- * response worker encoded off the main thread (service/key-response-thread.ts); either way it is
- * complete and consistent, and it behaves the same.
+ * Built by `parseKeys()` (keys/parse.ts, over a KeyList) on the calling thread, or over a
+ * snapshot that the refresh worker encoded off the main thread (service/refresh-thread.ts);
+ * either way it is complete and consistent, and it behaves the same.
  *
  * Its shared-memory form (`snapshotOf()`, keys/snapshot.ts) is what the engine hands its
  * workers: encoded once per KeySet (lazily for a parsed one; a snapshot-built one already is
@@ -11,80 +11,11 @@
 import { inspect } from 'node:util';
 import type { IdentityScope } from '../types.js';
 import type { DecryptionKeys } from './decryption-keys.js';
-import { activePosition, groupByKeyset, type Key, type KeyIndex, type KeySetPolicy } from './key.js';
+import type { Key, KeyIndex, KeySetPolicy } from './key.js';
 import { SnapshotKeys, encodeSnapshot } from './snapshot.js';
 
 export const DEFAULT_ALLOW_CLOCK_SKEW_SECONDS = 1800;
 export const DEFAULT_TOKEN_EXPIRY_SECONDS = 30 * 24 * 60 * 60;
-
-/** The key-list form: maps built from the parsed keys. */
-class KeyListIndex implements KeyIndex {
-  readonly size: number;
-  readonly latestKeyExpiryMs: number;
-  readonly #keys: readonly Key[];
-  readonly #byId = new Map<number, Key>();
-  /** Per keyset, its keys sorted by activation time (for active-key binary search). */
-  readonly #byKeyset = new Map<number, readonly Key[]>();
-  readonly #siteData: ReadonlyMap<number, readonly string[]>;
-  /** Per site, its allowed domain and app names, lower-cased. */
-  readonly #domainsBySite = new Map<number, ReadonlySet<string>>();
-
-  constructor(keys: readonly Key[], siteData: ReadonlyMap<number, readonly string[]>) {
-    this.#keys = Object.freeze([...keys]);
-    this.size = keys.length;
-    let latest = -Infinity;
-    for (const key of keys) {
-      this.#byId.set(key.id, key);
-      if (key.expires * 1000 > latest) latest = key.expires * 1000;
-    }
-    this.latestKeyExpiryMs = latest;
-    for (const [keysetId, indexes] of groupByKeyset(keys)) this.#byKeyset.set(keysetId, indexes.map((i) => keys[i]!));
-    this.#siteData = siteData;
-    for (const [siteId, names] of siteData) {
-      this.#domainsBySite.set(siteId, new Set(names.map((n) => n.toLowerCase())));
-    }
-  }
-
-  get keysetCount(): number {
-    return this.#byKeyset.size;
-  }
-
-  get siteCount(): number {
-    return this.#siteData.size;
-  }
-
-  keys(): readonly Key[] {
-    return this.#keys;
-  }
-
-  getKey(id: number): Key | undefined {
-    return this.#byId.get(id);
-  }
-
-  keysetIds(): number[] {
-    return [...this.#byKeyset.keys()];
-  }
-
-  getActiveKey(keysetId: number, nowMs: number): Key | undefined {
-    const list = this.#byKeyset.get(keysetId);
-    if (!list) return undefined;
-    const at = activePosition(list.length, (i) => list[i]!.activates, (i) => list[i]!.expires, nowMs);
-    return at < 0 ? undefined : list[at];
-  }
-
-  siteIds(): number[] {
-    return [...this.#siteData.keys()];
-  }
-
-  getDomainNames(siteId: number): readonly string[] | undefined {
-    return this.#siteData.get(siteId);
-  }
-
-  isDomainOrAppNameAllowed(siteId: number, domainOrAppName: string): boolean {
-    const names = this.#domainsBySite.get(siteId);
-    return names !== undefined && names.has(domainOrAppName.toLowerCase());
-  }
-}
 
 let snapshotOfKeySet: (keySet: KeySet) => SharedArrayBuffer;
 
@@ -108,7 +39,7 @@ export class KeySet implements KeySetPolicy, DecryptionKeys {
     snapshotOfKeySet = (keySet) => (keySet.#snapshot ??= encodeSnapshot(keySet));
   }
 
-  /** @internal Use `parseKeys()`. */
+  /** @internal Use `parseKeys()`. `index`: a KeyList (parsed keys) or SnapshotKeys (a snapshot). */
   constructor(policy: KeySetPolicy, index: KeyIndex, snapshot?: SharedArrayBuffer) {
     this.identityScope = policy.identityScope;
     this.allowClockSkewSeconds = policy.allowClockSkewSeconds;
@@ -196,11 +127,6 @@ export class KeySet implements KeySetPolicy, DecryptionKeys {
   [inspect.custom](): string {
     return `KeySet ${JSON.stringify(this.toJSON())}`;
   }
-}
-
-/** A key set over parsed keys (what `parseKeys()` returns). */
-export function keySetFromKeys(keys: readonly Key[], policy: KeySetPolicy, siteData: ReadonlyMap<number, readonly string[]>): KeySet {
-  return new KeySet(policy, new KeyListIndex(keys, siteData));
 }
 
 /**

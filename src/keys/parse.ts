@@ -12,7 +12,8 @@ import { decodeBase64Strict } from '../codec/base64.js';
 import { KeysJsonError } from '../errors.js';
 import type { IdentityScope } from '../types.js';
 import { KeyRecord, type Key, type KeySetPolicy } from './key.js';
-import { DEFAULT_ALLOW_CLOCK_SKEW_SECONDS, DEFAULT_TOKEN_EXPIRY_SECONDS, type KeySet, keySetFromKeys } from './key-set.js';
+import { KeyList } from './key-list.js';
+import { DEFAULT_ALLOW_CLOCK_SKEW_SECONDS, DEFAULT_TOKEN_EXPIRY_SECONDS, KeySet } from './key-set.js';
 import { jsonSyntaxSummary } from '../util/json-error.js';
 
 /** Guards against absurd responses (the service sends thousands of keys, not millions). */
@@ -136,7 +137,7 @@ function parseBody(body: Json): KeySet {
     defaultKeysetId: optionalInteger(body, 'default_keyset_id', 'body'),
     tokenExpirySeconds: optionalSeconds(body, 'token_expiry_seconds', 'body', DEFAULT_TOKEN_EXPIRY_SECONDS, true),
   };
-  return keySetFromKeys(parseKeyList(keys, false), policy, parseSiteData(body['site_data']));
+  return new KeySet(policy, new KeyList(parseKeyList(keys, false), parseSiteData(body['site_data'])));
 }
 
 /**
@@ -154,7 +155,7 @@ export function parseKeys(json: string | Uint8Array | object): KeySet {
       throw new KeysJsonError(`key JSON does not parse: ${jsonSyntaxSummary(err)}`);
     }
   }
-  if (Array.isArray(doc)) return keySetFromKeys(parseKeyList(doc, true), LEGACY_POLICY, new Map());
+  if (Array.isArray(doc)) return new KeySet(LEGACY_POLICY, new KeyList(parseKeyList(doc, true), new Map()));
   if (!isObject(doc)) throw new KeysJsonError(`key JSON must be an object, got ${typeName(doc)}`);
 
   if ('body' in doc || 'status' in doc) {
@@ -163,7 +164,7 @@ export function parseKeys(json: string | Uint8Array | object): KeySet {
       throw new KeysJsonError(`key response status is ${JSON.stringify(status)}, not "success"`);
     }
     const body = doc['body'];
-    if (Array.isArray(body)) return keySetFromKeys(parseKeyList(body, true), LEGACY_POLICY, new Map());
+    if (Array.isArray(body)) return new KeySet(LEGACY_POLICY, new KeyList(parseKeyList(body, true), new Map()));
     if (!isObject(body)) throw new KeysJsonError(`body must be an object or an array of keys, got ${typeName(body)}`);
     return parseBody(body);
   }

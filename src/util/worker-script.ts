@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 /**
  * @param from `import.meta.url` of the module that starts the worker
  * @param srcDir that module's folder under src/, e.g. `service`
- * @param file the entry's compiled name, e.g. `key-response-worker.js`
+ * @param file the entry's compiled name, e.g. `refresh-worker.js`
  * @throws ConfigError when neither file exists
  */
 export function workerScript(from: string, srcDir: string, file: string): URL {
