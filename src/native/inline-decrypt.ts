@@ -6,15 +6,15 @@
  * applyPolicyRules() every backend ends in, in the order of decryptToken(). With node-crypto it is
  * decryptToken() itself.
  *
- * The addon reads keys from a key snapshot (engine/snapshot.ts), encoded once per KeySet on its
- * first use here and held in a WeakMap, so the snapshot lives exactly as long as its key set; the
- * addon keeps prepared cipher contexts for the few snapshots used most recently and frees them once
- * their snapshot is collected (native/src/inline.h).
+ * The addon reads keys from the KeySet's own snapshot (keys/snapshot.ts via snapshotOf(): already
+ * there for a key set refreshed on the refresh worker, else encoded on its first use), numbered
+ * here in a WeakMap, so the snapshot lives exactly as long as its key set; the addon keeps
+ * prepared cipher contexts for the few snapshots used most recently and frees them once their
+ * snapshot is collected (native/src/inline.h).
  */
-import { encodeSnapshot } from '../engine/snapshot.js';
 import { NativeUnavailableError } from '../errors.js';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
-import { KeySet } from '../keys/key-set.js';
+import { KeySet, snapshotOf as keySetSnapshot } from '../keys/key-set.js';
 import { applyPolicyRules, checkedResult, decryptToken, failure, type PolicyFields } from '../token/decrypt.js';
 import { MAX_TOKEN_LENGTH, PRIVACY_BIT_CLIENT_SIDE_GENERATED } from '../token/layout.js';
 import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
@@ -59,7 +59,7 @@ function snapshotOf(keySet: KeySet): Snapshot {
   let snapshot = snapshots.get(keySet);
   if (!snapshot) {
     const version = nextVersion++;
-    snapshot = { sab: encodeSnapshot(keySet, version), version };
+    snapshot = { sab: keySetSnapshot(keySet), version };
     snapshots.set(keySet, snapshot);
   }
   return snapshot;

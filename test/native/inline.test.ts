@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
-import { encodeSnapshot } from '../../src/engine/snapshot.js';
+import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import { BidstreamClient, SharingClient, decrypt, decryptToken, encodeAdvertisingToken, parseKeys } from '../../src/index.js';
 import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
 import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';
@@ -36,7 +36,7 @@ function collectGarbage(): void {
 describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
   const addon = requireNative();
   const k = keyResponse(8000, 'inline-contract');
-  const snapshot = encodeSnapshot(parseKeys(k.json), 1);
+  const snapshot = encodeSnapshot(parseKeys(k.json));
   const scratch = new Float64Array(9);
 
   it('rejects arguments that are not a token, a snapshot, a version and a scratch array', () => {

@@ -163,6 +163,8 @@ describe('a refresh on the refresh worker', () => {
     const results = await engine.decryptBatch(tokens);
     expect(results.map((r) => r.status)).toEqual(['Success', 'Success', 'Success']);
     expect(results.map((r) => r.uid)).toEqual(tokens.map((t) => caller.decryptTokenIntoRawUid(t).uid));
+    // In-process decryption (the native addon reads the same snapshot when it is built) agrees too.
+    expect(tokens.map((t) => worker.decryptTokenIntoRawUid(t))).toEqual(tokens.map((t) => caller.decryptTokenIntoRawUid(t)));
   });
 
   it('gives a sharing client keys it encrypts with and the calling thread\'s keys decrypt', async () => {
