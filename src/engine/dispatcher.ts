@@ -16,12 +16,10 @@
  * is re-run once on a fresh loop with the same slot and snapshot, then its calls are rejected with
  * UID2_ERR_WORKER_FAILED; batches queued behind it on that lane are re-run without counting.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { ConfigError } from '../errors.js';
 import type { ClientType } from '../types.js';
+import { workerScript } from '../util/worker-script.js';
 import type { CryptoBackend } from '../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
@@ -92,15 +90,6 @@ const SLOT_TEXT_BYTES_PER_TOKEN = 1024;
 /** Any slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
 const MIN_SLOT_TEXT_BYTES = 64 * 1024;
 
-function workerFile(): string {
-  const sibling = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling.href;
-  // Running from the TypeScript sources (the test suite): use the compiled worker.
-  const built = new URL('../../dist/engine/worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built.href;
-  throw new ConfigError('the engine worker script is missing: run "npm run build"');
-}
-
 class Lane {
   ctrl: Int32Array = createMailbox();
   port: MessagePort | null = null;
@@ -143,7 +132,7 @@ export class Dispatcher {
     this.#options = options;
     this.#host = host;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
-      filename: workerFile(),
+      filename: workerScript(import.meta.url, 'engine', 'worker.js').href,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,

@@ -1,8 +1,10 @@
 /**
  * The key feed: where the engine's keys come from (key JSON, a followed client, or service
- * credentials with the engine's own client) and their publication as versioned snapshots. A new
- * snapshot buffer per version, fully written before any batch can name it; batches capture the
- * snapshot in force when they are cut, so each batch uses exactly one.
+ * credentials with the engine's own client) and their publication as versioned snapshots. The
+ * buffer is the key set's own snapshot (snapshotOf: encoded once, off the main thread for a
+ * worker-refreshed set), fully written before any batch can name it; the engine numbers each
+ * publication, and batches capture the snapshot in force when they are cut, so each uses exactly
+ * one.
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
