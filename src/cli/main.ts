@@ -8,6 +8,7 @@ import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
 import { KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
+import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
 
@@ -36,6 +37,14 @@ Commands:
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
             [--port N (default 0: any free port)] [--scope UID2|EUID]
+  optout serve
+            Receive opt-outs from the UID2 service (webhook) into a durable
+            store file; prints its URL once listening; SIGTERM finishes the
+            requests in flight, then exits
+            --store FILE [--port N] [--host H (default 127.0.0.1)]
+            [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
+            [--identity-param P (default identity)]
+            [--time-param P (default timestamp)]
 
 KEYS is either
   --keys FILE    a decrypted key response (JSON), or
@@ -62,7 +71,24 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   operator: { port: { type: 'string' }, scope: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  optout: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    store: { type: 'string' },
+    path: { type: 'string' },
+    token: { type: 'string' },
+    'identity-param': { type: 'string' },
+    'time-param': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
 };
+
+async function runOptOut(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
+  const [sub, ...extra] = positionals;
+  if (extra.length > 0) throw new CliError(EXIT_USAGE, `optout ${sub} takes no further arguments, got "${extra[0]}"`);
+  if (sub === 'serve') await runOptOutServe(values as OptOutServeValues);
+  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve' : `unknown optout subcommand "${sub}" (serve)`);
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -93,6 +119,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'decrypt') await runDecrypt(values as DecryptCommandValues, parsed.positionals);
   else if (command === 'encrypt') await runEncrypt(values as EncryptCommandValues, parsed.positionals);
   else if (command === 'keys') await runKeys(values as KeysCommandValues);
+  else if (command === 'optout') await runOptOut(values, parsed.positionals);
   else await runOperator(values as OperatorCommandValues);
 }
 

@@ -6,17 +6,11 @@
 import { startLocalOperator } from '../operator/local-operator.js';
 import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY } from '../service/options.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
+import { parsePort } from './options.js';
 
 export interface OperatorCommandValues {
   port?: string;
   scope?: string;
-}
-
-function parsePort(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const port = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isInteger(port) || port > 65_535) throw new CliError(EXIT_USAGE, `--port must be an integer from 0 to 65535, got "${value}"`);
-  return port;
 }
 
 function parseScope(value: string | undefined): 'UID2' | 'EUID' {
