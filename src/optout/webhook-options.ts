@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
-import { integerOption } from '../service/options.js';
+import { integerOption } from '../util/integer-option.js';
 
 export interface OptOutHandlerOptions {
   /** Only this path is served (404 otherwise); null serves every path (a router chose it). Default null. */
