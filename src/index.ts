@@ -36,6 +36,11 @@ export {
   EngineOverloadedError,
   WorkerFailedError,
   NATIVE_ERROR_CODES,
+  OptOutWriteError,
+  OptOutCorruptError,
+  OptOutLockedError,
+  OptOutClosedError,
+  OptOutResponseError,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -81,3 +86,9 @@ export {
   type BatchChannelMessage,
 } from './observability/channels.js';
 export type { CryptoBackend } from './native/backend.js';
+export type { OptOutStore, RawUidInput } from './optout/store.js';
+export { FileOptOutStore, DEFAULT_FILE_OPTOUT_STORE_OPTIONS, type FileOptOutStoreOptions } from './optout/file-store.js';
+export { OptOutSetView, type OptOutSetChange } from './optout/optout-set.js';
+export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook-handler.js';
+export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook-options.js';
+export { parseRawUid } from './optout/raw-uid.js';
