@@ -92,3 +92,4 @@ export { OptOutSetView, type OptOutSetChange } from './optout/optout-set.js';
 export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook-handler.js';
 export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook-options.js';
 export { parseRawUid } from './optout/raw-uid.js';
+export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';

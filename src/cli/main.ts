@@ -8,6 +8,7 @@ import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
 import { KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
+import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
 import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
@@ -37,6 +38,10 @@ Commands:
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
             [--port N (default 0: any free port)] [--scope UID2|EUID]
+            [--optout-webhook URL [--optout-method GET|POST]
+             [--optout-header "Name: value"]... [--optout-identity-param P]
+             [--optout-time-param P]]: deliver opt-outs (POST /local/optout
+            with the api key as bearer) to a webhook, retrying 429/5xx
   optout serve
             Receive opt-outs from the UID2 service (webhook) into a durable
             store file; prints its URL once listening; SIGTERM finishes the
@@ -45,6 +50,11 @@ Commands:
             [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
             [--identity-param P (default identity)]
             [--time-param P (default timestamp)]
+  optout backfill
+            Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
+            opted out and record those in the store; prints a JSON summary
+            --input FILE|- (one raw UID per line) --store FILE
+            [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
 
 KEYS is either
   --keys FILE    a decrypted key response (JSON), or
@@ -70,7 +80,16 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' }, output: { type: 'string' }, threads: { type: 'string' } },
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  operator: { port: { type: 'string' }, scope: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  operator: {
+    port: { type: 'string' },
+    scope: { type: 'string' },
+    'optout-webhook': { type: 'string' },
+    'optout-method': { type: 'string' },
+    'optout-header': { type: 'string', multiple: true },
+    'optout-identity-param': { type: 'string' },
+    'optout-time-param': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
   optout: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -79,15 +98,21 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     token: { type: 'string' },
     'identity-param': { type: 'string' },
     'time-param': { type: 'string' },
+    input: { type: 'string' },
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
+    'secret-key': { type: 'string' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 };
 
-async function runOptOut(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void> {
+async function runOptOut(values: Record<string, unknown>, positionals: string[]): Promise<void> {
   const [sub, ...extra] = positionals;
   if (extra.length > 0) throw new CliError(EXIT_USAGE, `optout ${sub} takes no further arguments, got "${extra[0]}"`);
   if (sub === 'serve') await runOptOutServe(values as OptOutServeValues);
-  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve' : `unknown optout subcommand "${sub}" (serve)`);
+  else if (sub === 'backfill') await runOptOutBackfill(values as OptOutBackfillValues);
+  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve or backfill' : `unknown optout subcommand "${sub}" (serve, backfill)`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -108,7 +133,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError(EXIT_USAGE, (err as Error).message);
   }
-  const values = parsed.values as { help?: boolean } & Record<string, string | boolean | undefined>;
+  const values = parsed.values as { help?: boolean } & Record<string, string | string[] | boolean | undefined>;
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return;

@@ -14,6 +14,7 @@ import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decryp
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
+import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,
@@ -165,6 +166,29 @@ export abstract class ClientBase extends EventEmitter {
   stopAutoRefresh(): void {
     this.#autoRefresher?.stop();
     this.#autoRefresher = undefined;
+  }
+
+  /**
+   * Asks the UID2 service which of `rawUids` opted out (`POST /v2/optout/status`, the key
+   * endpoints' envelope and credentials), for a backfill of an opt-out store. Sent 5,000 raw
+   * UIDs a request, one request after another; `timeoutMs` applies to each request.
+   * @returns the opted-out ones only, with their opt-out time (Unix ms)
+   * @throws (as a rejection) InvalidArgumentError for a malformed raw UID or option (nothing is
+   *   sent), ConfigError, SecretKeyError, AbortedError (the signal, or `close()`),
+   *   ServiceTimeoutError, ServiceNetworkError, ServiceHttpError, EnvelopeError,
+   *   NonceMismatchError, OptOutResponseError
+   */
+  async optOutStatus(rawUids: readonly string[], options?: RefreshOptions): Promise<OptOutStatus[]> {
+    const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
+    return requestOptOutStatus({
+      baseUrl: this.baseUrl,
+      apiKey: this.#apiKey,
+      secretKey: this.#secretKey,
+      rawUids,
+      timeoutMs,
+      maxResponseBytes: this.#options.maxResponseBytes,
+      signals: signal ? [signal, this.#closed.signal] : [this.#closed.signal],
+    });
   }
 
   /**
