@@ -93,3 +93,4 @@ export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from
 export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook-options.js';
 export { parseRawUid } from './optout/raw-uid.js';
 export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
+export { applyOptOut } from './optout/optout-check.js';

@@ -17,13 +17,15 @@ Commands:
   decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
             KEYS [--client bidstream|sharing|legacy] [--domain NAME]
             [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
-            [TOKEN...]
+            [--optout-store FILE [--optout-keep-uid]] [TOKEN...]
             Without TOKEN arguments, reads one token per line (or a JSON object
             {"token": ..., "domainOrAppName": ...}) from --input or stdin,
             streamed in input order in flat memory through worker threads
             (--threads N, default cores - 1; 0 decrypts in-process).
             Keys come from /v2/key/sharing with --client sharing, else
-            /v2/key/bidstream.
+            /v2/key/bidstream. With --optout-store, each record gains
+            "optedOut" and an opted-out one has "uid": null (unless
+            --optout-keep-uid).
   encrypt   Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
             KEYS [--now ISO|MS] [--input FILE|-] [--output FILE] [RAWUID...]
             Keys come from /v2/key/sharing.
@@ -77,7 +79,15 @@ const KEY_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' }, output: { type: 'string' }, threads: { type: 'string' } },
+  decrypt: {
+    ...KEY_OPTIONS,
+    client: { type: 'string' },
+    domain: { type: 'string' },
+    output: { type: 'string' },
+    threads: { type: 'string' },
+    'optout-store': { type: 'string' },
+    'optout-keep-uid': { type: 'boolean' },
+  },
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   operator: {

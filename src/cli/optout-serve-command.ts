@@ -6,12 +6,11 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Uid2Error } from '../errors.js';
-import { FileOptOutStore } from '../optout/file-store.js';
 import { createOptOutHandler } from '../optout/webhook-handler.js';
 import { validateOptOutHandlerOptions } from '../optout/webhook-options.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parsePort } from './options.js';
+import { openStoreForCli } from './optout-store.js';
 
 /** Environment variable holding the webhook's bearer token. */
 export const ENV_OPTOUT_TOKEN = 'UID2_OPTOUT_TOKEN';
@@ -24,17 +23,6 @@ export interface OptOutServeValues {
   token?: string;
   'identity-param'?: string;
   'time-param'?: string;
-}
-
-/** Opens a store for a CLI command, turning its failures into one line and exit code 2. */
-export async function openStoreForCli(path: string | undefined, readOnly: boolean): Promise<FileOptOutStore> {
-  if (path === undefined || path === '') throw new CliError(EXIT_USAGE, 'missing --store FILE');
-  try {
-    return await FileOptOutStore.open(path, { readOnly });
-  } catch (err) {
-    const reason = err instanceof Uid2Error ? err.message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-    throw new CliError(EXIT_USAGE, `cannot open opt-out store ${path}: ${reason}`);
-  }
 }
 
 export async function runOptOutServe(values: OptOutServeValues): Promise<void> {

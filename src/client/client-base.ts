@@ -15,6 +15,8 @@ import { refreshChannel, type RefreshChannelMessage } from '../observability/cha
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
+import { applyOptOut } from '../optout/optout-check.js';
+import type { DecryptionResult } from '../types.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,
@@ -198,6 +200,12 @@ export abstract class ClientBase extends EventEmitter {
   close(): void {
     this.stopAutoRefresh();
     this.#closed.abort(new AbortedError('the client is closed'));
+  }
+
+  /** Applies the configured opt-out check to a fresh decryption result (no store: unchanged). */
+  protected checkOptOut(result: DecryptionResult): DecryptionResult {
+    const store = this.#options.optOut;
+    return store ? applyOptOut(result, store, this.#options.returnOptedOutUid) : result;
   }
 
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */
