@@ -68,8 +68,8 @@ export interface DecryptionResult {
   isClientSideGenerated?: boolean;
   expiry?: Date;
   /**
-   * Present only when an opt-out store is configured: true when the raw UID opted out (its
-   * `uid` is then withheld unless the caller asked to keep it), else false.
+   * Set only when an opt-out store is configured (undefined otherwise): true when the raw UID
+   * opted out (its `uid` is then withheld unless the caller asked to keep it), else false.
    */
   optedOut?: boolean;
 }

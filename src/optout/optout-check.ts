@@ -28,7 +28,8 @@ export function applyOptOut(result: DecryptionResult, store: Pick<OptOutStore, '
     result.optedOut = false;
   } else if (store.has(uid)) {
     result.optedOut = true;
-    if (!returnUid) delete result.uid;
+    // Assigned, not deleted: the shape stays the same (uid is undefined on every non-Success too).
+    if (!returnUid) result.uid = undefined;
   } else {
     result.optedOut = false;
   }
