@@ -84,7 +84,7 @@ export class FileOptOutStore implements OptOutStore {
       path,
       { readOnly: o.readOnly, maxGroupRecords: o.maxGroupRecords },
       (records) => (set = new OptOutSet(records)),
-      (uid, ms) => set!.add(uid, toOptOutSeconds(ms)),
+      (buf, offset, length, ms) => set!.addAt(buf, offset, length, toOptOutSeconds(ms)),
     );
     const store = new FileOptOutStore(path, log, set!, report);
     if (!o.readOnly && o.compactAboveRedundant > 0 && report.records - set!.size >= o.compactAboveRedundant) await store.compact();

@@ -77,10 +77,10 @@ function homeBucket(fp: Fingerprint, seed: number, buckets: number): number {
   return Math.floor(((h >>> 6) * buckets) / 67_108_864);
 }
 
-/** Writes the fingerprint of raw UID bytes (32 or 33) into `out`. */
-export function fingerprintBytes(bytes: Uint8Array, out: Fingerprint): void {
-  const s = bytes.length - 32;
-  out[0] = (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) ^ (s === 1 ? Math.imul(0x100 | bytes[0]!, 0x27d4eb2d) : 0);
+/** Writes the fingerprint of the raw UID (32 or 33 bytes) at `bytes[offset .. offset + length)` into `out`. */
+export function fingerprintBytes(bytes: Uint8Array, out: Fingerprint, offset = 0, length = bytes.length): void {
+  const s = offset + length - 32;
+  out[0] = (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) ^ (length === 33 ? Math.imul(0x100 | bytes[offset]!, 0x27d4eb2d) : 0);
   out[1] = bytes[s + 4]! | (bytes[s + 5]! << 8) | (bytes[s + 6]! << 16) | (bytes[s + 7]! << 24);
   out[2] = bytes[s + 8]! | (bytes[s + 9]! << 8) | (bytes[s + 10]! << 16) | (bytes[s + 11]! << 24);
 }
@@ -273,7 +273,12 @@ export class OptOutSet {
    * already present keeps the earlier of its time and this one.
    */
   add(uid: Uint8Array, seconds: number): OptOutSetChange {
-    fingerprintBytes(uid, this.#fp);
+    return this.addAt(uid, 0, uid.length, seconds);
+  }
+
+  /** `add` for the raw UID at `bytes[offset .. offset + length)` (a log record in a read buffer: no copy). */
+  addAt(bytes: Uint8Array, offset: number, length: number, seconds: number): OptOutSetChange {
+    fingerprintBytes(bytes, this.#fp, offset, length);
     const change = insert(this.#table, this.#fp, seconds);
     if (this.#next) {
       insert(this.#next, this.#fp, seconds);

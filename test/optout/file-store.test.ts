@@ -190,3 +190,19 @@ describe('FileOptOutStore', () => {
     await store.close();
   });
 });
+
+describe('crc32Range', () => {
+  it('equals zlib.crc32 on any range (property)', async () => {
+    const { crc32 } = await import('node:zlib');
+    const { crc32Range } = await import('../../src/optout/crc32.js');
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const buf = Buffer.from(bytes);
+        const start = bytes.length === 0 ? 0 : a % bytes.length;
+        const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+        return crc32Range(buf, start, end) === crc32(buf.subarray(start, end));
+      }),
+    );
+  });
+});
