@@ -207,10 +207,13 @@ export async function runOptOutBench(quick: boolean, progress: (text: string) =>
     await writeLogFile(big, count);
     progress('opt-outs: loading it');
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const store = await FileOptOutStore.open(big);
     const loadSec = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const loadCpuSec = (cpu.user + cpu.system) / 1e6;
     if (store.size !== count) throw new Error(`loaded ${store.size} of ${count}`);
-    rows.push({ figure: `load ${count.toLocaleString('en-US')} opt-outs from the file`, value: `${loadSec.toFixed(2)} s`, target: '<= 10 s for 10M', how: `FileOptOutStore.open, ${(statSync(big).size / 2 ** 20).toFixed(0)} MiB file, CRC of every record checked` });
+    rows.push({ figure: `load ${count.toLocaleString('en-US')} opt-outs from the file`, value: `${loadSec.toFixed(2)} s`, target: '<= 10 s for 10M', how: `FileOptOutStore.open, ${(statSync(big).size / 2 ** 20).toFixed(0)} MiB file, CRC of every record checked; ${loadCpuSec.toFixed(2)} s of process CPU (the wall time includes waiting for a core)` });
     rows.push({ figure: `bytes per entry at ${count.toLocaleString('en-US')}`, value: (store.memoryBytes / store.size).toFixed(1), target: '<= 24', how: 'the loaded set: SharedArrayBuffer bytes / entries' });
     await store.close();
     rmSync(big, { force: true });
