@@ -94,3 +94,4 @@ export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './opt
 export { parseRawUid } from './optout/raw-uid.js';
 export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
 export { applyOptOut } from './optout/optout-check.js';
+export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';

@@ -13,7 +13,7 @@ import { parsePort } from './options.js';
 import { openStoreForCli } from './optout-store.js';
 
 /** Environment variable holding the webhook's bearer token. */
-export const ENV_OPTOUT_TOKEN = 'UID2_OPTOUT_TOKEN';
+const ENV_OPTOUT_TOKEN = 'UID2_OPTOUT_TOKEN';
 
 export interface OptOutServeValues {
   port?: string;

@@ -26,8 +26,8 @@ import { OptOutClosedError, OptOutCorruptError, OptOutLockedError, OptOutWriteEr
 import { crc32Range } from './crc32.js';
 import { MAX_RAW_UID_BYTES } from './raw-uid.js';
 
-export const LOG_MAGIC = Buffer.from('UID2OPT\n', 'latin1');
-export const LOG_VERSION = 1;
+const LOG_MAGIC = Buffer.from('UID2OPT\n', 'latin1');
+const LOG_VERSION = 1;
 export const LOG_HEADER_BYTES = 64;
 export const LOG_RECORD_BYTES = 48;
 const RECORD_TYPE_OPTOUT = 1;

@@ -78,7 +78,7 @@ function homeBucket(fp: Fingerprint, seed: number, buckets: number): number {
 }
 
 /** Writes the fingerprint of the raw UID (32 or 33 bytes) at `bytes[offset .. offset + length)` into `out`. */
-export function fingerprintBytes(bytes: Uint8Array, out: Fingerprint, offset = 0, length = bytes.length): void {
+function fingerprintBytes(bytes: Uint8Array, out: Fingerprint, offset = 0, length = bytes.length): void {
   const s = offset + length - 32;
   out[0] = (bytes[s]! | (bytes[s + 1]! << 8) | (bytes[s + 2]! << 16) | (bytes[s + 3]! << 24)) ^ (length === 33 ? Math.imul(0x100 | bytes[offset]!, 0x27d4eb2d) : 0);
   out[1] = bytes[s + 4]! | (bytes[s + 5]! << 8) | (bytes[s + 6]! << 16) | (bytes[s + 7]! << 24);
@@ -100,7 +100,7 @@ function sextet(code: number): number {
  * cannot be a raw UID (wrong length, a bad character among those read); such text is never in
  * the set. Characters past the 20th are not read: they are not part of the fingerprint.
  */
-export function fingerprintBase64(text: string, out: Fingerprint): boolean {
+function fingerprintBase64(text: string, out: Fingerprint): boolean {
   const n = text.length;
   let length: number;
   if (n === 44) length = text.charCodeAt(43) === 61 ? (text.charCodeAt(42) === 61 ? 0 : 32) : 33;

@@ -5,8 +5,6 @@
  */
 import { decodeBase64Strict } from '../codec/base64.js';
 
-/** The two raw UID lengths, in bytes. */
-export const RAW_UID_LENGTHS: readonly number[] = Object.freeze([32, 33]);
 /** Longest raw UID, bytes. */
 export const MAX_RAW_UID_BYTES = 33;
 

@@ -39,7 +39,7 @@ export interface OptOutStatusRequest extends Credentials {
  * Validates the raw UIDs up front (nothing is sent when one is malformed).
  * @throws InvalidArgumentError naming the first bad entry
  */
-export function checkRawUidList(rawUids: unknown): readonly string[] {
+function checkRawUidList(rawUids: unknown): readonly string[] {
   if (!Array.isArray(rawUids)) throw new InvalidArgumentError('rawUids must be an array of raw UIDs (standard base64)');
   rawUids.forEach((uid, i) => {
     if (!parseRawUid(uid)) throw new InvalidArgumentError(`rawUids[${i}] is not standard base64 of a 32- or 33-byte raw UID`);
@@ -48,7 +48,7 @@ export function checkRawUidList(rawUids: unknown): readonly string[] {
 }
 
 /** Validates one decrypted answer against the batch it answers. */
-export function parseOptOutStatusResponse(payload: Uint8Array, asked: ReadonlySet<string>, redact: readonly string[] = []): OptOutStatus[] {
+function parseOptOutStatusResponse(payload: Uint8Array, asked: ReadonlySet<string>, redact: readonly string[] = []): OptOutStatus[] {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
