@@ -13,6 +13,7 @@ import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
 import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
+import { optOutMarkdown, runOptOutBench } from './optout.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 
@@ -89,6 +90,15 @@ async function main(args: BenchArgs): Promise<void> {
     'Main-thread µs/token: event-loop utilisation (performance.eventLoopUtilization, main thread only) over the run divided by tokens completed. It includes the load generator\'s own wake-ups (at most one per 100 µs), the same for every contender.',
     `This machine has ${machine.cores} cores: the pool's default is cores - 1 = ${Math.max(1, machine.cores - 1)} worker(s), and the main thread, the generator thread and the workers share them.`,
   ];
+
+  if (args.scope === 'optout') {
+    // Its own figures and table: the opt-out store is measured apart from the decryption contenders.
+    const rows = await runOptOutBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
 
   progress('starting the local operator and refreshing keys over loopback HTTP');
   const operator = await startLocalOperator();

@@ -156,3 +156,43 @@ export class NativeUnavailableError extends Uid2Error {
  * - `UID2_ERR_NATIVE_OPENSSL`: OpenSSL could not create a cipher context or lacks AES-256-GCM/CBC.
  */
 export const NATIVE_ERROR_CODES: readonly string[] = Object.freeze(['UID2_ERR_NATIVE_SNAPSHOT', 'UID2_ERR_NATIVE_OPENSSL']);
+
+// --- Opt-outs (src/optout/). Messages name files and counts, never a raw UID.
+
+/** An opt-out could not be made durable (a failed write or fsync); it was not recorded. */
+export class OptOutWriteError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_OPTOUT_WRITE', message, options);
+  }
+}
+
+/** The opt-out file is damaged somewhere other than its last, unacknowledged write. */
+export class OptOutCorruptError extends Uid2Error {
+  /** Byte offset of the first damaged record. */
+  readonly offset: number;
+  constructor(offset: number, message: string) {
+    super('UID2_ERR_OPTOUT_CORRUPT', message);
+    this.offset = offset;
+  }
+}
+
+/** Another live process holds the opt-out file open for writing. */
+export class OptOutLockedError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_OPTOUT_LOCKED', message);
+  }
+}
+
+/** The opt-out store was closed; it takes no more opt-outs. */
+export class OptOutClosedError extends Uid2Error {
+  constructor(message = 'the opt-out store is closed') {
+    super('UID2_ERR_OPTOUT_CLOSED', message);
+  }
+}
+
+/** An opt-out status response (`/v2/optout/status`) that is not the documented shape. */
+export class OptOutResponseError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_OPTOUT_RESPONSE', message);
+  }
+}

@@ -37,6 +37,11 @@ export {
   EngineOverloadedError,
   WorkerFailedError,
   NATIVE_ERROR_CODES,
+  OptOutWriteError,
+  OptOutCorruptError,
+  OptOutLockedError,
+  OptOutClosedError,
+  OptOutResponseError,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -82,3 +87,12 @@ export {
   type BatchChannelMessage,
 } from './observability/channels.js';
 export type { CryptoBackend } from './native/backend.js';
+export type { OptOutStore, RawUidInput } from './optout/store.js';
+export { FileOptOutStore, DEFAULT_FILE_OPTOUT_STORE_OPTIONS, type FileOptOutStoreOptions } from './optout/file-store.js';
+export { OptOutSetView, type OptOutSetChange } from './optout/optout-set.js';
+export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook-handler.js';
+export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook-options.js';
+export { parseRawUid } from './optout/raw-uid.js';
+export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
+export { applyOptOut } from './optout/optout-check.js';
+export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';

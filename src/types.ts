@@ -67,6 +67,11 @@ export interface DecryptionResult {
   advertisingTokenVersion?: AdvertisingTokenVersion;
   isClientSideGenerated?: boolean;
   expiry?: Date;
+  /**
+   * Set only when an opt-out store is configured (undefined otherwise): true when the raw UID
+   * opted out (its `uid` is then withheld unless the caller asked to keep it), else false.
+   */
+  optedOut?: boolean;
 }
 
 /** Result of encrypting a raw UID. `encryptedData` (the v4 token) is present only on `Success`. */

@@ -101,6 +101,25 @@ const ROWS: Row[] = [
     code: 'UID2_ERR_NATIVE_UNAVAILABLE',
     message: 'the native addon is unavailable',
   },
+  {
+    cls: errors.OptOutWriteError,
+    make: () => new errors.OptOutWriteError('writing optouts.log failed (ENOSPC)', { cause }),
+    name: 'OptOutWriteError',
+    code: 'UID2_ERR_OPTOUT_WRITE',
+    message: 'writing optouts.log failed (ENOSPC)',
+    cause,
+  },
+  {
+    cls: errors.OptOutCorruptError,
+    make: () => new errors.OptOutCorruptError(112, 'optouts.log is damaged at byte 112'),
+    name: 'OptOutCorruptError',
+    code: 'UID2_ERR_OPTOUT_CORRUPT',
+    message: 'optouts.log is damaged at byte 112',
+    fields: { offset: 112 },
+  },
+  { cls: errors.OptOutLockedError, make: () => new errors.OptOutLockedError('held by process 42'), name: 'OptOutLockedError', code: 'UID2_ERR_OPTOUT_LOCKED', message: 'held by process 42' },
+  { cls: errors.OptOutClosedError, make: () => new errors.OptOutClosedError(), name: 'OptOutClosedError', code: 'UID2_ERR_OPTOUT_CLOSED', message: 'the opt-out store is closed' },
+  { cls: errors.OptOutResponseError, make: () => new errors.OptOutResponseError('body.opted_out is missing'), name: 'OptOutResponseError', code: 'UID2_ERR_OPTOUT_RESPONSE', message: 'body.opted_out is missing' },
 ];
 
 describe('error classes', () => {

@@ -5,8 +5,11 @@
  * Tokens go through a DecryptionEngine (worker threads; `--threads 0` decrypts in-process) in
  * chunks of 4,096 lines with a few chunks in flight, so any input size runs in flat memory.
  * With `--input`, a progress bar (terminals only) and a closing per-status summary go to stderr.
+ * With `--optout-store FILE`, each record gains "optedOut" and an opted-out one has "uid": null
+ * (unless `--optout-keep-uid`), checked on the main thread against the store's in-memory set.
  */
 import { DecryptionEngine } from '../engine/engine.js';
+import { applyOptOut } from '../optout/optout-check.js';
 import type { DecryptionResult } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { decryptionRecord } from './format.js';
@@ -14,6 +17,7 @@ import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type Chun
 import { parseClientType, parseNow } from './options.js';
 import { ProgressBar, renderSummary } from './progress.js';
 import { resolveKeySet, type KeySourceValues } from './key-source.js';
+import { openStoreForCli } from './optout-store.js';
 
 export interface DecryptCommandValues extends KeySourceValues {
   client?: string;
@@ -22,6 +26,8 @@ export interface DecryptCommandValues extends KeySourceValues {
   input?: string;
   output?: string;
   threads?: string;
+  'optout-store'?: string;
+  'optout-keep-uid'?: boolean;
 }
 
 interface TokenInput {
@@ -59,7 +65,11 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
   const threads = parseThreads(values.threads);
   if (tokens.length > 0 && values.input !== undefined) throw new CliError(EXIT_USAGE, '--input cannot be combined with TOKEN arguments');
   const input = tokens.length > 0 ? undefined : openInput(values.input);
+  if (values['optout-keep-uid'] && values['optout-store'] === undefined) throw new CliError(EXIT_USAGE, '--optout-keep-uid needs --optout-store FILE');
   const keys = await resolveKeySet(values, clientType === 'sharing' ? 'sharing' : 'bidstream');
+  // Read-only: a running `optout serve` may hold the file; this run checks the opt-outs as of now.
+  const optOut = values['optout-store'] === undefined ? undefined : await openStoreForCli(values['optout-store'], true);
+  const keepUid = values['optout-keep-uid'] ?? false;
   const output = await openOutput(values.output);
   // A handful of TOKEN arguments is decrypted in-process unless --threads asks otherwise: starting
   // worker threads would cost more than it saves. Streams default to the engine's thread count.
@@ -75,6 +85,7 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
         domains: inputs.map((i) => i.domainOrAppName),
         now: fixedNow ?? Date.now(),
       });
+      if (optOut) for (let i = 0; i < results.length; i++) results[i] = applyOptOut(results[i]!, optOut, keepUid);
       return { text: formatResults(results, statusCounts), count: results.length };
     };
 
@@ -100,6 +111,7 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
   } finally {
     await engine.close();
     await output.close();
+    await optOut?.close();
   }
 }
 

@@ -14,10 +14,12 @@ export interface DecryptionRecord {
   isClientSideGenerated: boolean | null;
   established: string | null;
   expiry: string | null;
+  /** Only with `--optout-store`. */
+  optedOut?: boolean;
 }
 
 export function decryptionRecord(result: DecryptionResult): DecryptionRecord {
-  return {
+  const record: DecryptionRecord = {
     status: result.status,
     uid: result.uid ?? null,
     siteId: result.siteId ?? null,
@@ -27,6 +29,8 @@ export function decryptionRecord(result: DecryptionResult): DecryptionRecord {
     established: isoOrNull(result.established),
     expiry: isoOrNull(result.expiry),
   };
+  if (result.optedOut !== undefined) record.optedOut = result.optedOut;
+  return record;
 }
 
 export function encryptionRecord(result: EncryptionResult): { status: string; token: string | null } {

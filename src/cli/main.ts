@@ -8,6 +8,8 @@ import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
 import { KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
+import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
+import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
 
@@ -15,13 +17,15 @@ Commands:
   decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
             KEYS [--client bidstream|sharing|legacy] [--domain NAME]
             [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
-            [TOKEN...]
+            [--optout-store FILE [--optout-keep-uid]] [TOKEN...]
             Without TOKEN arguments, reads one token per line (or a JSON object
             {"token": ..., "domainOrAppName": ...}) from --input or stdin,
             streamed in input order in flat memory through worker threads
             (--threads N, default cores - 1; 0 decrypts in-process).
             Keys come from /v2/key/sharing with --client sharing, else
-            /v2/key/bidstream.
+            /v2/key/bidstream. With --optout-store, each record gains
+            "optedOut" and an opted-out one has "uid": null (unless
+            --optout-keep-uid).
   encrypt   Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
             KEYS [--now ISO|MS] [--input FILE|-] [--output FILE] [RAWUID...]
             Keys come from /v2/key/sharing.
@@ -36,6 +40,23 @@ Commands:
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
             [--port N (default 0: any free port)] [--scope UID2|EUID]
+            [--optout-webhook URL [--optout-method GET|POST]
+             [--optout-header "Name: value"]... [--optout-identity-param P]
+             [--optout-time-param P]]: deliver opt-outs (POST /local/optout
+            with the api key as bearer) to a webhook, retrying 429/5xx
+  optout serve
+            Receive opt-outs from the UID2 service (webhook) into a durable
+            store file; prints its URL once listening; SIGTERM finishes the
+            requests in flight, then exits
+            --store FILE [--port N] [--host H (default 127.0.0.1)]
+            [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
+            [--identity-param P (default identity)]
+            [--time-param P (default timestamp)]
+  optout backfill
+            Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
+            opted out and record those in the store; prints a JSON summary
+            --input FILE|- (one raw UID per line) --store FILE
+            [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
 
 KEYS is either
   --keys FILE    a decrypted key response (JSON), or
@@ -58,11 +79,51 @@ const KEY_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  decrypt: { ...KEY_OPTIONS, client: { type: 'string' }, domain: { type: 'string' }, output: { type: 'string' }, threads: { type: 'string' } },
+  decrypt: {
+    ...KEY_OPTIONS,
+    client: { type: 'string' },
+    domain: { type: 'string' },
+    output: { type: 'string' },
+    threads: { type: 'string' },
+    'optout-store': { type: 'string' },
+    'optout-keep-uid': { type: 'boolean' },
+  },
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  operator: { port: { type: 'string' }, scope: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  operator: {
+    port: { type: 'string' },
+    scope: { type: 'string' },
+    'optout-webhook': { type: 'string' },
+    'optout-method': { type: 'string' },
+    'optout-header': { type: 'string', multiple: true },
+    'optout-identity-param': { type: 'string' },
+    'optout-time-param': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  optout: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    store: { type: 'string' },
+    path: { type: 'string' },
+    token: { type: 'string' },
+    'identity-param': { type: 'string' },
+    'time-param': { type: 'string' },
+    input: { type: 'string' },
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
+    'secret-key': { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
 };
+
+async function runOptOut(values: Record<string, unknown>, positionals: string[]): Promise<void> {
+  const [sub, ...extra] = positionals;
+  if (extra.length > 0) throw new CliError(EXIT_USAGE, `optout ${sub} takes no further arguments, got "${extra[0]}"`);
+  if (sub === 'serve') await runOptOutServe(values as OptOutServeValues);
+  else if (sub === 'backfill') await runOptOutBackfill(values as OptOutBackfillValues);
+  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve or backfill' : `unknown optout subcommand "${sub}" (serve, backfill)`);
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -82,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError(EXIT_USAGE, (err as Error).message);
   }
-  const values = parsed.values as { help?: boolean } & Record<string, string | boolean | undefined>;
+  const values = parsed.values as { help?: boolean } & Record<string, string | string[] | boolean | undefined>;
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return;
@@ -93,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'decrypt') await runDecrypt(values as DecryptCommandValues, parsed.positionals);
   else if (command === 'encrypt') await runEncrypt(values as EncryptCommandValues, parsed.positionals);
   else if (command === 'keys') await runKeys(values as KeysCommandValues);
+  else if (command === 'optout') await runOptOut(values, parsed.positionals);
   else await runOperator(values as OperatorCommandValues);
 }
 

@@ -14,6 +14,14 @@ export function parseNow(value: string | undefined): number | undefined {
   return ms;
 }
 
+/** `--port N`: 0 to 65535; absent means 0 (any free port). */
+export function parsePort(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const port = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port > 65_535) throw new CliError(EXIT_USAGE, `--port must be an integer from 0 to 65535, got "${value}"`);
+  return port;
+}
+
 export function parseClientType(value: string | undefined): ClientType {
   const type = value ?? 'bidstream';
   if (type !== 'bidstream' && type !== 'sharing' && type !== 'legacy') {

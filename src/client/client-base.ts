@@ -14,6 +14,9 @@ import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decryp
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
+import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
+import { applyOptOut } from '../optout/optout-check.js';
+import type { DecryptionResult } from '../types.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,
@@ -174,12 +177,41 @@ export abstract class ClientBase extends EventEmitter {
   }
 
   /**
+   * Asks the UID2 service which of `rawUids` opted out (`POST /v2/optout/status`, the key
+   * endpoints' envelope and credentials), for a backfill of an opt-out store. Sent 5,000 raw
+   * UIDs a request, one request after another; `timeoutMs` applies to each request.
+   * @returns the opted-out ones only, with their opt-out time (Unix ms)
+   * @throws (as a rejection) InvalidArgumentError for a malformed raw UID or option (nothing is
+   *   sent), ConfigError, SecretKeyError, AbortedError (the signal, or `close()`),
+   *   ServiceTimeoutError, ServiceNetworkError, ServiceHttpError, EnvelopeError,
+   *   NonceMismatchError, OptOutResponseError
+   */
+  async optOutStatus(rawUids: readonly string[], options?: RefreshOptions): Promise<OptOutStatus[]> {
+    const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
+    return requestOptOutStatus({
+      baseUrl: this.baseUrl,
+      apiKey: this.#apiKey,
+      secretKey: this.#secretKey,
+      rawUids,
+      timeoutMs,
+      maxResponseBytes: this.#options.maxResponseBytes,
+      signals: signal ? [signal, this.#closed.signal] : [this.#closed.signal],
+    });
+  }
+
+  /**
    * Stops auto-refresh and aborts every refresh in flight; later refreshes resolve with an
    * AbortedError. The keys in force stay usable for decryption and encryption. Idempotent.
    */
   close(): void {
     this.stopAutoRefresh();
     this.#closed.abort(new AbortedError('the client is closed'));
+  }
+
+  /** Applies the configured opt-out check to a fresh decryption result (no store: unchanged). */
+  protected checkOptOut(result: DecryptionResult): DecryptionResult {
+    const store = this.#options.optOut;
+    return store ? applyOptOut(result, store, this.#options.returnOptedOutUid) : result;
   }
 
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */

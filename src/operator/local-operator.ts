@@ -12,18 +12,23 @@
  * uid2-shared `AuthMiddleware`): the Bearer scheme in any case; the body is base64 text whatever
  * the Content-Type, except that `application/octet-stream` is first tried as raw envelope bytes
  * (answered in kind) and falls back to base64 text (answered as text).
+ *
+ * Opt-outs (`/v2/optout/status`, the admin route `/local/optout`, webhook delivery) live in
+ * optout-routes.ts and optout-delivery.ts; this file only routes to them.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBase64Strict } from '../codec/base64.js';
-import { Uid2Error } from '../errors.js';
+import { InvalidArgumentError, Uid2Error } from '../errors.js';
 import { decodeSecretKey, OCTET_STREAM, openRequest, sealResponse, type OpenedEnvelope } from '../service/envelope.js';
 import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
 import { KeyStore, type KeyResponseJson } from './key-store.js';
 import { mintToken, randomRawUid, rawUidFor, type MintTokenOptions } from './minting.js';
+import { OptOutDelivery, type OptOutDeliveryStats } from './optout-delivery.js';
+import { ADMIN_OPTOUT_PATH, OPTOUT_MAX_REQUEST_BYTES, OPTOUT_ROUTE_PATHS, OptOutRegistry, RouteRefusal } from './optout-routes.js';
 import { resolveOperatorOptions, type LocalOperatorOptions, type OperatorSite, type ResolvedOperatorOptions } from './options.js';
 
 /** Requests are a few hundred bytes; anything much larger is refused before it is read. */
@@ -75,6 +80,16 @@ export interface LocalOperator {
   randomRawUid(): string;
   /** The decrypted key response the endpoint would send now. */
   keyResponse(endpoint: KeyEndpoint): KeyResponseJson;
+  /**
+   * Opts a raw UID out (as `POST /local/optout` does): `/v2/optout/status` reports it from now
+   * on, and it is delivered to the opt-out webhook when one is configured.
+   * @throws InvalidArgumentError for a malformed raw UID or time
+   */
+  optOut(rawUid: string, optedOutMs?: number): void;
+  /** What the opt-out webhook delivery has done (all zero without a webhook). */
+  readonly optOutDelivery: OptOutDeliveryStats;
+  /** Raw UIDs whose webhook delivery was acknowledged (200/204), in the order of the answers. */
+  deliveredOptOuts(): readonly string[];
   /** Stops the server, drops open connections and cancels delayed answers. */
   close(): Promise<void>;
 }
@@ -125,13 +140,13 @@ function isJsonObjectOrEmpty(payload: Buffer): boolean {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
+      if (size > max) {
         req.removeAllListeners('data');
         reject(new HttpReply(413, 'request body too large'));
         return;
@@ -153,6 +168,8 @@ class LocalOperatorServer implements LocalOperator {
   readonly #secret: Buffer;
   readonly #bearer: Buffer;
   readonly #store: KeyStore;
+  readonly #delivery: OptOutDelivery | null;
+  readonly #optOuts: OptOutRegistry;
   readonly #server: Server;
   readonly #closing = new AbortController();
   readonly #requests: OperatorRequestRecord[] = [];
@@ -169,6 +186,8 @@ class LocalOperatorServer implements LocalOperator {
     this.#secret = decodeSecretKey(options.secretKey);
     this.#bearer = Buffer.from(options.apiKey, 'utf8');
     this.#store = new KeyStore(options, Date.now());
+    this.#delivery = options.optOutWebhook ? new OptOutDelivery(options.optOutWebhook) : null;
+    this.#optOuts = new OptOutRegistry(this.#delivery);
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -223,8 +242,21 @@ class LocalOperatorServer implements LocalOperator {
     return this.#store.keyResponse(endpoint, Date.now());
   }
 
+  optOut(rawUid: string, optedOutMs: number = Date.now()): void {
+    if (!this.#optOuts.optOut(rawUid, optedOutMs)) throw new InvalidArgumentError('rawUid must be a raw UID (base64 of 32 or 33 bytes) and optedOutMs Unix ms');
+  }
+
+  get optOutDelivery(): OptOutDeliveryStats {
+    return this.#delivery?.stats ?? { pending: 0, delivered: 0, attempts: 0, retried: 0, failed: 0 };
+  }
+
+  deliveredOptOuts(): readonly string[] {
+    return this.#delivery?.delivered() ?? [];
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
+    this.#delivery?.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -268,12 +300,15 @@ class LocalOperatorServer implements LocalOperator {
 
   async #answer(req: IncomingMessage, record: OperatorRequestRecord, fault: OperatorFault | null): Promise<{ status: number; contentType: string; body: string | Buffer }> {
     const endpoint = (Object.keys(KEY_ENDPOINT_PATHS) as KeyEndpoint[]).find((e) => KEY_ENDPOINT_PATHS[e] === record.path);
-    if (!endpoint) throw new HttpReply(404, 'no such endpoint');
+    const optOutRoute = OPTOUT_ROUTE_PATHS.has(record.path);
+    if (!endpoint && !optOutRoute) throw new HttpReply(404, 'no such endpoint');
     if (req.method !== 'POST') throw new HttpReply(405, 'method not allowed');
     if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
     if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
 
-    const raw = await readBody(req);
+    // A status request of 5,000 raw UIDs is far larger than a key request.
+    const raw = await readBody(req, optOutRoute ? OPTOUT_MAX_REQUEST_BYTES : MAX_REQUEST_BYTES);
+    if (record.path === ADMIN_OPTOUT_PATH) return this.#optOuts.adminAnswer(raw);
     let binary = announcesRawBytes(record.contentType);
     let opened: OpenedEnvelope;
     if (binary) {
@@ -294,8 +329,16 @@ class LocalOperatorServer implements LocalOperator {
     }
     const nowMs = Date.now();
 
-    const json =
-      fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
+    let json: object;
+    if (!endpoint) {
+      try {
+        json = this.#optOuts.statusJson(opened.payload);
+      } catch (err) {
+        throw err instanceof RouteRefusal ? new HttpReply(err.status, err.message) : err;
+      }
+    } else {
+      json = fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
+    }
     const nonce = fault?.kind === 'wrong-nonce' ? Buffer.from(opened.nonce.map((b) => b ^ 0xff)) : opened.nonce;
     const sealed = sealResponse(this.#secret, nonce, Buffer.from(JSON.stringify(json), 'utf8'), nowMs);
     if (fault?.kind === 'garbage-body') return { status: 200, contentType: 'text/plain', body: GARBAGE_BODY };

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { decodeSecretKey } from '../service/envelope.js';
 import { integerOption } from '../util/integer-option.js';
 import type { IdentityScope } from '../types.js';
+import { validateOptOutWebhookOptions, type OptOutWebhookOptions, type ResolvedOptOutWebhookOptions } from './optout-delivery.js';
 
 /** A publisher site: its id and the domain and app names its CSTG tokens may come from. */
 export interface OperatorSite {
@@ -52,6 +53,8 @@ export interface LocalOperatorOptions {
   maxSharingLifetimeSeconds?: number;
   /** `allow_clock_skew_seconds`. Default 1800. */
   allowClockSkewSeconds?: number;
+  /** Where and how to deliver opt-outs (see OptOutWebhookOptions). Default: no delivery. */
+  optOutWebhook?: OptOutWebhookOptions | null;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -67,13 +70,14 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   tokenLifetimeSeconds: 3 * 86_400,
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
+  optOutWebhook: null,
 });
 
 /**
  * Options with every default filled in and the credentials decided (the lifetime limits default
  * to the token lifetimes, so they are absent from DEFAULT_LOCAL_OPERATOR_OPTIONS).
  */
-export type ResolvedOperatorOptions = Required<LocalOperatorOptions>;
+export type ResolvedOperatorOptions = Required<Omit<LocalOperatorOptions, 'optOutWebhook'>> & { optOutWebhook: ResolvedOptOutWebhookOptions | null };
 
 /** Token fields are i32: site ids and lifetimes in seconds must fit. */
 const MAX_I32 = 2_147_483_647;
@@ -129,6 +133,7 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     sharingTokenExpirySeconds,
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
+    optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.

@@ -45,7 +45,16 @@ export interface CheckedCredentials {
  * @throws ConfigError (missing or unusable base URL or api key, missing secret), SecretKeyError
  */
 export function checkCredentials(credentials: Credentials, endpoint: KeyEndpoint): CheckedCredentials {
-  const url = endpointUrl(credentials.baseUrl, KEY_ENDPOINT_PATHS[endpoint]);
+  return checkCredentialsForPath(credentials, KEY_ENDPOINT_PATHS[endpoint]);
+}
+
+/**
+ * Checks the credentials for the service endpoint at `path` (the key endpoints,
+ * `/v2/optout/status`) without sending anything.
+ * @throws ConfigError (missing or unusable base URL or api key, missing secret), SecretKeyError
+ */
+export function checkCredentialsForPath(credentials: Credentials, path: string): CheckedCredentials {
+  const url = endpointUrl(credentials.baseUrl, path);
   const apiKey = checkApiKey(credentials.apiKey);
   const secretKey = credentials.secretKey?.trim();
   if (!secretKey) throw new ConfigError(`no secret key: pass secretKey or set ${ENV_SECRET_KEY}`);

@@ -6,6 +6,8 @@
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { integerOption } from '../util/integer-option.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
+import { validateOptOutOption } from '../optout/optout-check.js';
+import type { OptOutStore } from '../optout/store.js';
 
 /** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -24,14 +26,23 @@ export interface ClientOptions {
    * credentials or key secrets). Default: silent.
    */
   logger?: Logger;
+  /**
+   * Opt-outs checked at decrypt time: each result gains `optedOut`, and an opted-out result's
+   * `uid` is withheld (unless `returnOptedOutUid`). Statuses are unchanged. Default: none.
+   */
+  optOut?: OptOutStore | null;
+  /** Keep the `uid` of opted-out results, for audits; they still carry `optedOut: true`. Default false. */
+  returnOptedOutUid?: boolean;
 }
 
 /** Client options after validation: every default filled in, the logger bound to the client. */
-export type ResolvedClientOptions = Required<Omit<ClientOptions, 'logger'>> & { logger: Logger };
+export type ResolvedClientOptions = Required<Omit<ClientOptions, 'logger' | 'optOut'>> & { logger: Logger; optOut: OptOutStore | null };
 
 export const DEFAULT_CLIENT_OPTIONS: Readonly<Required<Omit<ClientOptions, 'logger'>>> = Object.freeze({
   timeoutMs: 10_000,
   maxResponseBytes: 64 * 1024 * 1024,
+  optOut: null,
+  returnOptedOutUid: false,
 });
 
 /** Options of one `refresh()` call. */
@@ -71,7 +82,11 @@ function checkObject(options: unknown, name: string): Record<string, unknown> {
 /** @throws InvalidArgumentError naming the first bad option */
 export function validateClientOptions(options: unknown): ResolvedClientOptions {
   const o = checkObject(options, 'options');
+  const returnOptedOutUid = o['returnOptedOutUid'] ?? DEFAULT_CLIENT_OPTIONS.returnOptedOutUid;
+  if (typeof returnOptedOutUid !== 'boolean') throw new InvalidArgumentError('options.returnOptedOutUid must be a boolean');
   return {
+    optOut: validateOptOutOption(o['optOut'], 'options.optOut'),
+    returnOptedOutUid,
     logger: resolveLogger(o['logger'], 'options.logger', 'uid2-client'),
     timeoutMs: integerOption(o['timeoutMs'], 'options.timeoutMs', DEFAULT_CLIENT_OPTIONS.timeoutMs, MAX_TIMER_MS),
     maxResponseBytes: integerOption(

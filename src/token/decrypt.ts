@@ -241,6 +241,9 @@ export function checkedResult(
     advertisingTokenVersion: version,
     isClientSideGenerated,
     expiry: new Date(expiresMs),
+    // Set by the opt-out check when a store is configured; declared here so that setting it
+    // keeps the object's shape (an added property would cost an allocation per result).
+    optedOut: undefined,
   };
 }
 

@@ -1,0 +1,74 @@
+/**
+ * `uid2-engine optout backfill`: checks a list of raw UIDs (one per line) against the UID2
+ * service's `/v2/optout/status` and records the opted-out ones in the store, e.g. to seed a new
+ * store or to catch up after the receiver was down longer than the service retries. Requests
+ * go one after another (4,096 raw UIDs each, under the 5,000 limit); the store's group commit
+ * makes each batch's adds durable together. A malformed line stops the run before its batch is
+ * sent (exit 2, naming the line, never its content); a service failure stops it with exit 3,
+ * after everything recorded so far was made durable.
+ */
+import { BidstreamClient } from '../client/bidstream-client.js';
+import { parseRawUid } from '../optout/raw-uid.js';
+import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/options.js';
+import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
+import { openInput, readLineChunks } from './io.js';
+import { openStoreForCli } from './optout-store.js';
+
+export interface OptOutBackfillValues {
+  input?: string;
+  store?: string;
+  'base-url'?: string;
+  'api-key'?: string;
+  'secret-key'?: string;
+  timeout?: string;
+}
+
+export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<void> {
+  if (values.input === undefined) throw new CliError(EXIT_USAGE, 'missing --input FILE (one raw UID per line; - for stdin)');
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
+    throw new CliError(EXIT_USAGE, `--timeout must be a positive number of milliseconds, got "${values.timeout}"`);
+  }
+  const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
+  const missing = [
+    baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
+    apiKey === undefined && `--api-key (or ${ENV_API_KEY})`,
+    secretKey === undefined && `--secret-key (or ${ENV_SECRET_KEY})`,
+  ].filter(Boolean);
+  if (missing.length > 0) throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
+  const input = openInput(values.input);
+  const store = await openStoreForCli(values.store, false);
+  const client = new BidstreamClient(baseUrl, apiKey, secretKey, timeout === undefined ? undefined : { timeoutMs: timeout });
+  let line = 0;
+  let checked = 0;
+  let optedOut = 0;
+  let added = 0;
+  try {
+    for await (const chunk of readLineChunks(input.stream)) {
+      const batch: string[] = [];
+      for (const text of chunk.lines) {
+        line++;
+        const uid = text.trim();
+        if (uid === '') continue;
+        if (!parseRawUid(uid)) throw new CliError(EXIT_USAGE, `line ${line} of ${values.input} is not a raw UID (standard base64 of 32 or 33 bytes)`);
+        batch.push(uid);
+      }
+      if (batch.length === 0) continue;
+      let found;
+      try {
+        found = await client.optOutStatus(batch);
+      } catch (err) {
+        const e = err as { message?: string; code?: string };
+        throw new CliError(EXIT_REFRESH_FAILED, `opt-out status request failed after ${checked} raw UIDs: ${e.message} (${e.code ?? 'unknown'})`);
+      }
+      checked += batch.length;
+      optedOut += found.length;
+      const changes = await Promise.all(found.map((f) => store.add(f.advertisingId, Math.max(1000, f.optedOutSinceMs))));
+      added += changes.filter((c) => c !== 'unchanged').length;
+    }
+  } finally {
+    client.close();
+    await store.close();
+  }
+  process.stdout.write(`${JSON.stringify({ checked, optedOut, recorded: added, storeSize: store.size })}\n`);
+}
