@@ -15,6 +15,7 @@ import { batchChannel, type BatchChannelMessage } from '../observability/channel
 import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
+import { applyOptOut } from '../optout/optout-check.js';
 import { decryptToken } from '../token/decrypt.js';
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
@@ -81,9 +82,7 @@ export class DecryptionEngine {
               complete: (batch) => this.#complete(batch),
               decryptOversized: (call, index) => {
                 const result = decryptToken(call.token(index), this.#keys.keySet, options.clientType, call.domain(index), call.nowMs);
-                this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
-                this.#counters.tokens++;
-                call.settle(index, result);
+                call.settle(index, this.#counted(result));
               },
               failed: (batch, err, retried) => this.#failed(batch, err, retried),
             },
@@ -154,9 +153,7 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#dispatcher) {
       const result = this.#decryptInProcess(token, this.#keys.keySet, this.#options.clientType, domainOrAppName, nowMs);
-      this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
-      this.#counters.tokens++;
-      return Promise.resolve(result);
+      return Promise.resolve(this.#counted(result));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -182,9 +179,7 @@ export class DecryptionEngine {
       const startedAt = performance.now();
       const keySet = this.#keys.keySet;
       const decrypt = this.#decryptInProcess;
-      const results = tokens.map((t, i) => decrypt(t, keySet, this.#options.clientType, domains?.[i], nowMs));
-      for (const r of results) this.#counters.statusCodes[CODE_BY_STATUS.get(r.status)!]!++;
-      this.#counters.tokens += results.length;
+      const results = tokens.map((t, i) => this.#counted(decrypt(t, keySet, this.#options.clientType, domains?.[i], nowMs)));
       this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
       return Promise.resolve(results);
     }
@@ -207,6 +202,7 @@ export class DecryptionEngine {
       batchRetries: c.batchRetries,
       failedBatches: c.failedBatches,
       overloadRejections: c.overloadRejections,
+      optedOutResults: c.optedOut,
       queueDepth: this.#batcher.queued,
       inFlightBatches: d?.inFlightBatches ?? 0,
       inFlightTokens: d?.inFlightTokens ?? 0,
@@ -300,19 +296,36 @@ export class DecryptionEngine {
     );
   }
 
+  /** Counts a result decided on this thread and applies the opt-out check; returns it. */
+  #counted(result: DecryptionResult): DecryptionResult {
+    this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
+    this.#counters.tokens++;
+    return this.#checkOptOut(result);
+  }
+
+  #checkOptOut(result: DecryptionResult): DecryptionResult {
+    const store = this.#options.optOut;
+    if (store === null) return result;
+    const checked = applyOptOut(result, store, this.#options.returnOptedOutUid);
+    if (checked.optedOut) this.#counters.optedOut++;
+    return checked;
+  }
+
   #complete(batch: Batch): void {
     const { slot, parts } = batch;
     const codes = this.#counters.statusCodes;
     const hooks = this.#hooks;
     const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
+    const checkOptOut = this.#options.optOut !== null;
     let pos = 0;
     for (let k = 0; k < parts.calls.length; k++) {
       const call = parts.calls[k]!;
       const start = parts.starts[k]!;
       const end = start + parts.counts[k]!;
       for (let i = start; i < end; i++, pos++) {
-        const result = readResult(slot, pos);
+        let result = readResult(slot, pos);
         codes[slot.recordBytes[pos * RECORD_BYTES]!]!++;
+        if (checkOptOut) result = this.#checkOptOut(result);
         seen?.push(result);
         call.settle(i, result);
       }

@@ -6,6 +6,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 import { MAX_TIMER_MS, type AutoRefreshOptions, type ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
+import { validateOptOutOption } from '../optout/optout-check.js';
+import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
 import { SNAPSHOT_CACHE_SIZE } from './messages.js';
 
@@ -60,6 +62,15 @@ export interface EngineOptions {
   /** Batches in flight per worker (one running, the rest ready), 1-4. Default 2. */
   batchesPerWorker?: number;
   /**
+   * Opt-outs checked at decrypt time: every result gains `optedOut` (true when its raw UID is in
+   * the store), and an opted-out result's `uid` is withheld unless `returnOptedOutUid`. Statuses
+   * are unchanged. Checked on the main thread against the store's in-memory set, so an opt-out
+   * recorded after a token was decrypted (or cached) applies from the next call. Default: none.
+   */
+  optOut?: OptOutStore | null;
+  /** With `optOut`: keep the `uid` of opted-out results (audits only). Default false. */
+  returnOptedOutUid?: boolean;
+  /**
    * A pino-compatible logger (`info`, `warn`, `error`, `debug`, optional `child`) for worker
    * failures and batch re-runs; with credentials, also the created client's refresh outcomes
    * (unless `clientOptions.logger` is given). Never receives tokens, raw UIDs or secrets.
@@ -77,15 +88,18 @@ export interface ResolvedEngineOptions {
   maxQueuedTokens: number;
   batchesPerWorker: number;
   logger: Logger;
+  optOut: OptOutStore | null;
+  returnOptedOutUid: boolean;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger'>> = Object.freeze({
+export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut'>> = Object.freeze({
   clientType: 'bidstream',
   maxBatchSize: 1024,
   idleParkMs: 50,
   batchWindowUs: 0,
   maxQueuedTokens: 1_048_576,
   batchesPerWorker: 2,
+  returnOptedOutUid: false,
 });
 
 /** A batch slot's record table is sized per token; larger batches only add latency. */
@@ -121,6 +135,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     maxQueuedTokens: integerOption(options.maxQueuedTokens, 'options.maxQueuedTokens', DEFAULT_ENGINE_OPTIONS.maxQueuedTokens),
     batchesPerWorker: integerOption(options.batchesPerWorker, 'options.batchesPerWorker', DEFAULT_ENGINE_OPTIONS.batchesPerWorker, SNAPSHOT_CACHE_SIZE),
     logger: resolveLogger(options.logger, 'options.logger', 'uid2-engine'),
+    optOut: validateOptOutOption(options.optOut, 'options.optOut'),
+    returnOptedOutUid: options.returnOptedOutUid ?? DEFAULT_ENGINE_OPTIONS.returnOptedOutUid,
   };
+  if (typeof resolved.returnOptedOutUid !== 'boolean') throw new InvalidArgumentError('options.returnOptedOutUid must be a boolean');
   return resolved;
 }

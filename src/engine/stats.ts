@@ -26,6 +26,8 @@ export interface EngineStats {
   failedBatches: number;
   /** Calls rejected because the queue was full. */
   overloadRejections: number;
+  /** Results whose raw UID was in the `optOut` store (0 without one). */
+  optedOutResults: number;
   /** Key refreshes of the followed client (credentials or `client`) that succeeded / failed. */
   keyRefreshSuccesses: number;
   keyRefreshFailures: number;
@@ -51,6 +53,7 @@ export class EngineCounters {
   batchRetries = 0;
   failedBatches = 0;
   overloadRejections = 0;
+  optedOut = 0;
   /** Results per status code (slot.ts STATUS_BY_CODE). */
   readonly statusCodes = new Float64Array(STATUS_BY_CODE.length);
   readonly durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };

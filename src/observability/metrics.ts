@@ -136,6 +136,7 @@ export async function registerEngineMetrics(
   followCounter('batch_retries_total', 'Batches re-run after their worker died', (s) => s.batchRetries);
   followCounter('failed_batches_total', 'Batches rejected after failing twice', (s) => s.failedBatches);
   followCounter('overload_rejections_total', 'Calls rejected because maxQueuedTokens was reached', (s) => s.overloadRejections);
+  followCounter('opted_out_total', 'Results whose raw UID is in the opt-out store (uid withheld unless returnOptedOutUid)', (s) => s.optedOutResults);
 
   let lastRefresh = { success: 0, failure: 0 };
   const refreshes = new prom.Counter({
