@@ -1,58 +1,59 @@
 #!/usr/bin/env node
 /**
- * Install step: builds the optional native addon (native/) with node-gyp against the Node that
- * runs the install, and Node's own OpenSSL headers. The addon is an accelerator only, so this
- * script never fails an install: without a compiler (or headers) it prints one line and exits 0,
- * and the engine uses node:crypto.
+ * Install step for the optional native addon. When the package's prebuilt addon
+ * (prebuilds/<platform>-<arch>/uid2-engine.<libc>.node, Node-API, one binary for every Node from
+ * 20 on) loads in the Node that runs the install, there is nothing to do: slim images need no
+ * compiler. Otherwise it builds native/ with node-gyp against this Node's headers and its own
+ * OpenSSL, into native/build/Release. The addon is an accelerator only, so this script never fails
+ * an install: without a compiler (or headers) it prints one line and exits 0, and the engine
+ * uses node:crypto.
  *
- * node-gyp: npm runs install scripts with npm_config_node_gyp pointing at its bundled copy; outside
- * npm we look for npm's copy next to this Node, then a node-gyp on PATH. Headers: npm_config_nodedir
- * when set, else the include/node beside this Node binary when it has node_api.h and OpenSSL, so no
- * header download is needed on machines that cannot reach the internet.
+ * node-gyp and headers: see native-toolchain.mjs (npm's bundled node-gyp, npm_config_nodedir or
+ * the include/node beside this Node, so no header download is needed on machines without internet).
  *
  *   node scripts/build-native.mjs [--verbose]     (also: npm run install)
+ *   node scripts/build-native.mjs --force         build even when the prebuild loads (the loader
+ *                                                 still prefers the prebuild: point
+ *                                                 UID2_ENGINE_NATIVE_ADDON at the build to use it)
  *   UID2_ENGINE_SKIP_NATIVE=1                     skip the build
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { NATIVE_DIR, PACKAGE_ROOT, findNodeGyp, localNodeDir, prebuildRelativePath } from './native-toolchain.mjs';
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const nativeDir = join(root, 'native');
 const verbose = process.argv.includes('--verbose');
+const force = process.argv.includes('--force');
 const say = (line) => console.log(`uid2-engine: ${line}`);
-
-function findNodeGyp() {
-  const fromNpm = process.env.npm_config_node_gyp;
-  if (fromNpm && existsSync(fromNpm)) return [process.execPath, fromNpm];
-  const prefix = dirname(dirname(process.execPath));
-  for (const lib of ['lib/node_modules', 'node_modules']) {
-    const bundled = join(prefix, lib, 'npm/node_modules/node-gyp/bin/node-gyp.js');
-    if (existsSync(bundled)) return [process.execPath, bundled];
-  }
-  return ['node-gyp'];
-}
-
-function localNodeDir() {
-  if (process.env.npm_config_nodedir) return undefined; // node-gyp reads it itself
-  const prefix = dirname(dirname(process.execPath));
-  const include = join(prefix, 'include/node');
-  const complete = ['node_api.h', 'openssl/evp.h', 'common.gypi'].every((f) => existsSync(join(include, f)));
-  return complete ? prefix : undefined;
-}
 
 if (process.env.UID2_ENGINE_SKIP_NATIVE === '1') {
   say('native addon skipped (UID2_ENGINE_SKIP_NATIVE=1); using node:crypto');
   process.exit(0);
 }
 
-const [command, ...prefixArgs] = findNodeGyp();
+// The prebuild is loaded in a child process: a binary that does not fit this machine must not
+// take the install down with it, whatever way it fails.
+const prebuild = prebuildRelativePath();
+if (!force && existsSync(join(PACKAGE_ROOT, prebuild))) {
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(PACKAGE_ROOT, prebuild))})`], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (probe.status === 0) {
+    say(`prebuilt native addon loads (${prebuild}); nothing to build`);
+    process.exit(0);
+  }
+  const why = (probe.stderr ?? '').split('\n').find((l) => /Error/.test(l))?.trim() ?? `exit code ${probe.status}`;
+  say(`prebuilt native addon ${prebuild} does not load here (${why.slice(0, 200)}); building from source`);
+}
+
+const nodeGyp = findNodeGyp();
+const [command, ...prefixArgs] = nodeGyp.endsWith('.js') ? [process.execPath, nodeGyp] : [nodeGyp];
 const nodeDir = localNodeDir();
 const args = [...prefixArgs, 'rebuild', '--release', ...(nodeDir ? [`--nodedir=${nodeDir}`] : [])];
 const started = Date.now();
 const run = spawnSync(command, args, {
-  cwd: nativeDir,
+  cwd: NATIVE_DIR,
   stdio: verbose ? 'inherit' : 'pipe',
   encoding: 'utf8',
   env: process.env,

@@ -6,14 +6,18 @@
 # addon, fills its in-process context table and unloads it. Fails when memcheck reports an invalid read/write, a use of uninitialised memory or a
 # definite leak whose stack goes through uid2_native (Node's own startup noise is not ours to fix).
 #
-#   npm run build && node scripts/build-native.mjs && scripts/check-native-memory.sh [TOKENS]
+#   npm run build && node scripts/build-native.mjs --force && scripts/check-native-memory.sh [TOKENS]
+#
+# It checks the local build (unstripped, so memcheck's stacks name our functions), not the stripped
+# prebuild the loader would pick first: UID2_ENGINE_NATIVE_ADDON points the loader at it.
 #
 # TOKENS defaults to 30000 (about three minutes under valgrind on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOKENS="${1:-30000}"
 ADDON=native/build/Release/uid2_native.node
-[[ -f "$ADDON" ]] || { echo "check-native-memory: $ADDON missing (node scripts/build-native.mjs)"; exit 1; }
+[[ -f "$ADDON" ]] || { echo "check-native-memory: $ADDON missing (node scripts/build-native.mjs --force)"; exit 1; }
+export UID2_ENGINE_NATIVE_ADDON="$PWD/$ADDON"
 [[ -f dist/engine/worker.js ]] || { echo "check-native-memory: dist/ missing (npm run build)"; exit 1; }
 command -v valgrind >/dev/null || { echo "check-native-memory: valgrind not installed"; exit 1; }
 
@@ -28,7 +32,7 @@ import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
 import { RECORD_BYTES, packBatch } from './dist/engine/slot.js';
 import { encodeSnapshot } from './dist/keys/snapshot.js';
 import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
-import { NATIVE_ADDON_PATH } from './dist/native/load.js';
+import { nativeAddonPath } from './dist/native/load.js';
 
 const TOKENS = Number(process.argv[2]);
 const NOW_MS = 1_780_000_000_000;
@@ -101,7 +105,7 @@ for (let done = 0; done < TOKENS; done += 3000) {
 // 3. A worker thread that decodes with the addon and exits: its instance data (with a filled
 // in-process context table) must be freed.
 await new Promise((resolve, reject) => {
-  const addon = `require(${JSON.stringify(NATIVE_ADDON_PATH)})`;
+  const addon = `require(${JSON.stringify(nativeAddonPath())})`;
   const w = new Worker(
     `const { workerData: d } = require('node:worker_threads'); ${addon}.benchGcmFloor(100); ${addon}.gcmDecrypt(Buffer.alloc(32), [Buffer.alloc(40)]);` +
       ` for (const t of d.tokens) ${addon}.decodeOne(t, d.snapshot, 1, new Float64Array(7));`,

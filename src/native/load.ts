@@ -1,13 +1,26 @@
 /**
- * Loads the optional native addon (native/build/Release/uid2_native.node, built by
- * scripts/build-native.mjs at install time). The path is resolved from this file, two levels
- * below the package root both in src/ (tests) and in dist/ (the published build), so the same
- * code finds the addon from either. A missing or unloadable addon is not an error here: the
- * engine and the clients then use node:crypto, unless UID2_ENGINE_BACKEND=native demands the addon.
+ * Loads the optional native addon, from the first of:
+ *   1. the prebuilt Node-API binary shipped in the package,
+ *      prebuilds/<platform>-<arch>/uid2-engine.<libc>.node (scripts/prebuild.mjs makes it);
+ *   2. a local build, native/build/Release/uid2_native.node (scripts/build-native.mjs makes it at
+ *      install when no prebuild fits this machine).
+ * Paths are resolved from this file, two levels below the package root both in src/ (tests) and
+ * in dist/ (the published build). The prebuild comes first so that what the tests load is what
+ * users get; a test keeps it in step with native/src. The naming rule is the one of
+ * scripts/native-toolchain.mjs (the install step, plain JS, cannot import this file).
+ *
+ * UID2_ENGINE_NATIVE_ADDON=/path/to/file.node loads that file instead, and only it (a build of
+ * one's own, or the unstripped local build under valgrind).
+ *
+ * A missing or unloadable addon is not an error here: the engine and the clients then use
+ * node:crypto, and the main thread says so once on stderr, unless UID2_ENGINE_BACKEND picks a
+ * backend explicitly.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 /** What the addon exports (native/src/addon.cc). */
 export interface NativeAddon {
@@ -45,14 +58,26 @@ export interface NativeAddon {
   readonly opensslVersion: string;
 }
 
-/** Where the addon is expected, relative to the package root. */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/uid2_native.node', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LIBC = existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
+/** Names one addon file to load instead of the candidates below. */
+const ADDON_ENV = 'UID2_ENGINE_NATIVE_ADDON';
+/** Where the addon may be, in the order tried. */
+const CANDIDATES = [
+  fileURLToPath(new URL(`../../prebuilds/${process.platform}-${process.arch}/uid2-engine.${LIBC}.node`, import.meta.url)),
+  fileURLToPath(new URL('../../native/build/Release/uid2_native.node', import.meta.url)),
+];
 
-let loaded: { addon: NativeAddon | null; reason: string } | undefined;
+let loaded: { addon: NativeAddon | null; path: string | null; reason: string } | undefined;
 
-/** The addon, or `null` when it is missing or fails to load. Loads once per thread. */
+/** The addon, or `null` when none is there or none loads. Loads once per thread. */
 export function loadNative(): NativeAddon | null {
-  if (!loaded) loaded = tryLoad();
+  if (!loaded) {
+    loaded = tryLoad();
+    if (!loaded.addon && isMainThread) {
+      process.stderr.write(`uid2-engine: native addon unavailable (${loaded.reason}); decrypting with node:crypto, about 18x slower per worker (docs/native.md)\n`);
+    }
+  }
   return loaded.addon;
 }
 
@@ -62,15 +87,28 @@ export function nativeUnavailableReason(): string {
   return loaded!.reason;
 }
 
-function tryLoad(): { addon: NativeAddon | null; reason: string } {
-  if (!existsSync(NATIVE_ADDON_PATH)) {
-    return { addon: null, reason: `${NATIVE_ADDON_PATH} is missing (build it with "npm run install")` };
+/** The file loadNative() loaded the addon from, or `null` when it found none. */
+export function nativeAddonPath(): string | null {
+  loadNative();
+  return loaded!.path;
+}
+
+function tryLoad(): { addon: NativeAddon | null; path: string | null; reason: string } {
+  const require = createRequire(import.meta.url);
+  const reasons: string[] = [];
+  const override = process.env[ADDON_ENV];
+  for (const path of override ? [resolve(override)] : CANDIDATES) {
+    const name = override ? `${ADDON_ENV}=${path}` : relative(PACKAGE_ROOT, path);
+    if (!existsSync(path)) {
+      reasons.push(`no ${name}`);
+      continue;
+    }
+    try {
+      return { addon: require(path) as NativeAddon, path, reason: '' };
+    } catch (err) {
+      // A binary for another libc or a corrupt file: try the next one rather than crash.
+      reasons.push(`${name} does not load: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
-  try {
-    const require = createRequire(import.meta.url);
-    return { addon: require(NATIVE_ADDON_PATH) as NativeAddon, reason: '' };
-  } catch (err) {
-    // An addon built for another Node ABI, or a corrupt file: fall back rather than crash.
-    return { addon: null, reason: `${NATIVE_ADDON_PATH} does not load: ${(err as Error).message}` };
-  }
+  return { addon: null, path: null, reason: reasons.join('; ') };
 }
