@@ -2,8 +2,10 @@
 /**
  * Native backend vs node-crypto backend vs the OpenSSL floor, single thread, same corpus.
  *
- *   npm run build && node scripts/build-native.mjs && node bench/native.mjs [--quick] [--json] [--engine] [--inline]
+ *   npm run build && node bench/native.mjs [--quick] [--json] [--engine] [--inline] [--package DIR]
  *
+ * - --package DIR: measure the uid2-engine installed in DIR/node_modules (e.g. from the packed
+ *   tarball, with its prebuilt addon) instead of this checkout's dist/; the addon used is printed.
  * - backends: the worker's decryptBatch() called directly in this thread on pre-filled batch
  *   slots of 256 tokens (the engine's default batch), so both backends do exactly the work a
  *   worker does per batch (decode, decrypt, rule checks, records) and nothing else. Rounds
@@ -18,15 +20,24 @@
  *   included; both clients are first checked to agree on every token, then rounds alternate.
  */
 import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BidstreamClient, DecryptionEngine, encodeAdvertisingToken, parseKeys } from '../dist/index.js';
-import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
-import { packBatch } from '../dist/engine/slot.js';
-import { encodeSnapshot } from '../dist/keys/snapshot.js';
-import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
-import { seededRandom } from '../dist-bench/seeded-random.js';
+import { pathToFileURL } from 'node:url';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+// Modules by file URL: an installed package's internals are outside its "exports" map.
+const packageDir = args.has('--package') ? argv[argv.indexOf('--package') + 1] : undefined;
+const dist = packageDir ? pathToFileURL(`${resolve(packageDir, 'node_modules/uid2-engine/dist')}/`) : new URL('../dist/', import.meta.url);
+const load = (file) => import(new URL(file, dist).href);
+const { BidstreamClient, DecryptionEngine, encodeAdvertisingToken, parseKeys } = await load('index.js');
+const { decodeBatch, openSnapshot } = await load('engine/backends/decode.js');
+const { packBatch } = await load('engine/slot.js');
+const { encodeSnapshot } = await load('keys/snapshot.js');
+const { loadNative, nativeAddonPath, nativeUnavailableReason } = await load('native/load.js');
+// seeded-random is a bench helper, not part of the package.
+const { seededRandom } = await import('../dist-bench/seeded-random.js');
+
 const QUICK = args.has('--quick');
 const JSON_OUT = args.has('--json');
 const BATCH = 256;
@@ -204,6 +215,7 @@ const machine = {
   cores: cpus().length,
   node: process.version,
   openssl: addon.opensslVersion,
+  addon: nativeAddonPath(),
   loadavg: loadavg().map((l) => l.toFixed(2)).join(' '),
 };
 const results = [measure('v4'), measure('mixed')];
@@ -217,6 +229,7 @@ if (JSON_OUT) {
 } else {
   const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(11);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.openssl}, load ${machine.loadavg}`);
+  console.log(`addon: ${machine.addon}`);
   console.log(`worker decryptBatch(), one thread, batches of ${BATCH}, ${TOKENS} tokens, median of ${ROUNDS} rounds (tokens/s)`);
   console.log('corpus   native       node-crypto  native/node  floor/native');
   for (const r of results) {
