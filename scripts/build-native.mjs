@@ -15,7 +15,8 @@
  *   node scripts/build-native.mjs --force         build even when the prebuild loads (the loader
  *                                                 still prefers the prebuild: point
  *                                                 UID2_ENGINE_NATIVE_ADDON at the build to use it)
- *   UID2_ENGINE_SKIP_NATIVE=1                     skip the build
+ *   UID2_ENGINE_SKIP_NATIVE=1                     skip this step (UID2_ENGINE_BACKEND=node-crypto
+ *                                                 is how to run without the addon)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,7 +28,7 @@ const force = process.argv.includes('--force');
 const say = (line) => console.log(`uid2-engine: ${line}`);
 
 if (process.env.UID2_ENGINE_SKIP_NATIVE === '1') {
-  say('native addon skipped (UID2_ENGINE_SKIP_NATIVE=1); using node:crypto');
+  say('install step skipped (UID2_ENGINE_SKIP_NATIVE=1): nothing built; a prebuilt addon that loads is still used');
   process.exit(0);
 }
 

@@ -9,6 +9,8 @@
  *             ESM, CJS, types, the CLI and every vendored vector work on the native backend.
  *   fallback: the same tarball without prebuilds/: the install step fails to build and says so,
  *             the engine prints its one-line notice and decrypts every vector on node-crypto.
+ *   broken:   the prebuild replaced by bytes that are no shared object: neither the install step
+ *             nor the engine fails; both say why and fall back.
  *   source:   without prebuilds/ but with this machine's compiler: the install step builds native/
  *             from the shipped sources, as on platforms without a prebuild (skipped when the
  *             machine has no compiler).
@@ -186,7 +188,12 @@ function writePrograms(dir: string): void {
 }
 
 let packed: { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] };
-const installs: Record<'prebuilt' | 'fallback' | 'source', Run | undefined> = { prebuilt: undefined, fallback: undefined, source: undefined };
+const installs: Record<'prebuilt' | 'fallback' | 'broken' | 'source', Run | undefined> = {
+  prebuilt: undefined,
+  fallback: undefined,
+  broken: undefined,
+  source: undefined,
+};
 const project = (name: keyof typeof installs): string => join(work, name);
 
 beforeAll(async () => {
@@ -204,6 +211,11 @@ beforeAll(async () => {
   rmSync(join(stage, 'package/prebuilds'), { recursive: true });
   const bare = join(work, 'uid2-engine-no-prebuild.tgz');
   expect(spawnSync('tar', ['-czf', bare, '-C', stage, 'package']).status).toBe(0);
+  // And with a prebuild that is not a shared object at all.
+  mkdirSync(dirname(join(stage, 'package', PREBUILD)), { recursive: true });
+  writeFileSync(join(stage, 'package', PREBUILD), 'not an ELF file\n');
+  const broken = join(work, 'uid2-engine-broken-prebuild.tgz');
+  expect(spawnSync('tar', ['-czf', broken, '-C', stage, 'package']).status).toBe(0);
 
   const ci = (name: keyof typeof installs, tarball: string, path: string): Promise<void> => {
     writeProject(project(name), tarball);
@@ -214,6 +226,7 @@ beforeAll(async () => {
   await Promise.all([
     ci('prebuilt', full, NO_COMPILER_PATH),
     ci('fallback', bare, NO_COMPILER_PATH),
+    ci('broken', broken, NO_COMPILER_PATH),
     HOST_HAS_COMPILER ? ci('source', bare, process.env['PATH']!) : Promise.resolve(),
   ]);
 }, 120_000);
@@ -340,6 +353,25 @@ describe('installed without the prebuild, no compiler on PATH', () => {
     expect(r.stderr).toBe(
       `uid2-engine: native addon unavailable (no ${PREBUILD}; no native/build/Release/uid2_native.node); decrypting with node:crypto, about 18x slower per worker (docs/native.md)\n`,
     );
+    expectEveryVector(JSON.parse(r.stdout) as ProgramOutput, 'node-crypto');
+  });
+});
+
+describe('installed with a prebuild that does not load, no compiler on PATH', () => {
+  it('the install step says why, tries a source build, and still succeeds', () => {
+    const install = installs.broken!;
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    expect(install.stdout).toMatch(new RegExp(`^uid2-engine: prebuilt native addon ${PREBUILD.replace(/\./g, '\\.')} does not load here \\(.+\\); building from source$`, 'm'));
+    expect(install.stdout).toMatch(/^uid2-engine: native addon not built \(.+\); using node:crypto/m);
+  });
+
+  it('the engine names the broken file in its notice and decrypts every vendored vector with node-crypto', async () => {
+    const r = await run(process.execPath, ['vectors.mjs', VECTORS_PATH], { cwd: project('broken'), env: userEnv(NO_COMPILER_PATH) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      new RegExp(`^uid2-engine: native addon unavailable \\(${PREBUILD.replace(/\./g, '\\.')} does not load: .+; no native/build/Release/uid2_native\\.node\\); decrypting with node:crypto.*\n$`),
+    );
+    expect(r.stderr.split('\n')).toHaveLength(2);
     expectEveryVector(JSON.parse(r.stdout) as ProgramOutput, 'node-crypto');
   });
 });
