@@ -75,7 +75,7 @@ export function loadNative(): NativeAddon | null {
   if (!loaded) {
     loaded = tryLoad();
     if (!loaded.addon && isMainThread) {
-      process.stderr.write(`uid2-engine: native addon unavailable (${loaded.reason}); decrypting with node:crypto, about 18x slower per worker (docs/native.md)\n`);
+      process.stderr.write(`uid2-engine: native addon unavailable (${loaded.reason}); decrypting with node:crypto, 10-20x slower (docs/native.md)\n`);
     }
   }
   return loaded.addon;

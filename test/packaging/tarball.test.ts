@@ -351,7 +351,7 @@ describe('installed without the prebuild, no compiler on PATH', () => {
     const r = await run(process.execPath, ['vectors.mjs', VECTORS_PATH], { cwd: project('fallback'), env: userEnv(NO_COMPILER_PATH) });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(
-      `uid2-engine: native addon unavailable (no ${PREBUILD}; no native/build/Release/uid2_native.node); decrypting with node:crypto, about 18x slower per worker (docs/native.md)\n`,
+      `uid2-engine: native addon unavailable (no ${PREBUILD}; no native/build/Release/uid2_native.node); decrypting with node:crypto, 10-20x slower (docs/native.md)\n`,
     );
     expectEveryVector(JSON.parse(r.stdout) as ProgramOutput, 'node-crypto');
   });
