@@ -6,6 +6,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
+import { cachedDecryptToken } from '../cache/cached-decrypt.js';
+import { resolveTokenCacheOptions } from '../cache/options.js';
+import { TokenCache, type TokenCacheStats } from '../cache/token-cache.js';
 import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
@@ -16,7 +19,6 @@ import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
 import { applyOptOut } from '../optout/optout-check.js';
-import type { DecryptionResult } from '../types.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,
@@ -27,6 +29,7 @@ import {
   type RefreshOptions,
   type ResolvedClientOptions,
 } from '../service/options.js';
+import type { ClientType, DecryptionResult } from '../types.js';
 
 /**
  * Events:
@@ -58,6 +61,7 @@ export abstract class ClientBase extends EventEmitter {
   #lastResponseBytes = 0;
   readonly #closed = new AbortController();
   readonly #backend: CryptoBackend;
+  readonly #tokenCache: TokenCache | undefined;
 
   /** The key endpoint this client calls. */
   protected abstract readonly endpoint: KeyEndpoint;
@@ -77,6 +81,8 @@ export abstract class ClientBase extends EventEmitter {
   constructor(baseUrl?: string, apiKey?: string, secretKey?: string, options?: ClientOptions) {
     super();
     this.#options = validateClientOptions(options);
+    const cacheOptions = resolveTokenCacheOptions((options as ClientOptions | undefined)?.tokenCache);
+    this.#tokenCache = cacheOptions ? new TokenCache(cacheOptions) : undefined;
     const credentials = resolveCredentials(baseUrl, apiKey, secretKey);
     this.baseUrl = credentials.baseUrl;
     this.#apiKey = credentials.apiKey;
@@ -111,6 +117,18 @@ export abstract class ClientBase extends EventEmitter {
   /** True between `startAutoRefresh()` and `stopAutoRefresh()` / `close()`. */
   get autoRefreshing(): boolean {
     return this.#autoRefresher !== undefined;
+  }
+
+  /** Counters of the token cache (`options.tokenCache`), or `undefined` when it is off. */
+  tokenCacheStats(): TokenCacheStats | undefined {
+    return this.#tokenCache?.stats();
+  }
+
+  /** Decrypts under `clientType`'s rules with the key set in force, through the token cache when on. */
+  protected decrypt(token: string, clientType: ClientType, domainOrAppName: string | null | undefined, nowMs: number): DecryptionResult {
+    const cache = this.#tokenCache;
+    if (cache === undefined) return this.decryptInProcess(token, this.#keySet, clientType, domainOrAppName, nowMs);
+    return cachedDecryptToken(cache, token, this.#keySet, clientType, domainOrAppName, nowMs);
   }
 
   /** What `console.log(client)` shows, in every inspect mode: state, never credentials. */

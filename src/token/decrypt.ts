@@ -51,6 +51,9 @@ export interface DecodedToken {
   identityType: IdentityType | undefined;
   /** The raw UID's bytes, a view into the decrypted payload: UTF-8 text (v2) or raw bytes (v3/v4). */
   uidBytes: Buffer;
+  /** Ids of the keys that decrypted the master and site layers (what the token cache vouches with). */
+  masterKeyId: number;
+  siteKeyId: number;
 }
 
 /** A token that decrypted fully, with the status the remaining rules gave it. */
@@ -71,13 +74,15 @@ function readI64(buf: Buffer, offset: number): number {
 
 function decodeV2(bytes: Buffer, keys: DecryptionKeys): DecodedToken | DecryptionStatus {
   if (bytes.length < V2_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
-  const masterKey = keys.getKey(bytes.readInt32BE(1));
+  const masterKeyId = bytes.readInt32BE(1);
+  const masterKey = keys.getKey(masterKeyId);
   if (!masterKey) return DecryptionStatus.NotAuthorizedForMasterKey;
   const master = cbcDecrypt(masterKey.secret, bytes.subarray(5, V2_ROOT_HEADER), bytes.subarray(V2_ROOT_HEADER));
   if (!master || master.length < V2_MASTER_HEADER) return DecryptionStatus.InvalidPayload;
 
   const expiresMs = readI64(master, 0);
-  const siteKey = keys.getKey(master.readInt32BE(8));
+  const siteKeyId = master.readInt32BE(8);
+  const siteKey = keys.getKey(siteKeyId);
   if (!siteKey) return DecryptionStatus.NotAuthorizedForKey;
   const identity = cbcDecrypt(siteKey.secret, master.subarray(12, 12 + CBC_IV_LENGTH), master.subarray(V2_MASTER_HEADER));
   if (!identity || identity.length < V2_IDENTITY_FIXED) return DecryptionStatus.InvalidPayload;
@@ -94,6 +99,8 @@ function decodeV2(bytes: Buffer, keys: DecryptionKeys): DecodedToken | Decryptio
     establishedMs: readI64(identity, idEnd + 4),
     identityType: undefined,
     uidBytes: identity.subarray(8, idEnd),
+    masterKeyId,
+    siteKeyId,
   };
 }
 
@@ -101,12 +108,14 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
   const prefix = bytes[0]!;
   if (prefixScopeIsEuid(prefix) !== (keys.identityScope === 'EUID')) return DecryptionStatus.InvalidIdentityScope;
   if (bytes.length < V3_ROOT_HEADER) return DecryptionStatus.InvalidPayload;
-  const masterKey = keys.getKey(bytes.readInt32BE(2));
+  const masterKeyId = bytes.readInt32BE(2);
+  const masterKey = keys.getKey(masterKeyId);
   if (!masterKey) return DecryptionStatus.NotAuthorizedForMasterKey;
   const master = gcmDecrypt(masterKey.secret, bytes, V3_ROOT_HEADER);
   if (!master || master.length < V3_MASTER_HEADER) return DecryptionStatus.InvalidPayload;
 
-  const siteKey = keys.getKey(master.readInt32BE(V3_MASTER_SITE_KEY_ID));
+  const siteKeyId = master.readInt32BE(V3_MASTER_SITE_KEY_ID);
+  const siteKey = keys.getKey(siteKeyId);
   if (!siteKey) return DecryptionStatus.NotAuthorizedForKey;
   const site = gcmDecrypt(siteKey.secret, master, V3_MASTER_HEADER);
   if (!site || site.length < V3_SITE_HEADER) return DecryptionStatus.InvalidPayload;
@@ -122,6 +131,8 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
     // is not authenticated, so a flipped bit there must not turn a good token into a failure.
     identityType: prefixIdentityTypeBits(prefix) === 0 ? 'Email' : 'Phone',
     uidBytes: site.subarray(V3_SITE_HEADER),
+    masterKeyId,
+    siteKeyId,
   };
 }
 
@@ -262,7 +273,11 @@ export function decryptToken(
   domainOrAppName: string | null | undefined,
   nowMs: number,
 ): DecryptionResult {
-  const outcome = evaluateToken(token, keys, clientType, domainOrAppName, nowMs);
+  return decryptionResult(evaluateToken(token, keys, clientType, domainOrAppName, nowMs));
+}
+
+/** The public result of an `evaluateToken()` outcome. */
+export function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionResult {
   if (typeof outcome === 'string') return failure(outcome);
   return checkedResult(
     outcome.status,

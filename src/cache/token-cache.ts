@@ -1,0 +1,370 @@
+/**
+ * A bounded cache of what decrypting an advertising token found, keyed by the token text, so a
+ * repeat token costs a hash lookup instead of two AES decryptions.
+ *
+ * It caches findings, never answers: on every hit the rules that depend on the call run again,
+ * in the order `decryptToken()` runs them (token/decrypt.ts), against the call's time, domain or
+ * app name, client type and key set:
+ *   rule 1     no keys / every key expired          -> NotInitialized / KeysNotSynced
+ *   rule 3     v3/v4 identity scope vs the key set  -> InvalidIdentityScope
+ *   rules 4-5  master key, then site key: absent    -> NotAuthorizedForMasterKey / ...ForKey
+ *              present with another secret          -> not answered: the caller decrypts afresh
+ *   rules 7-9  applyPolicyRules() itself: expiry, CSTG domain/app, lifetime and clock skew
+ * so a hit returns exactly the DecryptionResult a fresh decryption would. Failures are never
+ * stored, and an entry is dropped once a call finds its token expired or its keys replaced.
+ *
+ * Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue with one "visited" bit per entry, a
+ * hand that walks from the oldest entry clearing bits and evicts the first unvisited one. A hit
+ * sets one bit (LRU would relink a list node); on the bench's Zipf corpora it keeps more hits than
+ * LRU at every size measured (bench/token-cache-policies.ts, README "Token cache").
+ *
+ * Entries live in parallel typed arrays indexed by slot, with one Map from token text to slot:
+ * no object, no boxed number per entry, which keeps the memory per entry small and measurable.
+ */
+import type { DecryptionKeys } from '../keys/decryption-keys.js';
+import { MAX_TOKEN_LENGTH } from '../token/layout.js';
+import { applyPolicyRules, checkedResult, failure, rawUidText, type PolicyFields } from '../token/decrypt.js';
+import {
+  type AdvertisingTokenVersion,
+  type ClientType,
+  type DecryptionResult,
+  DecryptionStatus,
+  type IdentityType,
+} from '../types.js';
+import { KEY_ABSENT, KEY_SAME, KeySlots } from './key-slots.js';
+import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCacheOptions } from './options.js';
+
+/** What a decryption found, in plain fields: what `store()` takes. */
+export interface CacheableToken {
+  version: AdvertisingTokenVersion;
+  /** `undefined` for v2. */
+  identityType: IdentityType | undefined;
+  isClientSideGenerated: boolean;
+  siteId: number;
+  establishedMs: number;
+  expiresMs: number;
+  /** `undefined` for v2, which carries no generation time. */
+  generatedMs: number | undefined;
+  /**
+   * The raw UID: its bytes (v3/v4 raw bytes, v2 UTF-8 identity) or its text as `DecryptionResult`
+   * shows it (base64 for v3/v4, the identity for v2).
+   */
+  uid: string | Uint8Array;
+  /** Ids of the master and site keys that decrypted the two layers. */
+  masterKeyId: number;
+  siteKeyId: number;
+}
+
+/** Counters of one cache. `hits + misses` counts `lookup()` calls. */
+export interface TokenCacheStats {
+  entries: number;
+  /** The cache's own accounting of the memory its entries hold (README "Token cache"). */
+  bytes: number;
+  /** Lookups answered from an entry. */
+  hits: number;
+  /** Lookups the caller had to decrypt: no entry, or one whose keys were replaced. */
+  misses: number;
+  /** Entries dropped to make room (not counting expired or key-replaced entries). */
+  evictions: number;
+}
+
+/**
+ * Bytes charged per entry besides its two strings: the Map's share (about 3.5 words per entry at
+ * its load factor) plus the slot tables below. Calibrated by bench/token-cache-memory.ts over 1M
+ * entries (README "Token cache").
+ */
+export const TOKEN_CACHE_ENTRY_OVERHEAD = 104;
+
+/** A V8 sequential string: 16 bytes of header, then the characters, in 8-byte units. */
+function stringBytes(length: number, twoByte: boolean): number {
+  return (16 + (twoByte ? 2 * length : length) + 7) & ~7;
+}
+
+/** True when `text` holds a character above U+00FF (V8 then stores two bytes per character). */
+function needsTwoBytes(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return true;
+  return false;
+}
+
+/**
+ * A private, flat copy of `text`. Keeping the caller's string could keep alive the whole string
+ * it was sliced from (a V8 sliced string references its parent), which no byte budget would see.
+ */
+function flatCopy(text: string, twoByte: boolean): string {
+  return twoByte ? Buffer.from(text, 'utf16le').toString('utf16le') : Buffer.from(text, 'latin1').toString('latin1');
+}
+
+// Flag bits of an entry.
+const VERSION_MASK = 0b11; // version - 2
+const TYPE_SHIFT = 2; // 0 none (v2), 1 Email, 2 Phone
+const TYPE_MASK = 0b11 << TYPE_SHIFT;
+const CSTG = 1 << 4;
+const EUID = 1 << 5;
+const UID_TWO_BYTE = 1 << 6;
+const VISITED = 1 << 7;
+
+const IDENTITY_TYPES: readonly (IdentityType | undefined)[] = [undefined, 'Email', 'Phone'];
+const NONE = -1;
+
+export class TokenCache {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+
+  #index = new Map<string, number>();
+  #capacity = 0;
+  #tokens: (string | undefined)[] = [];
+  #uids: (string | undefined)[] = [];
+  /** Per slot: expires, generated (NaN for v2), established. */
+  #times = new Float64Array(0);
+  /** Per slot: site id, master key slot, site key slot. */
+  #ints = new Int32Array(0);
+  /** Per slot: the next newer and next older entry of the SIEVE queue. */
+  #newer = new Int32Array(0);
+  #older = new Int32Array(0);
+  #flags = new Uint8Array(0);
+  #freeSlots = new Int32Array(0);
+  #freeCount = 0;
+  #used = 0;
+  #newest = NONE;
+  #oldest = NONE;
+  #hand = NONE;
+  #keySlots = new KeySlots();
+
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+  /** Reused for every hit: applyPolicyRules() only reads it. */
+  #policy: PolicyFields = { expiresMs: 0, generatedMs: undefined, siteId: 0, isClientSideGenerated: false };
+
+  /** @throws InvalidArgumentError for bad options (`options.maxEntries must be ...`) */
+  constructor(options: TokenCacheOptions = {}) {
+    const resolved: ResolvedTokenCacheOptions = resolveTokenCacheOptions(options, 'options')!;
+    this.maxEntries = resolved.maxEntries;
+    this.maxBytes = resolved.maxBytes;
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  stats(): TokenCacheStats {
+    return { entries: this.#index.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses, evictions: this.#evictions };
+  }
+
+  /**
+   * The result `decryptToken(token, keys, clientType, domainOrAppName, nowMs)` would return, from
+   * the entry for `token`; `undefined` when there is none the cache can vouch for (the caller
+   * then decrypts, and may `store()` what it found).
+   */
+  lookup(
+    token: unknown,
+    domainOrAppName: string | null | undefined,
+    nowMs: number,
+    keys: DecryptionKeys | null | undefined,
+    clientType: ClientType,
+  ): DecryptionResult | undefined {
+    const slot = this.#index.get(token as string);
+    if (slot === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    // Rule 1, before anything the token says.
+    if (!keys) return this.#hit(slot, failure(DecryptionStatus.NotInitialized));
+    if (!keys.isValid(nowMs)) return this.#hit(slot, failure(DecryptionStatus.KeysNotSynced));
+    const flags = this.#flags[slot]!;
+    const version = ((flags & VERSION_MASK) + 2) as AdvertisingTokenVersion;
+    // Rule 3 (v3/v4 only; v2 has no scope bit).
+    if (version !== 2 && ((flags & EUID) !== 0) !== (keys.identityScope === 'EUID')) {
+      return this.#hit(slot, failure(DecryptionStatus.InvalidIdentityScope));
+    }
+    // Rules 4-5: the keys that decrypted the layers, as the key set in force holds them.
+    this.#keySlots.follow(keys);
+    const ints = slot * 3;
+    const master = this.#keySlots.state(this.#ints[ints + 1]!);
+    if (master !== KEY_SAME) {
+      if (master === KEY_ABSENT) return this.#hit(slot, failure(DecryptionStatus.NotAuthorizedForMasterKey));
+      return this.#replaced(slot);
+    }
+    const site = this.#keySlots.state(this.#ints[ints + 2]!);
+    if (site !== KEY_SAME) {
+      if (site === KEY_ABSENT) return this.#hit(slot, failure(DecryptionStatus.NotAuthorizedForKey));
+      return this.#replaced(slot);
+    }
+    // Rules 7-9, the very code decryptToken() runs.
+    const times = slot * 3;
+    const expiresMs = this.#times[times]!;
+    const siteId = this.#ints[ints]!;
+    const isClientSideGenerated = (flags & CSTG) !== 0;
+    const policy = this.#policy;
+    policy.expiresMs = expiresMs;
+    policy.generatedMs = version === 2 ? undefined : this.#times[times + 1]!;
+    policy.siteId = siteId;
+    policy.isClientSideGenerated = isClientSideGenerated;
+    const status = applyPolicyRules(keys, clientType, domainOrAppName, nowMs, policy);
+    const result = checkedResult(
+      status,
+      version,
+      IDENTITY_TYPES[(flags & TYPE_MASK) >> TYPE_SHIFT],
+      isClientSideGenerated,
+      siteId,
+      this.#times[times + 2]!,
+      expiresMs,
+      this.#uids[slot],
+    );
+    this.#hits++;
+    if (status === DecryptionStatus.ExpiredToken) this.#remove(slot);
+    else this.#flags[slot] = flags | VISITED;
+    return result;
+  }
+
+  /**
+   * Records what decrypting `token` with `keys` found. `keys` must be the key set that decrypted
+   * it (not merely the one in force now): the entry vouches for the secrets of its two key ids
+   * in that set. Skipped (returns false) when `nowMs` is given and the token has expired by then,
+   * when `keys` lacks either key, or when the entry alone exceeds `maxBytes`.
+   */
+  store(token: string, found: CacheableToken, keys: DecryptionKeys, nowMs?: number): boolean {
+    if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) return false;
+    const { version } = found;
+    if (version !== 2 && version !== 3 && version !== 4) return false;
+    if (nowMs !== undefined && nowMs > found.expiresMs) return false;
+    // Tokens that decrypt are base64 text: one byte per character. Anything else is not kept.
+    const tokenCopy = flatCopy(token, false);
+    if (tokenCopy !== token) return false;
+    const uidText = typeof found.uid === 'string' ? found.uid : rawUidText(version, found.uid);
+    const uidTwoByte = needsTwoBytes(uidText);
+    const bytes = TOKEN_CACHE_ENTRY_OVERHEAD + stringBytes(token.length, false) + stringBytes(uidText.length, uidTwoByte);
+    if (bytes > this.maxBytes) return false;
+
+    const masterSlot = this.#keySlots.acquire(keys, found.masterKeyId);
+    if (masterSlot < 0) return false;
+    const siteSlot = this.#keySlots.acquire(keys, found.siteKeyId);
+    if (siteSlot < 0) {
+      this.#keySlots.release(masterSlot);
+      return false;
+    }
+    const existing = this.#index.get(token);
+    if (existing !== undefined) this.#remove(existing);
+    while (this.#index.size >= this.maxEntries || this.#bytes + bytes > this.maxBytes) this.#evict();
+
+    const slot = this.#allocate();
+    this.#tokens[slot] = tokenCopy;
+    this.#uids[slot] = flatCopy(uidText, uidTwoByte);
+    const t = slot * 3;
+    this.#times[t] = found.expiresMs;
+    this.#times[t + 1] = found.generatedMs ?? Number.NaN;
+    this.#times[t + 2] = found.establishedMs;
+    this.#ints[t] = found.siteId;
+    this.#ints[t + 1] = masterSlot;
+    this.#ints[t + 2] = siteSlot;
+    const type = found.identityType === 'Email' ? 1 : found.identityType === 'Phone' ? 2 : 0;
+    this.#flags[slot] =
+      (version - 2) |
+      (version === 2 ? 0 : type << TYPE_SHIFT) |
+      (found.isClientSideGenerated ? CSTG : 0) |
+      // A v3/v4 token decrypts only when its scope bit matches the key set's scope (rule 3).
+      (keys.identityScope === 'EUID' ? EUID : 0) |
+      (uidTwoByte ? UID_TWO_BYTE : 0);
+    // Insert as the newest entry of the queue.
+    this.#older[slot] = this.#newest;
+    this.#newer[slot] = NONE;
+    if (this.#newest !== NONE) this.#newer[this.#newest] = slot;
+    this.#newest = slot;
+    if (this.#oldest === NONE) this.#oldest = slot;
+    this.#index.set(tokenCopy, slot);
+    this.#bytes += bytes;
+    return true;
+  }
+
+  /** Drops every entry (the counters stay). */
+  clear(): void {
+    this.#index.clear();
+    this.#keySlots.clear();
+    this.#capacity = 0;
+    this.#tokens = [];
+    this.#uids = [];
+    this.#times = new Float64Array(0);
+    this.#ints = new Int32Array(0);
+    this.#newer = new Int32Array(0);
+    this.#older = new Int32Array(0);
+    this.#flags = new Uint8Array(0);
+    this.#freeSlots = new Int32Array(0);
+    this.#freeCount = 0;
+    this.#used = 0;
+    this.#newest = this.#oldest = this.#hand = NONE;
+    this.#bytes = 0;
+  }
+
+  #hit(slot: number, result: DecryptionResult): DecryptionResult {
+    this.#hits++;
+    this.#flags[slot]! |= VISITED;
+    return result;
+  }
+
+  /** A key id now names another secret: only a fresh decryption knows the answer. */
+  #replaced(slot: number): undefined {
+    this.#remove(slot);
+    this.#misses++;
+    return undefined;
+  }
+
+  #allocate(): number {
+    if (this.#freeCount > 0) return this.#freeSlots[--this.#freeCount]!;
+    if (this.#used === this.#capacity) this.#grow();
+    return this.#used++;
+  }
+
+  /** Doubles the slot tables, up to maxEntries: a small cache never pays for a large bound. */
+  #grow(): void {
+    const capacity = Math.min(this.maxEntries, Math.max(1024, this.#capacity * 2));
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(old: T, make: (n: number) => T, width: number): T => {
+      const next = make(capacity * width);
+      next.set(old);
+      return next;
+    };
+    this.#times = grow(this.#times, (n) => new Float64Array(n), 3);
+    this.#ints = grow(this.#ints, (n) => new Int32Array(n), 3);
+    this.#newer = grow(this.#newer, (n) => new Int32Array(n), 1);
+    this.#older = grow(this.#older, (n) => new Int32Array(n), 1);
+    this.#flags = grow(this.#flags, (n) => new Uint8Array(n), 1);
+    this.#freeSlots = grow(this.#freeSlots, (n) => new Int32Array(n), 1);
+    this.#capacity = capacity;
+  }
+
+  /** SIEVE: from the hand toward newer entries, clear visited bits; evict the first unvisited. */
+  #evict(): void {
+    let slot = this.#hand === NONE ? this.#oldest : this.#hand;
+    while (this.#flags[slot]! & VISITED) {
+      this.#flags[slot]! &= ~VISITED;
+      slot = this.#newer[slot]!;
+      if (slot === NONE) slot = this.#oldest;
+    }
+    this.#evictions++;
+    this.#hand = slot;
+    this.#remove(slot);
+  }
+
+  #remove(slot: number): void {
+    const token = this.#tokens[slot]!;
+    const uid = this.#uids[slot]!;
+    const flags = this.#flags[slot]!;
+    this.#bytes -= TOKEN_CACHE_ENTRY_OVERHEAD + stringBytes(token.length, false) + stringBytes(uid.length, (flags & UID_TWO_BYTE) !== 0);
+    this.#index.delete(token);
+    this.#tokens[slot] = undefined;
+    this.#uids[slot] = undefined;
+    this.#keySlots.release(this.#ints[slot * 3 + 1]!);
+    this.#keySlots.release(this.#ints[slot * 3 + 2]!);
+    const newer = this.#newer[slot]!;
+    const older = this.#older[slot]!;
+    if (newer !== NONE) this.#older[newer] = older;
+    else this.#newest = older;
+    if (older !== NONE) this.#newer[older] = newer;
+    else this.#oldest = newer;
+    // The hand moves on to the next newer entry, as SIEVE's does after an eviction.
+    if (this.#hand === slot) this.#hand = newer;
+    this.#flags[slot] = 0;
+    this.#freeSlots[this.#freeCount++] = slot;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics of a token cache (`uid2_engine_token_cache_*`), read from its `stats()` when
+ * the registry is scraped, as the engine's own metrics are (observability/metrics.ts): the hit
+ * path pays nothing for them. Usable for a client's cache (`client.tokenCacheStats()`) and by the
+ * engine's `metrics()` for its own.
+ */
+import type * as PromClient from 'prom-client';
+import type { TokenCacheStats } from '../cache/token-cache.js';
+import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_METRICS_PREFIX, loadPromClient, type EngineMetricsOptions, type MetricsRegistry } from './metrics.js';
+
+type PromModule = typeof PromClient;
+
+/**
+ * Registers `<prefix>token_cache_{entries,bytes}` (gauges) and
+ * `<prefix>token_cache_{hits,misses,evictions}_total` (counters) on `register` (default:
+ * prom-client's global registry), following `read()`; while `read()` returns `undefined` (no
+ * cache) they stay at zero.
+ * @throws InvalidArgumentError for a bad prefix or names already registered there
+ */
+export async function registerTokenCacheMetrics(
+  read: () => TokenCacheStats | undefined,
+  register?: MetricsRegistry,
+  options: EngineMetricsOptions = {},
+  load: () => Promise<unknown> = () => loadPromClient(),
+): Promise<void> {
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  }
+  const prom = (await load()) as PromModule;
+  const registry = (register ?? prom.register) as PromClient.Registry;
+  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
+    throw new InvalidArgumentError('register must be a prom-client Registry');
+  }
+  if (registry.getSingleMetric(`${prefix}token_cache_hits_total`)) {
+    throw new InvalidArgumentError(`metrics named ${prefix}token_cache_* are already registered on this registry: pass another options.prefix`);
+  }
+  const registers = [registry];
+  const none: TokenCacheStats = { entries: 0, bytes: 0, hits: 0, misses: 0, evictions: 0 };
+  const stats = (): TokenCacheStats => read() ?? none;
+
+  const counter = (name: string, help: string, pick: (s: TokenCacheStats) => number): void => {
+    let last = 0;
+    new prom.Counter({
+      name: `${prefix}token_cache_${name}_total`,
+      help,
+      registers,
+      collect() {
+        const value = pick(stats());
+        if (value > last) this.inc(value - last);
+        last = value;
+      },
+    });
+  };
+  const gauge = (name: string, help: string, pick: (s: TokenCacheStats) => number): void => {
+    new prom.Gauge({
+      name: `${prefix}token_cache_${name}`,
+      help,
+      registers,
+      collect() {
+        this.set(pick(stats()));
+      },
+    });
+  };
+  gauge('entries', 'Tokens held by the decrypted-token cache', (s) => s.entries);
+  gauge('bytes', 'Bytes held by the decrypted-token cache, by its own accounting', (s) => s.bytes);
+  counter('hits', 'Lookups answered from the token cache', (s) => s.hits);
+  counter('misses', 'Lookups that had to decrypt (no entry, or its keys were replaced)', (s) => s.misses);
+  counter('evictions', 'Token cache entries dropped to make room', (s) => s.evictions);
+}
