@@ -2,6 +2,8 @@
  * The benchmark harness: `npm start` (quick demo, about a minute) and `npm run bench -- [flags]`.
  * Every contender runs in the same process, on the same corpus, in the same run.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BidstreamClient, decryptToken, startLocalOperator } from '../dist/index.js';
 import { type BenchArgs, parseBenchArgs } from './args.js';
@@ -16,6 +18,7 @@ import { runMicro, type MicroRow } from './micro.js';
 import { optOutMarkdown, runOptOutBench } from './optout.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
+import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
 
 const started = performance.now();
 function progress(text: string): void {
@@ -108,6 +111,15 @@ async function main(args: BenchArgs): Promise<void> {
     const refreshed = await client.refresh();
     if (!refreshed.success) throw refreshed.error;
     const credentials = { baseUrl: operator.url, apiKey: operator.apiKey, secretKey: operator.secretKey };
+    if (args.scope === 'cache') {
+      // The token cache's own study (bench/token-cache.ts): its corpora, no pools.
+      const result = await runTokenCacheBench(operator, client, args.quick, args.seed, progress);
+      mkdirSync(args.out, { recursive: true });
+      writeFileSync(join(args.out, 'token-cache.json'), JSON.stringify({ machine, result }, null, 2) + '\n');
+      if (args.json) process.stdout.write(JSON.stringify({ machine, result }, null, 2) + '\n');
+      else process.stdout.write(`\n${cacheMarkdown(result)}\nReport file: ${join(args.out, 'token-cache.json')}\n`);
+      return;
+    }
 
     progress(`minting a corpus of ${DEFAULT_MIX.size.toLocaleString('en-US')} tokens`);
     const corpus = buildCorpus(operator, DEFAULT_MIX, args.seed);

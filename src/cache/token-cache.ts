@@ -18,8 +18,13 @@
  * sets one bit (LRU would relink a list node); on the bench's Zipf corpora it keeps more hits than
  * LRU at every size measured (bench/token-cache-policies.ts, README "Token cache").
  *
- * Entries live in parallel typed arrays indexed by slot, with one Map from token text to slot:
- * no object, no boxed number per entry, which keeps the memory per entry small and measurable.
+ * Entries live in parallel typed arrays indexed by slot: no object, no boxed number per entry,
+ * which keeps the memory per entry small and measurable. The index is a chained hash table of
+ * its own, not a Map: a Map would hash the whole token text on every call (V8 hashes a fresh
+ * string character by character, the largest cost of a hit and a tax on every miss), while the
+ * token's tail is ciphertext and GCM tag, as random as a hash already. The table hashes eight
+ * characters near the end, and a slot matches only when the whole text is equal, so a crafted
+ * token that shares those characters is a miss, never another token's answer.
  */
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import { MAX_TOKEN_LENGTH } from '../token/layout.js';
@@ -69,29 +74,35 @@ export interface TokenCacheStats {
 }
 
 /**
- * Bytes charged per entry besides its two strings: the Map's share (about 3.5 words per entry at
- * its load factor) plus the slot tables below. Calibrated by bench/token-cache-memory.ts over 1M
- * entries (README "Token cache").
+ * Bytes charged per entry besides its two strings: two array slots (16), the typed-array tables
+ * (about 60: times 24, ints 12, links 8, hash table 12 to 16, flags and free list 5), and what
+ * V8 adds around them. Calibrated with bench/token-cache-memory.ts at 100k and 1M entries
+ * (README "Token cache").
  */
-export const TOKEN_CACHE_ENTRY_OVERHEAD = 104;
+export const TOKEN_CACHE_ENTRY_OVERHEAD = 80;
 
 /** A V8 sequential string: 16 bytes of header, then the characters, in 8-byte units. */
 function stringBytes(length: number, twoByte: boolean): number {
   return (16 + (twoByte ? 2 * length : length) + 7) & ~7;
 }
 
-/** True when `text` holds a character above U+00FF (V8 then stores two bytes per character). */
-function needsTwoBytes(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return true;
-  return false;
-}
+/** Room for any text the cache copies: a token or a v2 identity, at most MAX_TOKEN_LENGTH characters, two bytes each. */
+const scratch = Buffer.allocUnsafeSlow(2 * MAX_TOKEN_LENGTH);
 
 /**
- * A private, flat copy of `text`. Keeping the caller's string could keep alive the whole string
- * it was sliced from (a V8 sliced string references its parent), which no byte budget would see.
+ * A private, flat copy of `text` (at most MAX_TOKEN_LENGTH characters) in one byte per character,
+ * or `undefined` when some character does not fit in one byte. Keeping the caller's string could
+ * keep alive the whole string it was sliced from (a V8 sliced string references its parent),
+ * which no byte budget would see. Through one scratch buffer: no allocation besides the copy.
  */
-function flatCopy(text: string, twoByte: boolean): string {
-  return twoByte ? Buffer.from(text, 'utf16le').toString('utf16le') : Buffer.from(text, 'latin1').toString('latin1');
+function oneByteCopy(text: string): string | undefined {
+  const copy = scratch.toString('latin1', 0, scratch.write(text, 0, 'latin1'));
+  return copy === text ? copy : undefined;
+}
+
+/** The same, two bytes per character. */
+function twoByteCopy(text: string): string {
+  return scratch.toString('utf16le', 0, scratch.write(text, 0, 'utf16le'));
 }
 
 // Flag bits of an entry.
@@ -103,6 +114,20 @@ const EUID = 1 << 5;
 const UID_TWO_BYTE = 1 << 6;
 const VISITED = 1 << 7;
 
+/** Shortest token text kept: any token that decrypts is far longer. */
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * A 32-bit hash of eight characters near the end of `token` (skipping up to two padding '='),
+ * and its length. Cheap and fixed-cost; equality is always checked on the whole text.
+ */
+function tailHash(token: string): number {
+  const end = token.length - 2;
+  let h = Math.imul(token.length, 0x9e3779b1);
+  for (let i = end - 8; i < end; i++) h = Math.imul(h ^ token.charCodeAt(i), 0x01000193);
+  return h ^ (h >>> 15);
+}
+
 const IDENTITY_TYPES: readonly (IdentityType | undefined)[] = [undefined, 'Email', 'Phone'];
 const NONE = -1;
 
@@ -110,8 +135,13 @@ export class TokenCache {
   readonly maxEntries: number;
   readonly maxBytes: number;
 
-  #index = new Map<string, number>();
+  #entries = 0;
   #capacity = 0;
+  /** Hash table: the first slot of each bucket; per slot, the next slot of its bucket and its hash. */
+  #buckets = new Int32Array(1).fill(-1);
+  #bucketMask = 0;
+  #nextInBucket = new Int32Array(0);
+  #hashes = new Int32Array(0);
   #tokens: (string | undefined)[] = [];
   #uids: (string | undefined)[] = [];
   /** Per slot: expires, generated (NaN for v2), established. */
@@ -146,11 +176,11 @@ export class TokenCache {
 
   /** Entries held. */
   get size(): number {
-    return this.#index.size;
+    return this.#entries;
   }
 
   stats(): TokenCacheStats {
-    return { entries: this.#index.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses, evictions: this.#evictions };
+    return { entries: this.#entries, bytes: this.#bytes, hits: this.#hits, misses: this.#misses, evictions: this.#evictions };
   }
 
   /**
@@ -165,8 +195,8 @@ export class TokenCache {
     keys: DecryptionKeys | null | undefined,
     clientType: ClientType,
   ): DecryptionResult | undefined {
-    const slot = this.#index.get(token as string);
-    if (slot === undefined) {
+    const slot = typeof token === 'string' && token.length >= MIN_TOKEN_LENGTH ? this.#find(token, tailHash(token)) : NONE;
+    if (slot === NONE) {
       this.#misses++;
       return undefined;
     }
@@ -226,15 +256,18 @@ export class TokenCache {
    * when `keys` lacks either key, or when the entry alone exceeds `maxBytes`.
    */
   store(token: string, found: CacheableToken, keys: DecryptionKeys, nowMs?: number): boolean {
-    if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) return false;
+    if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH) return false;
     const { version } = found;
     if (version !== 2 && version !== 3 && version !== 4) return false;
     if (nowMs !== undefined && nowMs > found.expiresMs) return false;
     // Tokens that decrypt are base64 text: one byte per character. Anything else is not kept.
-    const tokenCopy = flatCopy(token, false);
-    if (tokenCopy !== token) return false;
+    const tokenCopy = oneByteCopy(token);
+    if (tokenCopy === undefined) return false;
     const uidText = typeof found.uid === 'string' ? found.uid : rawUidText(version, found.uid);
-    const uidTwoByte = needsTwoBytes(uidText);
+    if (uidText.length > MAX_TOKEN_LENGTH) return false;
+    let uidCopy = oneByteCopy(uidText);
+    const uidTwoByte = uidCopy === undefined;
+    uidCopy ??= twoByteCopy(uidText);
     const bytes = TOKEN_CACHE_ENTRY_OVERHEAD + stringBytes(token.length, false) + stringBytes(uidText.length, uidTwoByte);
     if (bytes > this.maxBytes) return false;
 
@@ -245,13 +278,14 @@ export class TokenCache {
       this.#keySlots.release(masterSlot);
       return false;
     }
-    const existing = this.#index.get(token);
-    if (existing !== undefined) this.#remove(existing);
-    while (this.#index.size >= this.maxEntries || this.#bytes + bytes > this.maxBytes) this.#evict();
+    const hash = tailHash(token);
+    const existing = this.#find(token, hash);
+    if (existing !== NONE) this.#remove(existing);
+    while (this.#entries >= this.maxEntries || this.#bytes + bytes > this.maxBytes) this.#evict();
 
     const slot = this.#allocate();
     this.#tokens[slot] = tokenCopy;
-    this.#uids[slot] = flatCopy(uidText, uidTwoByte);
+    this.#uids[slot] = uidCopy;
     const t = slot * 3;
     this.#times[t] = found.expiresMs;
     this.#times[t + 1] = found.generatedMs ?? Number.NaN;
@@ -273,16 +307,24 @@ export class TokenCache {
     if (this.#newest !== NONE) this.#newer[this.#newest] = slot;
     this.#newest = slot;
     if (this.#oldest === NONE) this.#oldest = slot;
-    this.#index.set(tokenCopy, slot);
+    this.#hashes[slot] = hash;
+    const bucket = hash & this.#bucketMask;
+    this.#nextInBucket[slot] = this.#buckets[bucket]!;
+    this.#buckets[bucket] = slot;
+    this.#entries++;
     this.#bytes += bytes;
     return true;
   }
 
   /** Drops every entry (the counters stay). */
   clear(): void {
-    this.#index.clear();
+    this.#entries = 0;
     this.#keySlots.clear();
     this.#capacity = 0;
+    this.#buckets = new Int32Array(1).fill(NONE);
+    this.#bucketMask = 0;
+    this.#nextInBucket = new Int32Array(0);
+    this.#hashes = new Int32Array(0);
     this.#tokens = [];
     this.#uids = [];
     this.#times = new Float64Array(0);
@@ -295,6 +337,13 @@ export class TokenCache {
     this.#used = 0;
     this.#newest = this.#oldest = this.#hand = NONE;
     this.#bytes = 0;
+  }
+
+  /** The slot holding exactly `token`, or NONE. */
+  #find(token: string, hash: number): number {
+    let slot = this.#buckets[hash & this.#bucketMask]!;
+    while (slot !== NONE && (this.#hashes[slot] !== hash || this.#tokens[slot] !== token)) slot = this.#nextInBucket[slot]!;
+    return slot;
   }
 
   #hit(slot: number, result: DecryptionResult): DecryptionResult {
@@ -330,7 +379,20 @@ export class TokenCache {
     this.#older = grow(this.#older, (n) => new Int32Array(n), 1);
     this.#flags = grow(this.#flags, (n) => new Uint8Array(n), 1);
     this.#freeSlots = grow(this.#freeSlots, (n) => new Int32Array(n), 1);
+    this.#nextInBucket = grow(this.#nextInBucket, (n) => new Int32Array(n), 1);
+    this.#hashes = grow(this.#hashes, (n) => new Int32Array(n), 1);
     this.#capacity = capacity;
+    // One bucket per slot (rounded up to a power of two): chains stay about one entry long.
+    let buckets = 1;
+    while (buckets < capacity) buckets *= 2;
+    this.#buckets = new Int32Array(buckets).fill(NONE);
+    this.#bucketMask = buckets - 1;
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#tokens[slot] === undefined) continue;
+      const bucket = this.#hashes[slot]! & this.#bucketMask;
+      this.#nextInBucket[slot] = this.#buckets[bucket]!;
+      this.#buckets[bucket] = slot;
+    }
   }
 
   /** SIEVE: from the hand toward newer entries, clear visited bits; evict the first unvisited. */
@@ -351,7 +413,14 @@ export class TokenCache {
     const uid = this.#uids[slot]!;
     const flags = this.#flags[slot]!;
     this.#bytes -= TOKEN_CACHE_ENTRY_OVERHEAD + stringBytes(token.length, false) + stringBytes(uid.length, (flags & UID_TWO_BYTE) !== 0);
-    this.#index.delete(token);
+    const bucket = this.#hashes[slot]! & this.#bucketMask;
+    if (this.#buckets[bucket] === slot) this.#buckets[bucket] = this.#nextInBucket[slot]!;
+    else {
+      let previous = this.#buckets[bucket]!;
+      while (this.#nextInBucket[previous] !== slot) previous = this.#nextInBucket[previous]!;
+      this.#nextInBucket[previous] = this.#nextInBucket[slot]!;
+    }
+    this.#entries--;
     this.#tokens[slot] = undefined;
     this.#uids[slot] = undefined;
     this.#keySlots.release(this.#ints[slot * 3 + 1]!);

@@ -159,6 +159,20 @@ describe('bounds', () => {
     expect(f.siteKeyId).toBe(SITE_KEY_ID);
   });
 
+  it('charges a v2 identity beyond Latin-1 two bytes per character', () => {
+    const cache = new TokenCache();
+    const token = world.token({ version: 2, rawUid: '用户-ö@example.test' });
+    const result = decryptThrough(cache, token);
+    expect(result.uid).toBe('用户-ö@example.test');
+    const text = (16 + 2 * result.uid!.length + 7) & ~7;
+    expect(cache.stats().bytes).toBe(TOKEN_CACHE_ENTRY_OVERHEAD + ((16 + token.length + 7) & ~7) + text);
+    expect(decryptThrough(cache, token)).toStrictEqual(result);
+    const latin = world.token({ version: 2, rawUid: 'ö@example.test' });
+    const before = cache.stats().bytes;
+    decryptThrough(cache, latin);
+    expect(cache.stats().bytes - before).toBe(TOKEN_CACHE_ENTRY_OVERHEAD + ((16 + latin.length + 7) & ~7) + ((16 + 14 + 7) & ~7));
+  });
+
   it('store() with the key set that decrypted, while another is in force, vouches for the right secrets', () => {
     const cache = new TokenCache();
     const other = makeWorld();
