@@ -52,7 +52,8 @@ export interface CacheableToken {
   generatedMs: number | undefined;
   /**
    * The raw UID: its bytes (v3/v4 raw bytes, v2 UTF-8 identity) or its text as `DecryptionResult`
-   * shows it (base64 for v3/v4, the identity for v2).
+   * shows it (base64 for v3/v4, the identity for v2). Text is kept as given, so it must be a string
+   * made from the decrypted bytes, not a slice of a larger string (which it would keep alive).
    */
   uid: string | Uint8Array;
   /** Ids of the master and site keys that decrypted the two layers. */
@@ -86,8 +87,8 @@ function stringBytes(length: number, twoByte: boolean): number {
   return (16 + (twoByte ? 2 * length : length) + 7) & ~7;
 }
 
-/** Room for any text the cache copies: a token or a v2 identity, at most MAX_TOKEN_LENGTH characters, two bytes each. */
-const scratch = Buffer.allocUnsafeSlow(2 * MAX_TOKEN_LENGTH);
+/** Room for any text the cache copies or checks: at most MAX_TOKEN_LENGTH one-byte characters. */
+const scratch = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
 
 /**
  * A private, flat copy of `text` (at most MAX_TOKEN_LENGTH characters) in one byte per character,
@@ -100,10 +101,6 @@ function oneByteCopy(text: string): string | undefined {
   return copy === text ? copy : undefined;
 }
 
-/** The same, two bytes per character. */
-function twoByteCopy(text: string): string {
-  return scratch.toString('utf16le', 0, scratch.write(text, 0, 'utf16le'));
-}
 
 // Flag bits of an entry.
 const VERSION_MASK = 0b11; // version - 2
@@ -263,11 +260,11 @@ export class TokenCache {
     // Tokens that decrypt are base64 text: one byte per character. Anything else is not kept.
     const tokenCopy = oneByteCopy(token);
     if (tokenCopy === undefined) return false;
+    // The raw UID text is kept as given: both callers make it fresh from decrypted bytes (never a
+    // slice of a larger string). Only its width is checked, for the accounting.
     const uidText = typeof found.uid === 'string' ? found.uid : rawUidText(version, found.uid);
     if (uidText.length > MAX_TOKEN_LENGTH) return false;
-    let uidCopy = oneByteCopy(uidText);
-    const uidTwoByte = uidCopy === undefined;
-    uidCopy ??= twoByteCopy(uidText);
+    const uidTwoByte = version === 2 && oneByteCopy(uidText) === undefined;
     const bytes = TOKEN_CACHE_ENTRY_OVERHEAD + stringBytes(token.length, false) + stringBytes(uidText.length, uidTwoByte);
     if (bytes > this.maxBytes) return false;
 
@@ -285,7 +282,7 @@ export class TokenCache {
 
     const slot = this.#allocate();
     this.#tokens[slot] = tokenCopy;
-    this.#uids[slot] = uidCopy;
+    this.#uids[slot] = uidText;
     const t = slot * 3;
     this.#times[t] = found.expiresMs;
     this.#times[t + 1] = found.generatedMs ?? Number.NaN;

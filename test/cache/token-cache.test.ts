@@ -100,6 +100,35 @@ describe('hits and misses', () => {
   });
 });
 
+describe('index', () => {
+  it('a token that shares the hashed tail of an entry is a miss, never the entry', () => {
+    const cache = new TokenCache();
+    const token = world.token();
+    decryptThrough(cache, token);
+    const tampered = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21);
+    expect(tampered.slice(-12)).toBe(token.slice(-12));
+    expect(cache.lookup(tampered, null, NOW_MS, world.keySet, 'bidstream')).toBeUndefined();
+    expect(decryptThrough(cache, tampered).status).toBe(DecryptionStatus.InvalidPayload);
+    expect(cache.lookup(token, null, NOW_MS, world.keySet, 'bidstream')?.status).toBe(DecryptionStatus.Success);
+  });
+
+  it('finds every entry through shared buckets, across growth, eviction and removal', () => {
+    const cache = new TokenCache({ maxEntries: 3000 });
+    const tokens = Array.from({ length: 3500 }, () => world.token());
+    const uids = tokens.map((t) => decryptThrough(cache, t).uid);
+    // The last 3000 are held (nothing was hit, so SIEVE evicted in insertion order).
+    for (let i = 0; i < tokens.length; i++) {
+      const hit = cache.lookup(tokens[i]!, null, NOW_MS, world.keySet, 'bidstream');
+      expect(hit?.uid).toBe(i < 500 ? undefined : uids[i]);
+    }
+    // Expire half of them through lookups at a late time; the rest stay findable.
+    const late = NOW_MS + 2 * HOUR_MS;
+    for (let i = 500; i < tokens.length; i += 2) cache.lookup(tokens[i]!, null, late, world.keySet, 'bidstream');
+    expect(cache.size).toBe(1500);
+    for (let i = 501; i < tokens.length; i += 2) expect(cache.lookup(tokens[i]!, null, NOW_MS, world.keySet, 'bidstream')?.uid).toBe(uids[i]);
+  });
+});
+
 describe('bounds', () => {
   it('maxEntries holds and SIEVE keeps the entry that was hit', () => {
     const cache = new TokenCache({ maxEntries: 8 });
