@@ -36,13 +36,15 @@ const cache = new TokenCache({ maxEntries: entries, maxBytes: Number.MAX_SAFE_IN
 
 // Mint the tokens into lists first, so minting's garbage is gone before the baseline.
 const tokens: string[] = [];
-const uids: string[] = [];
+// Raw UID bytes: store() makes the raw UID text from them, as a decryption does, so the text is
+// the cache's own and counts in its growth.
+const uids: Buffer[] = [];
 // Held through a global: V8 may free module-level values no later code reads, before `real`.
 (globalThis as { keepAlive?: unknown }).keepAlive = [tokens, uids];
 for (let i = 0; i < entries; i++) {
   const rawUid = randomBytes(32);
   tokens.push(encodeAdvertisingToken({ version: 4, masterKey: master, siteKey: site, rawUid, siteId: 5, expiresMs: now + 3_600_000, generatedMs: now, establishedMs: now }));
-  uids.push(rawUid.toString('base64'));
+  uids.push(rawUid);
 }
 const before = settledMemory();
 for (let i = 0; i < entries; i++) {
