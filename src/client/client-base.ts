@@ -6,14 +6,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { cachedDecryptToken } from '../cache/cached-decrypt.js';
+import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { resolveTokenCacheOptions } from '../cache/options.js';
 import { TokenCache, type TokenCacheStats } from '../cache/token-cache.js';
 import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
-import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decrypt.js';
+import { inProcessDecryptor, inProcessFinder, type TokenDecryptor } from '../native/inline-decrypt.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
@@ -62,6 +62,8 @@ export abstract class ClientBase extends EventEmitter {
   readonly #closed = new AbortController();
   readonly #backend: CryptoBackend;
   readonly #tokenCache: TokenCache | undefined;
+  /** With the token cache: decryptInProcess's twin that also reports what a miss found. */
+  readonly #find: FindingDecryptor | undefined;
 
   /** The key endpoint this client calls. */
   protected abstract readonly endpoint: KeyEndpoint;
@@ -89,6 +91,7 @@ export abstract class ClientBase extends EventEmitter {
     this.#secretKey = credentials.secretKey;
     this.#backend = resolveBackend();
     this.decryptInProcess = inProcessDecryptor(this.#backend);
+    this.#find = this.#tokenCache ? inProcessFinder(this.#backend) : undefined;
   }
 
   /**
@@ -128,7 +131,7 @@ export abstract class ClientBase extends EventEmitter {
   protected decrypt(token: string, clientType: ClientType, domainOrAppName: string | null | undefined, nowMs: number): DecryptionResult {
     const cache = this.#tokenCache;
     if (cache === undefined) return this.decryptInProcess(token, this.#keySet, clientType, domainOrAppName, nowMs);
-    return cachedDecryptToken(cache, token, this.#keySet, clientType, domainOrAppName, nowMs);
+    return cachedDecryptToken(cache, this.#find!, token, this.#keySet, clientType, domainOrAppName, nowMs);
   }
 
   /** What `console.log(client)` shows, in every inspect mode: state, never credentials. */

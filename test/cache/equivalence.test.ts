@@ -8,10 +8,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cachedDecryptToken } from '../../src/cache/cached-decrypt.js';
+import { cachedDecryptToken, findWithTypeScript, type FindingDecryptor } from '../../src/cache/cached-decrypt.js';
 import { TokenCache } from '../../src/cache/token-cache.js';
 import { BidstreamClient, SharingClient } from '../../src/index.js';
 import { parseKeys } from '../../src/keys/parse.js';
+import { BACKEND_ENV } from '../../src/native/backend.js';
+import { inProcessFinder } from '../../src/native/inline-decrypt.js';
+import { loadNative } from '../../src/native/load.js';
 import { decryptToken } from '../../src/token/decrypt.js';
 import { encodeAdvertisingToken, type TokenFields } from '../../src/token/encode.js';
 import type { IdentityScope } from '../../src/types.js';
@@ -179,16 +182,36 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('keys' as const), spec: fc.oneof(keySetSpec, fc.constant(GOOD_KEYS)) }) },
 );
 
-describe('token cache equivalence', () => {
+/** Both in-process backends where the addon loads (it does wherever `npm ci` built it). */
+const BACKENDS = loadNative() ? (['native', 'node-crypto'] as const) : (['node-crypto'] as const);
+
+/** A client made with `backend` forced, as UID2_ENGINE_BACKEND forces it. */
+function withBackend<T>(backend: string, make: () => T): T {
+  const before = process.env[BACKEND_ENV];
+  process.env[BACKEND_ENV] = backend;
+  try {
+    return make();
+  } finally {
+    if (before === undefined) delete process.env[BACKEND_ENV];
+    else process.env[BACKEND_ENV] = before;
+  }
+}
+
+describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
+  const find: FindingDecryptor = backend === 'native' ? inProcessFinder('native') : findWithTypeScript;
+
   it('every result equals a fresh decryption, field for field, across keys, times and evictions', () => {
     let totalHits = 0;
     let totalLookups = 0;
     fc.assert(
       fc.property(fc.array(command, { minLength: 30, maxLength: 200, size: 'max' }), fc.constantFrom(4, 16, 1000), (commands, maxEntries) => {
-        const cachedBid = new BidstreamClient(undefined, undefined, undefined, { tokenCache: { maxEntries } });
-        const plainBid = new BidstreamClient();
-        const cachedShare = new SharingClient(undefined, undefined, undefined, { tokenCache: { maxEntries } });
-        const plainShare = new SharingClient();
+        const [cachedBid, plainBid, cachedShare, plainShare] = withBackend(backend, () => [
+          new BidstreamClient(undefined, undefined, undefined, { tokenCache: { maxEntries } }),
+          new BidstreamClient(),
+          new SharingClient(undefined, undefined, undefined, { tokenCache: { maxEntries } }),
+          new SharingClient(),
+        ] as const);
+        expect(cachedBid.backend).toBe(backend);
         const legacyCache = new TokenCache({ maxEntries });
         // Most runs start with every known key under its first secret; the rest start with none.
         const start: Command[] = commands.length % 4 === 0 ? [] : [{ kind: 'keys', spec: GOOD_KEYS }];
@@ -204,7 +227,7 @@ describe('token cache equivalence', () => {
           expect(cachedBid.decryptTokenIntoRawUid(token, domain, now)).toStrictEqual(plainBid.decryptTokenIntoRawUid(token, domain, now));
           expect(cachedShare.decryptTokenIntoRawUid(token, now)).toStrictEqual(plainShare.decryptTokenIntoRawUid(token, now));
           const keys = plainBid.keySet;
-          expect(cachedDecryptToken(legacyCache, token, keys, 'legacy', domain, now)).toStrictEqual(decryptToken(token, keys, 'legacy', domain, now));
+          expect(cachedDecryptToken(legacyCache, find, token, keys, 'legacy', domain, now)).toStrictEqual(decryptToken(token, keys, 'legacy', domain, now));
           expect(legacyCache.size).toBeLessThanOrEqual(maxEntries);
         }
         for (const s of [cachedBid.tokenCacheStats()!, cachedShare.tokenCacheStats()!, legacyCache.stats()]) {
@@ -236,8 +259,8 @@ describe('token cache equivalence', () => {
         );
         for (const token of POOL) {
           for (const domain of [null, 'publisher.test']) {
-            cachedDecryptToken(cache, token, keys, 'bidstream', domain, NOW_MS);
-            const again = cachedDecryptToken(cache, token, keys, 'bidstream', domain, NOW_MS);
+            cachedDecryptToken(cache, find, token, keys, 'bidstream', domain, NOW_MS);
+            const again = cachedDecryptToken(cache, find, token, keys, 'bidstream', domain, NOW_MS);
             expect(again).toStrictEqual(decryptToken(token, keys, 'bidstream', domain, NOW_MS));
             seen.add(again.status);
           }

@@ -5,7 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { cachedDecryptToken } from '../../src/cache/cached-decrypt.js';
+import { cachedDecryptToken, findWithTypeScript } from '../../src/cache/cached-decrypt.js';
 import { DEFAULT_TOKEN_CACHE_OPTIONS, resolveTokenCacheOptions } from '../../src/cache/options.js';
 import { TOKEN_CACHE_ENTRY_OVERHEAD, TokenCache, type CacheableToken } from '../../src/cache/token-cache.js';
 import { BidstreamClient, DecryptionStatus, InvalidArgumentError, registerTokenCacheMetrics, SharingClient } from '../../src/index.js';
@@ -16,7 +16,7 @@ import { HOUR_MS, MASTER_KEY_ID, NOW_MS, SITE_KEY_ID, makeWorld, randomRawUidByt
 const world = makeWorld();
 
 function decryptThrough(cache: TokenCache, token: string, w: World = world, now = NOW_MS, domain: string | null = null) {
-  return cachedDecryptToken(cache, token, w.keySet, 'bidstream', domain, now);
+  return cachedDecryptToken(cache, findWithTypeScript, token, w.keySet, 'bidstream', domain, now);
 }
 
 function found(token: string, w: World = world): CacheableToken {
