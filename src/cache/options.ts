@@ -14,6 +14,12 @@ export interface TokenCacheOptions {
    * fixed per-entry cost; README "Token cache" gives the measured figures). Default 64 MiB.
    */
   maxBytes?: number;
+  /**
+   * Which decrypted tokens are stored: `'always'` (default) every one, or `'repeat'` only a token
+   * seen before (a doorkeeper of 8 bits per entry, cleared every `maxEntries` first sightings), so
+   * traffic of mostly one-time tokens pays for no stores, for one more miss per repeated token.
+   */
+  admission?: 'always' | 'repeat';
 }
 
 export type ResolvedTokenCacheOptions = Required<TokenCacheOptions>;
@@ -21,6 +27,7 @@ export type ResolvedTokenCacheOptions = Required<TokenCacheOptions>;
 export const DEFAULT_TOKEN_CACHE_OPTIONS: Readonly<ResolvedTokenCacheOptions> = Object.freeze({
   maxEntries: 100_000,
   maxBytes: 64 * 1024 * 1024,
+  admission: 'always',
 });
 
 /** Upper bound of `maxEntries`: slots are indexed by 32-bit integers with room to spare. */
@@ -31,6 +38,12 @@ function positiveInteger(value: unknown, name: string, fallback: number, max: nu
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
     throw new InvalidArgumentError(`${name} must be a positive integer no larger than ${max}`);
   }
+  return value;
+}
+
+function admission(value: unknown, name: string): 'always' | 'repeat' {
+  if (value === undefined) return DEFAULT_TOKEN_CACHE_OPTIONS.admission;
+  if (value !== 'always' && value !== 'repeat') throw new InvalidArgumentError(`${name} must be "always" or "repeat"`);
   return value;
 }
 
@@ -49,5 +62,6 @@ export function resolveTokenCacheOptions(value: unknown, name = 'options.tokenCa
   return {
     maxEntries: positiveInteger(o['maxEntries'], `${name}.maxEntries`, DEFAULT_TOKEN_CACHE_OPTIONS.maxEntries, MAX_TOKEN_CACHE_ENTRIES),
     maxBytes: positiveInteger(o['maxBytes'], `${name}.maxBytes`, DEFAULT_TOKEN_CACHE_OPTIONS.maxBytes, Number.MAX_SAFE_INTEGER),
+    admission: admission(o['admission'], `${name}.admission`),
   };
 }

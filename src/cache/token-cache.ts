@@ -131,6 +131,7 @@ const NONE = -1;
 export class TokenCache {
   readonly maxEntries: number;
   readonly maxBytes: number;
+  readonly admission: 'always' | 'repeat';
 
   #entries = 0;
   #capacity = 0;
@@ -157,6 +158,11 @@ export class TokenCache {
   #hand = NONE;
   #keySlots = new KeySlots();
 
+  /** The 'repeat' doorkeeper: a bit set per token seen (by hash), and how many were set. */
+  #seen: Uint32Array | undefined;
+  #seenShift = 0;
+  #seenCount = 0;
+
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -169,6 +175,15 @@ export class TokenCache {
     const resolved: ResolvedTokenCacheOptions = resolveTokenCacheOptions(options, 'options')!;
     this.maxEntries = resolved.maxEntries;
     this.maxBytes = resolved.maxBytes;
+    this.admission = resolved.admission;
+    if (this.admission === 'repeat') {
+      // Eight bits per entry: by the time it starts over, at most 1 in 8 new tokens finds its bit
+      // set by another (and is stored on first sight, as with 'always').
+      let bits = 32;
+      while (bits < 8 * this.maxEntries) bits *= 2;
+      this.#seen = new Uint32Array(bits / 32);
+      this.#seenShift = 32 - Math.log2(bits);
+    }
   }
 
   /** Entries held. */
@@ -257,6 +272,8 @@ export class TokenCache {
     const { version } = found;
     if (version !== 2 && version !== 3 && version !== 4) return false;
     if (nowMs !== undefined && nowMs > found.expiresMs) return false;
+    const hash = tailHash(token);
+    if (this.#seen !== undefined && this.#firstSighting(hash)) return false;
     // Tokens that decrypt are base64 text: one byte per character. Anything else is not kept.
     const tokenCopy = oneByteCopy(token);
     if (tokenCopy === undefined) return false;
@@ -275,7 +292,6 @@ export class TokenCache {
       this.#keySlots.release(masterSlot);
       return false;
     }
-    const hash = tailHash(token);
     const existing = this.#find(token, hash);
     if (existing !== NONE) this.#remove(existing);
     while (this.#entries >= this.maxEntries || this.#bytes + bytes > this.maxBytes) this.#evict();
@@ -334,6 +350,21 @@ export class TokenCache {
     this.#used = 0;
     this.#newest = this.#oldest = this.#hand = NONE;
     this.#bytes = 0;
+  }
+
+  /** Sets the doorkeeper bit of `hash`; true when it was clear (the token was not seen lately). */
+  #firstSighting(hash: number): boolean {
+    const seen = this.#seen!;
+    const bit = Math.imul(hash, 0x9e3779b1) >>> this.#seenShift;
+    const mask = 1 << (bit & 31);
+    if ((seen[bit >>> 5]! & mask) !== 0) return false;
+    // Aging: after maxEntries first sightings, start over, so "seen" means "seen lately".
+    if (++this.#seenCount > this.maxEntries) {
+      seen.fill(0);
+      this.#seenCount = 1;
+    }
+    seen[bit >>> 5]! |= mask;
+    return true;
   }
 
   /** The slot holding exactly `token`, or NONE. */

@@ -204,15 +204,15 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
     let totalHits = 0;
     let totalLookups = 0;
     fc.assert(
-      fc.property(fc.array(command, { minLength: 30, maxLength: 200, size: 'max' }), fc.constantFrom(4, 16, 1000), (commands, maxEntries) => {
+      fc.property(fc.array(command, { minLength: 30, maxLength: 200, size: 'max' }), fc.constantFrom(4, 16, 1000), fc.constantFrom<'always' | 'repeat'>('always', 'repeat'), (commands, maxEntries, admission) => {
         const [cachedBid, plainBid, cachedShare, plainShare] = withBackend(backend, () => [
-          new BidstreamClient(undefined, undefined, undefined, { tokenCache: { maxEntries } }),
+          new BidstreamClient(undefined, undefined, undefined, { tokenCache: { maxEntries, admission } }),
           new BidstreamClient(),
-          new SharingClient(undefined, undefined, undefined, { tokenCache: { maxEntries } }),
+          new SharingClient(undefined, undefined, undefined, { tokenCache: { maxEntries, admission } }),
           new SharingClient(),
         ] as const);
         expect(cachedBid.backend).toBe(backend);
-        const legacyCache = new TokenCache({ maxEntries });
+        const legacyCache = new TokenCache({ maxEntries, admission });
         // Most runs start with every known key under its first secret; the rest start with none.
         const start: Command[] = commands.length % 4 === 0 ? [] : [{ kind: 'keys', spec: GOOD_KEYS }];
         for (const c of [...start, ...commands]) {

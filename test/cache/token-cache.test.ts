@@ -38,7 +38,7 @@ describe('options', () => {
     expect(resolveTokenCacheOptions(undefined)).toBeUndefined();
     expect(resolveTokenCacheOptions(false)).toBeUndefined();
     expect(resolveTokenCacheOptions(true)).toEqual(DEFAULT_TOKEN_CACHE_OPTIONS);
-    expect(resolveTokenCacheOptions({ maxEntries: 5 })).toEqual({ maxEntries: 5, maxBytes: DEFAULT_TOKEN_CACHE_OPTIONS.maxBytes });
+    expect(resolveTokenCacheOptions({ maxEntries: 5 })).toEqual({ maxEntries: 5, maxBytes: DEFAULT_TOKEN_CACHE_OPTIONS.maxBytes, admission: 'always' });
     const cases: [unknown, string][] = [
       ['yes', 'options.tokenCache must be an object, true or false'],
       [[], 'options.tokenCache must be an object, true or false'],
@@ -47,6 +47,7 @@ describe('options', () => {
       [{ maxEntries: 2 ** 25 }, 'options.tokenCache.maxEntries must be a positive integer no larger than 16777216'],
       [{ maxBytes: -1 }, `options.tokenCache.maxBytes must be a positive integer no larger than ${Number.MAX_SAFE_INTEGER}`],
       [{ maxBytes: '1' }, `options.tokenCache.maxBytes must be a positive integer no larger than ${Number.MAX_SAFE_INTEGER}`],
+      [{ admission: 'sometimes' }, 'options.tokenCache.admission must be "always" or "repeat"'],
     ];
     for (const [value, message] of cases) {
       expect(() => resolveTokenCacheOptions(value)).toThrow(new InvalidArgumentError(message));
@@ -97,6 +98,31 @@ describe('hits and misses', () => {
     const siteless = makeWorld({ masterKey: { secret: world.master.secret }, siteKey: { secret: world.site.secret } });
     expect(cache.lookup(token, null, NOW_MS, siteless.keySet, 'bidstream')).toStrictEqual(decryptToken(token, siteless.keySet, 'bidstream', null, NOW_MS));
     expect(cache.stats().hits).toBe(1);
+  });
+});
+
+describe('admission', () => {
+  it("'repeat' stores a token on its second miss, and forgets sightings after maxEntries new ones", () => {
+    const cache = new TokenCache({ maxEntries: 64, admission: 'repeat' });
+    const token = world.token();
+    const first = decryptThrough(cache, token);
+    expect(cache.size).toBe(0);
+    expect(decryptThrough(cache, token)).toStrictEqual(first);
+    expect(cache.size).toBe(1);
+    expect(decryptThrough(cache, token)).toStrictEqual(first);
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 2 });
+
+    // Forgetting: 50 tokens seen once, then 600 others (more than maxEntries first sightings, so
+    // the doorkeeper starts over at least twice), then the 50 again: few are stored now (only those
+    // whose bit a later token happened to set, at most 1 in 8), where without aging all 50 would be.
+    const aging = new TokenCache({ maxEntries: 256, admission: 'repeat' });
+    const early = Array.from({ length: 50 }, () => world.token());
+    for (const t of early) decryptThrough(aging, t);
+    for (let i = 0; i < 600; i++) decryptThrough(aging, world.token());
+    for (const t of early) decryptThrough(aging, t);
+    const held = early.filter((t) => aging.lookup(t, null, NOW_MS, world.keySet, 'bidstream') !== undefined).length;
+    expect(held).toBeLessThan(20);
+    expect(aging.size).toBeLessThan(256); // nothing was evicted to make the count look small
   });
 });
 
