@@ -18,6 +18,7 @@ export interface TokenCacheOptions {
    * Which decrypted tokens are stored: `'always'` (default) every one, or `'repeat'` only a token
    * seen before (a doorkeeper of 8 bits per entry, cleared every `maxEntries` first sightings), so
    * traffic of mostly one-time tokens pays for no stores, for one more miss per repeated token.
+   * The doorkeeper takes `maxEntries` bytes of its own, outside `bytes`.
    */
   admission?: 'always' | 'repeat';
 }
