@@ -15,18 +15,31 @@ import { batchChannel, type BatchChannelMessage } from '../observability/channel
 import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
+import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
+import { TokenCache } from '../cache/token-cache.js';
 import { applyOptOut } from '../optout/optout-check.js';
+import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
 import { decryptToken } from '../token/decrypt.js';
-import type { DecryptionResult, TimeInput } from '../types.js';
+import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
-import { inProcessDecryptor, type TokenDecryptor } from '../native/inline-decrypt.js';
+import { inProcessDecryptor, inProcessFinder, type TokenDecryptor } from '../native/inline-decrypt.js';
 import { Batcher } from './batcher.js';
 import { ManyCall, SingleCall } from './calls.js';
 import { Dispatcher, type Batch } from './dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import { CODE_BY_STATUS, RECORD_BYTES, readResult } from './slot.js';
+import {
+  CODE_BY_STATUS,
+  RECORD_BYTES,
+  REC_F64_ESTABLISHED,
+  REC_F64_EXPIRY,
+  REC_F64_GENERATED,
+  REC_I32_MASTER_KEY_ID,
+  REC_I32_SITE_KEY_ID,
+  readResult,
+  type Slot,
+} from './slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
 
@@ -52,6 +65,8 @@ export class DecryptionEngine {
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
   #hooks: EngineTestHooks | null = null;
+  readonly #cache: TokenCache | undefined;
+  readonly #find: FindingDecryptor | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
@@ -62,6 +77,8 @@ export class DecryptionEngine {
     this.#log = options.logger;
     this.#backend = backend;
     this.#decryptInProcess = inProcessDecryptor(options.threads === 0 ? backend : 'node-crypto');
+    this.#cache = options.tokenCache ? new TokenCache(options.tokenCache) : undefined;
+    this.#find = this.#cache && options.threads === 0 ? inProcessFinder(backend) : undefined;
     this.#keys = new KeyFeed(options.threads > 0);
     this.#dispatcher =
       options.threads === 0
@@ -151,9 +168,11 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) {
-      const result = this.#decryptInProcess(token, this.#keys.keySet, this.#options.clientType, domainOrAppName, nowMs);
-      return Promise.resolve(this.#counted(result));
+    if (!this.#dispatcher) return Promise.resolve(this.#counted(this.#inProcess(token, domainOrAppName, nowMs)));
+    if (this.#cache) {
+      // A hit is answered here, without a worker or the queue.
+      const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
+      if (hit !== undefined) return Promise.resolve(this.#counted(hit));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -177,16 +196,51 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#dispatcher) {
       const startedAt = performance.now();
-      const keySet = this.#keys.keySet;
-      const decrypt = this.#decryptInProcess;
-      const results = tokens.map((t, i) => this.#counted(decrypt(t, keySet, this.#options.clientType, domains?.[i], nowMs)));
+      const results = tokens.map((t, i) => this.#counted(this.#inProcess(t, domains?.[i], nowMs)));
       this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
       return Promise.resolve(results);
     }
+    if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
     if (!this.#admit(tokens.length)) return Promise.reject(this.#overloaded(tokens.length));
     return new Promise<DecryptionResult[]>((resolve, reject) => {
       this.#queue(new ManyCall(tokens, domains, nowMs, resolve, reject));
     });
+  }
+
+  /** decryptBatch() with the cache: hits answered here, only the misses go to workers, in order. */
+  #decryptBatchCached(
+    tokens: readonly string[],
+    domains: readonly (string | null | undefined)[] | undefined,
+    nowMs: number,
+  ): Promise<DecryptionResult[]> {
+    const cache = this.#cache!;
+    const keySet = this.#keys.keySet;
+    const clientType = this.#options.clientType;
+    const results = new Array<DecryptionResult>(tokens.length);
+    const missAt: number[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
+      if (hit === undefined) missAt.push(i);
+      else results[i] = this.#counted(hit);
+    }
+    if (missAt.length === 0) return Promise.resolve(results);
+    if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
+    const missTokens = missAt.map((i) => tokens[i]!);
+    const missDomains = domains === undefined ? undefined : missAt.map((i) => domains[i]);
+    return new Promise<DecryptionResult[]>((resolve, reject) => {
+      const settle = (missed: DecryptionResult[]): void => {
+        for (let k = 0; k < missAt.length; k++) results[missAt[k]!] = missed[k]!;
+        resolve(results);
+      };
+      this.#queue(new ManyCall(missTokens, missDomains, nowMs, settle, reject));
+    });
+  }
+
+  /** In-process decryption (threads: 0), through the cache when there is one. */
+  #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
+    const keySet = this.#keys.keySet;
+    if (this.#cache) return cachedDecryptToken(this.#cache, this.#find!, token, keySet, this.#options.clientType, domain, nowMs);
+    return this.#decryptInProcess(token, keySet, this.#options.clientType, domain, nowMs);
   }
 
   stats(): EngineStats {
@@ -215,6 +269,7 @@ export class DecryptionEngine {
       keySetAgeMs: this.#keys.keySetAgeMs,
       batchDurationMs: { count: c.durations.count, sum: c.durations.sum, max: c.durations.max },
       largestBatch: c.durations.largestBatch,
+      tokenCache: this.#cache?.stats() ?? null,
     };
   }
 
@@ -234,12 +289,13 @@ export class DecryptionEngine {
    * @throws ConfigError (`UID2_ERR_CONFIG`, as a rejection) when prom-client is not installed;
    *   InvalidArgumentError when the names are already registered there
    */
-  metrics(register?: MetricsRegistry, options?: EngineMetricsOptions): Promise<void> {
-    return registerEngineMetrics(
+  async metrics(register?: MetricsRegistry, options?: EngineMetricsOptions): Promise<void> {
+    await registerEngineMetrics(
       { stats: () => this.stats(), onBatch: (observer) => this.#counters.batchObservers.push(observer) },
       register,
       options,
     );
+    if (this.#cache) await registerTokenCacheMetrics(() => this.#cache?.stats(), register, options);
   }
 
   /** Settles everything queued and in flight, then stops the workers. Idempotent. */
@@ -317,6 +373,8 @@ export class DecryptionEngine {
     const hooks = this.#hooks;
     const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
     const checkOptOut = this.#options.optOut !== null;
+    const cache = this.#cache;
+    const keySet = batch.snapshot?.keySet;
     let pos = 0;
     for (let k = 0; k < parts.calls.length; k++) {
       const call = parts.calls[k]!;
@@ -325,6 +383,7 @@ export class DecryptionEngine {
       for (let i = start; i < end; i++, pos++) {
         let result = readResult(slot, pos);
         codes[slot.recordBytes[pos * RECORD_BYTES]!]!++;
+        if (cache && result.status === DecryptionStatus.Success) this.#store(cache, slot, pos, call.token(i) as string, result, keySet!, call.nowMs);
         if (checkOptOut) result = this.#checkOptOut(result);
         seen?.push(result);
         call.settle(i, result);
@@ -335,6 +394,30 @@ export class DecryptionEngine {
     this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
     if (seen) this.#reportBatch(batch, seen);
     this.#checkDrained();
+  }
+
+  /** Keeps what a worker found for a token that decrypted, for the next call with it. */
+  #store(cache: TokenCache, slot: Slot, pos: number, token: string, result: DecryptionResult, keySet: KeySet, nowMs: number): void {
+    const rec = pos * RECORD_BYTES;
+    const version = result.advertisingTokenVersion!;
+    cache.store(
+      token,
+      {
+        version,
+        identityType: result.identityType,
+        isClientSideGenerated: result.isClientSideGenerated!,
+        siteId: result.siteId!,
+        establishedMs: slot.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+        expiresMs: slot.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
+        generatedMs: version === 2 ? undefined : slot.recordF64[(rec >> 3) + REC_F64_GENERATED]!,
+        // A string made fresh from the record's bytes by readResult: safe for the cache to keep.
+        uid: result.uid!,
+        masterKeyId: slot.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
+        siteKeyId: slot.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
+      },
+      keySet,
+      nowMs,
+    );
   }
 
   #failed(batch: Batch, err: unknown, retried: boolean): void {

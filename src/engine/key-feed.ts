@@ -18,6 +18,8 @@ import type { ClientType } from '../types.js';
 export interface PublishedSnapshot {
   readonly sab: SharedArrayBuffer;
   readonly version: number;
+  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
+  readonly keySet: KeySet;
 }
 
 export interface CredentialsSource {
@@ -76,7 +78,7 @@ export class KeyFeed {
     this.#publishedAt = Date.now();
     if (!this.#pooled) return;
     const version = this.#version + 1;
-    this.#snapshot = { sab: snapshotOf(keySet), version };
+    this.#snapshot = { sab: snapshotOf(keySet), version, keySet };
     this.#version = version;
   }
 

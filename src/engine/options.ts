@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 import { MAX_TIMER_MS, type AutoRefreshOptions, type ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
+import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCacheOptions } from '../cache/options.js';
 import { validateOptOutOption } from '../optout/optout-check.js';
 import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
@@ -62,6 +63,15 @@ export interface EngineOptions {
   /** Batches in flight per worker (one running, the rest ready), 1-4. Default 2. */
   batchesPerWorker?: number;
   /**
+   * A cache of what decryption found, keyed by token text (README "Token cache"): a repeat token
+   * is answered on the main thread without a worker, every call-dependent rule re-run against the
+   * call's time, domain and the key set in force, so the answer equals a fresh decryption's.
+   * Default off: with the native backend a miss's store costs the main thread about as much as the
+   * hand-off itself (README "Performance"), so it pays only where tokens repeat (bid traffic with
+   * several requests per page view does). `true` for the defaults (100,000 entries, 64 MiB).
+   */
+  tokenCache?: TokenCacheOptions | boolean;
+  /**
    * Opt-outs checked at decrypt time: every result gains `optedOut` (true when its raw UID is in
    * the store), and an opted-out result's `uid` is withheld unless `returnOptedOutUid`. Statuses
    * are unchanged. Checked on the main thread against the store's in-memory set, so an opt-out
@@ -90,9 +100,10 @@ export interface ResolvedEngineOptions {
   logger: Logger;
   optOut: OptOutStore | null;
   returnOptedOutUid: boolean;
+  tokenCache: ResolvedTokenCacheOptions | undefined;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut'>> = Object.freeze({
+export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut' | 'tokenCache'>> = Object.freeze({
   clientType: 'bidstream',
   maxBatchSize: 1024,
   idleParkMs: 50,
@@ -137,6 +148,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     logger: resolveLogger(options.logger, 'options.logger', 'uid2-engine'),
     optOut: validateOptOutOption(options.optOut, 'options.optOut'),
     returnOptedOutUid: options.returnOptedOutUid ?? DEFAULT_ENGINE_OPTIONS.returnOptedOutUid,
+    tokenCache: resolveTokenCacheOptions(options.tokenCache),
   };
   if (typeof resolved.returnOptedOutUid !== 'boolean') throw new InvalidArgumentError('options.returnOptedOutUid must be a boolean');
   return resolved;

@@ -1,4 +1,5 @@
 /** What `DecryptionEngine.stats()` reports, and the counters behind it; read by the Prometheus metrics too. */
+import type { TokenCacheStats } from '../cache/token-cache.js';
 import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
 import { STATUS_BY_CODE } from './slot.js';
@@ -44,6 +45,8 @@ export interface EngineStats {
   batchDurationMs: { count: number; sum: number; max: number };
   /** Tokens in the largest completed batch. */
   largestBatch: number;
+  /** The token cache's counters (options.tokenCache), or null when it is off. */
+  tokenCache: TokenCacheStats | null;
 }
 
 /** The engine's own counters (everything in EngineStats that is not read off another part). */

@@ -273,3 +273,43 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
     expect(cache.stats().hits).toBeGreaterThan(0);
   });
 });
+
+describe('token cache equivalence through DecryptionEngine (public API)', () => {
+  it('an engine with the cache and one without answer every call the same, with worker pools and key swaps', async () => {
+    const { DecryptionEngine } = await import('../../src/index.js');
+    const commandsFor = fc.sample(fc.array(command, { minLength: 40, maxLength: 120, size: 'max' }), { seed: 4242, numRuns: 12 });
+    let hits = 0;
+    for (const [run, commands] of commandsFor.entries()) {
+      const threads = run % 3 === 0 ? 0 : 1;
+      const cached = await DecryptionEngine.create({ threads, keys: keysJson(GOOD_KEYS), tokenCache: { maxEntries: run % 2 ? 8 : 1000 } });
+      const plain = await DecryptionEngine.create({ threads, keys: keysJson(GOOD_KEYS) });
+      try {
+        for (let i = 0; i < commands.length; i++) {
+          const c = commands[i]!;
+          if (c.kind === 'keys') {
+            const json = keysJson(c.spec);
+            cached.setKeys(json);
+            plain.setKeys(json);
+            continue;
+          }
+          const token = POOL[c.token]!;
+          const domain = DOMAINS[c.domain];
+          const now = NOW_MS + NOW_OFFSETS[c.now]!;
+          if (i % 3 === 0) {
+            // A batch of this and the next few tokens, through decryptBatch (hits and misses split).
+            const tokens = [token, POOL[(c.token + 1) % HOT]!, token, POOL[(c.token + 7) % POOL.length]!];
+            const domains = [domain, domain, null, domain];
+            expect(await cached.decryptBatch(tokens, { domains, now })).toStrictEqual(await plain.decryptBatch(tokens, { domains, now }));
+          } else {
+            expect(await cached.decrypt(token, domain, now)).toStrictEqual(await plain.decrypt(token, domain, now));
+          }
+        }
+        hits += cached.stats().tokenCache!.hits;
+        expect(plain.stats().tokenCache).toBeNull();
+      } finally {
+        await Promise.all([cached.close(), plain.close()]);
+      }
+    }
+    expect(hits).toBeGreaterThan(50);
+  });
+});

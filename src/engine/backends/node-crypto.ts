@@ -19,7 +19,9 @@ import {
   REC_F64_ESTABLISHED,
   REC_F64_EXPIRY,
   REC_F64_GENERATED,
+  REC_I32_MASTER_KEY_ID,
   REC_I32_SITE_ID,
+  REC_I32_SITE_KEY_ID,
   REC_U32_UID_LENGTH,
   REC_U32_UID_OFFSET,
   SUCCESS_CODE,
@@ -57,6 +59,8 @@ export function decodeWithNodeCrypto(s: Slot, count: number, keys: SnapshotKeys 
     s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = outcome.establishedMs;
     s.recordF64[(rec >> 3) + REC_F64_EXPIRY] = outcome.expiresMs;
     s.recordF64[(rec >> 3) + REC_F64_GENERATED] = outcome.generatedMs ?? Number.NaN;
+    s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID] = outcome.masterKeyId;
+    s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID] = outcome.siteKeyId;
     if (code === SUCCESS_CODE) {
       // Always fits: a raw UID is shorter than its token text (slot.ts).
       s.uids.set(outcome.uidBytes, tokenOff);
