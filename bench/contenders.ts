@@ -14,6 +14,8 @@ export interface Contender {
   readonly decryptSync?: (t: CorpusToken) => unknown;
   /** Pool contenders answer asynchronously. */
   readonly decryptAsync?: (t: CorpusToken) => Promise<unknown>;
+  /** The engine's token cache counters, where the contender has one. */
+  readonly cacheStats?: () => { hits: number; misses: number } | null;
   /** A whole batch (micro benchmark of the pool). */
   readonly decryptMany?: (tokens: readonly CorpusToken[]) => Promise<unknown>;
   close(): Promise<void>;
@@ -76,13 +78,21 @@ export async function inlineContender(credentials: Credentials, backend: string)
  * The engine with a worker pool. `backend` is forced through UID2_ENGINE_BACKEND, which the
  * engine reads at create(); the env var is restored afterwards.
  */
-export async function poolContender(options: EngineOptions, threads: number, backend: string | undefined, batchWindowUs = 0): Promise<Contender> {
-  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads, batchWindowUs }));
+export async function poolContender(
+  options: EngineOptions,
+  threads: number,
+  backend: string | undefined,
+  variant: { batchWindowUs?: number; tokenCache?: boolean } = {},
+): Promise<Contender> {
+  const batchWindowUs = variant.batchWindowUs ?? 0;
+  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads, batchWindowUs, tokenCache: variant.tokenCache ?? false }));
   // Warm the workers (module load, JIT) before anything is measured.
   await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
   return {
-    // The engine with a batch window is its own row: `pool-w250µs[native, 1t]`.
-    name: batchWindowUs > 0 ? `pool-w${batchWindowUs}µs` : 'pool',
+    // Variants are rows of their own: `pool-w250µs[native, 1t]`, `pool-cache[native, 1t]`.
+    name: batchWindowUs > 0 ? `pool-w${batchWindowUs}µs` : variant.tokenCache ? 'pool-cache' : 'pool',
+    /** The engine's token cache counters (pool-cache rows), for the report's hit ratio. */
+    cacheStats: () => engine.stats().tokenCache,
     backend: engine.stats().backend,
     threads,
     decryptAsync: (t) => engine.decrypt(t.token, t.domain),

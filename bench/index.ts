@@ -150,11 +150,17 @@ async function main(args: BenchArgs): Promise<void> {
     }
     if (args.windowUs > 0 && (args.scope === 'load' || args.scope === 'all')) {
       try {
-        contenders.push(await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), 'native', args.windowUs));
+        contenders.push(await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), 'native', { batchWindowUs: args.windowUs }));
         notes.push(`pool-w${args.windowUs}µs: the native pool with batchWindowUs ${args.windowUs} (partial batches wait up to that long for company): the latency vs main-thread-time trade, next to the default (0).`);
       } catch (err) {
         notes.push(`windowed pool not measured: ${(err as Error).message}`);
       }
+    }
+    try {
+      contenders.push(await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), 'native', { tokenCache: true }));
+      notes.push('pool-cache: the native pool with the token cache on (default size); its hit ratio over the whole run is in the cache note below.');
+    } catch (err) {
+      notes.push(`pool with the token cache not measured: ${(err as Error).message}`);
     }
     notes.push(checkAgreement(corpus, contenders, client));
     notes.push(checkInline(corpus, contenders, client));
@@ -165,8 +171,8 @@ async function main(args: BenchArgs): Promise<void> {
     if (args.scope === 'micro' || args.scope === 'all') {
       progress('micro benchmark (tinybench, one thread per contender)');
       const microContenders: Contender[] = [...contenders.filter((c) => !c.name.startsWith('pool'))];
-      for (const pool of contenders.filter((c) => c.name === 'pool')) {
-        microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend));
+      for (const pool of contenders.filter((c) => c.name === 'pool' || c.name === 'pool-cache')) {
+        microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend, { tokenCache: pool.name === 'pool-cache' }));
       }
       micro = await runMicro(microContenders, corpus, args.quick ? 250 : 1000);
       const ratios = inlineRatios(micro);
@@ -204,6 +210,13 @@ async function main(args: BenchArgs): Promise<void> {
           searched.push({ ...coarse, contender: c.name, backend: c.backend, threads: c.threads, maxSustainedPerSec: max });
         }
         saturation = [...searched, ...saturation.filter((row) => row.contender === 'floor')];
+      }
+    }
+
+    for (const c of contenders) {
+      const s = c.cacheStats?.();
+      if (s && s.hits + s.misses > 0) {
+        notes.push(`cache: ${label(c)} answered ${((100 * s.hits) / (s.hits + s.misses)).toFixed(1)}% of ${(s.hits + s.misses).toLocaleString('en-US')} lookups from its token cache over this run (corpus: Zipf s = ${DEFAULT_MIX.zipfExponent}).`);
       }
     }
 
