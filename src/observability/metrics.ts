@@ -62,6 +62,41 @@ export async function loadPromClient(specifier = 'prom-client'): Promise<unknown
   }
 }
 
+/** prom-client, the registry to register on and the name prefix, validated once for every family. */
+export interface OpenedRegistry {
+  prom: PromModule;
+  registry: PromClient.Registry;
+  prefix: string;
+}
+
+/**
+ * Validates `options.prefix`, loads prom-client and checks `register` (default: the global
+ * registry), refusing one where `probe` (a metric name after the prefix) is already registered.
+ * @throws InvalidArgumentError for a bad prefix, a non-registry, or names already registered;
+ *   ConfigError when prom-client is not installed
+ */
+export async function openRegistry(
+  register: MetricsRegistry | undefined,
+  options: EngineMetricsOptions,
+  load: () => Promise<unknown>,
+  probe: string,
+  family: string,
+): Promise<OpenedRegistry> {
+  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  }
+  const prom = (await load()) as PromModule;
+  const registry = (register ?? prom.register) as PromClient.Registry;
+  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
+    throw new InvalidArgumentError('register must be a prom-client Registry');
+  }
+  if (registry.getSingleMetric(`${prefix}${probe}`)) {
+    throw new InvalidArgumentError(`metrics named ${prefix}${family} are already registered on this registry: pass another options.prefix`);
+  }
+  return { prom, registry, prefix };
+}
+
 /**
  * Registers the engine's metrics on `register` (default: prom-client's global registry).
  * @throws InvalidArgumentError for a bad prefix or names already registered there
@@ -72,18 +107,7 @@ export async function registerEngineMetrics(
   options: EngineMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
-    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
-  }
-  const prom = (await load()) as PromModule;
-  const registry = (register ?? prom.register) as PromClient.Registry;
-  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
-    throw new InvalidArgumentError('register must be a prom-client Registry');
-  }
-  if (registry.getSingleMetric(`${prefix}tokens_total`)) {
-    throw new InvalidArgumentError(`metrics named ${prefix}* are already registered on this registry: pass another options.prefix`);
-  }
+  const { prom, registry, prefix } = await openRegistry(register, options, load, 'tokens_total', '*');
   const registers = [registry];
   const stats = (): EngineStats => source.stats();
 

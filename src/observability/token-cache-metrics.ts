@@ -4,12 +4,8 @@
  * path pays nothing for them. Usable for a client's cache (`client.tokenCacheStats()`) and by the
  * engine's `metrics()` for its own.
  */
-import type * as PromClient from 'prom-client';
 import type { TokenCacheStats } from '../cache/token-cache.js';
-import { InvalidArgumentError } from '../errors.js';
-import { DEFAULT_METRICS_PREFIX, loadPromClient, type EngineMetricsOptions, type MetricsRegistry } from './metrics.js';
-
-type PromModule = typeof PromClient;
+import { loadPromClient, openRegistry, type EngineMetricsOptions, type MetricsRegistry } from './metrics.js';
 
 /**
  * Registers `<prefix>token_cache_{entries,bytes}` (gauges) and
@@ -24,18 +20,7 @@ export async function registerTokenCacheMetrics(
   options: EngineMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
-    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
-  }
-  const prom = (await load()) as PromModule;
-  const registry = (register ?? prom.register) as PromClient.Registry;
-  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
-    throw new InvalidArgumentError('register must be a prom-client Registry');
-  }
-  if (registry.getSingleMetric(`${prefix}token_cache_hits_total`)) {
-    throw new InvalidArgumentError(`metrics named ${prefix}token_cache_* are already registered on this registry: pass another options.prefix`);
-  }
+  const { prom, registry, prefix } = await openRegistry(register, options, load, 'token_cache_hits_total', 'token_cache_*');
   const registers = [registry];
   const none: TokenCacheStats = { entries: 0, bytes: 0, hits: 0, misses: 0, evictions: 0 };
   const stats = (): TokenCacheStats => read() ?? none;
