@@ -77,6 +77,9 @@ async function main(): Promise<void> {
     baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, ...(threads ? { threads } : {}),
     clientOptions: { timeoutMs: 1000 },
     autoRefresh: { intervalMs: Math.max(200, (rotateEvery * 1000) / 2), retryIntervalMs: 200, jitter: 0.1 },
+    // With the token cache on: repeats are answered from it across key rotations, and every
+    // answer is still checked like any other.
+    tokenCache: { maxEntries: 20_000 },
   });
   let pool = mint(op, 2000);
   const started = Date.now();
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
       `  tokens issued ${issued.toLocaleString('en-US')}, settled ${settled.toLocaleString('en-US')}, lost ${lost}, rejected ${rejected}, status mismatches ${mismatches}${firstMismatch.length ? ` (${firstMismatch.join('; ')})` : ''}\n` +
       `  rate held ${Math.round(settled / (minutes * 60)).toLocaleString('en-US')}/s of ${rate.toLocaleString('en-US')}/s offered\n` +
       `  key rotations ${rotations}, operator faults injected ${faults}, refreshes ok ${s.keyRefreshSuccesses} / failed ${s.keyRefreshFailures}, worker kills ${kills} (batches re-run ${s.batchRetries}, failed ${s.failedBatches})\n` +
+      `  token cache: ${s.tokenCache!.hits.toLocaleString('en-US')} hits, ${s.tokenCache!.misses.toLocaleString('en-US')} misses, ${s.tokenCache!.entries.toLocaleString('en-US')} entries\n` +
       `  RSS at start ${mb(startRss)} MB, after the first interval ${mb(baselineRss)} MB, at the end ${mb(endRss)} MB: growth ${growthMb.toFixed(1)} MB (bound ${maxGrowthMb} MB)\n`,
   );
   process.exitCode = ok ? 0 : 1;
