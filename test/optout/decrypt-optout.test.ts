@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BidstreamClient, DecryptionStatus, SharingClient, createOptOutHandler, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { BidstreamClient, DecryptionEngine, DecryptionStatus, SharingClient, createOptOutHandler, startLocalOperator, type LocalOperator } from '../../src/index.js';
 import { FileOptOutStore } from '../../src/optout/file-store.js';
 import { applyOptOut } from '../../src/optout/optout-check.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
@@ -55,6 +55,24 @@ describe('decrypt-time opt-out check', () => {
     expect(result.status).toBe(DecryptionStatus.Success);
     expect(result.uid).toBeUndefined();
     await until(() => op.deliveredOptOuts(), (d) => d.includes(rawUid), 'the operator to see the 200');
+  });
+
+  it.each([false, true])('end to end through DecryptionEngine (token cache %s): optedOut within 1 s of the operator opt-out', async (tokenCache) => {
+    const engine = await DecryptionEngine.create({ threads: 1, baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, optOut: store, tokenCache });
+    try {
+      const rawUid = op.randomRawUid();
+      const token = op.mintToken({ version: 4, rawUid });
+      // Decrypted (and, with the cache, cached) before the opt-out exists.
+      expect(await engine.decrypt(token)).toMatchObject({ status: DecryptionStatus.Success, uid: rawUid, optedOut: false });
+      expect(await engine.decrypt(token)).toMatchObject({ uid: rawUid, optedOut: false });
+      const res = await fetch(`${op.url}/local/optout`, { method: 'POST', headers: { Authorization: `Bearer ${op.apiKey}` }, body: JSON.stringify({ advertising_id: rawUid }) });
+      expect(res.status).toBe(200);
+      const result = await until(() => engine.decrypt(token), (r) => r.optedOut === true, 'optedOut within 1 s', 40, 25);
+      expect({ status: result.status, uid: result.uid }).toEqual({ status: DecryptionStatus.Success, uid: undefined });
+      if (tokenCache) expect(engine.stats().tokenCache!.hits).toBeGreaterThan(0);
+    } finally {
+      await engine.close();
+    }
   });
 
   it('keeps the uid for audits when asked, leaves statuses alone, and marks results without a uid optedOut: false', async () => {
