@@ -1,6 +1,6 @@
 /**
- * Redis stream ids and the warm-start cache's position file. A stream id is `<ms>-<seq>`;
- * ids compare as two integers. The position file (`<cache file>.redis-position`, JSON) says
+ * Redis stream ids and the warm-start cache's position file. A stream id is `<ms>-<seq>`.
+ * The position file (`<cache file>.redis-position`, JSON) says
  * which Redis data set (epoch) and stream the cache follows and the last id whose opt-out is
  * durable in the cache file. It is written only after the cache's adds up to that id returned,
  * and by rename, so it never points past what the cache holds; a lost or stale position only
@@ -16,13 +16,6 @@ const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
 /** True for a well-formed stream id. */
 export function isStreamId(id: unknown): id is string {
   return typeof id === 'string' && STREAM_ID.test(id);
-}
-
-/** Negative, 0 or positive as stream id `a` is before, equal to or after `b` (both well-formed). */
-export function compareStreamIds(a: string, b: string): number {
-  const [, am, as] = STREAM_ID.exec(a)!;
-  const [, bm, bs] = STREAM_ID.exec(b)!;
-  return Number(am) - Number(bm) || Number(as) - Number(bs);
 }
 
 /** Unix ms at which Redis created the entry with this id. */

@@ -27,7 +27,7 @@ import { isRawUidBytes, parseRawUid } from './raw-uid.js';
 import { loadRedisClient } from './redis-client.js';
 import { CachedOptOutSet, MemoryOptOutSet, type LocalOptOutSet } from './redis-local-set.js';
 import { describeRedisUrl, validateRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './redis-options.js';
-import { STREAM_START_ID, compareStreamIds, isStreamId, readCachePosition, streamIdMs, writeCachePosition } from './redis-position.js';
+import { STREAM_START_ID, isStreamId, readCachePosition, streamIdMs, writeCachePosition } from './redis-position.js';
 import type { OptOutStore, RawUidInput } from './store.js';
 import { isOptOutMs } from './time.js';
 
@@ -285,16 +285,17 @@ export class RedisOptOutStore implements OptOutStore {
   }
 
   /**
-   * True when entries after `position` may have been trimmed from the stream: its first kept
-   * entry is later than `position`. (Redis's max-deleted-entry-id tracks XDEL, not trimming.)
-   * Conservative: a position older than every entry ever written also reloads, which costs one
-   * scan and loses nothing.
+   * True when entries after `position` may have been trimmed from the stream. Trimming removes
+   * the oldest entries first, so while the entry at `position` is still there, nothing after it
+   * is gone. A follower that has seen no entry (position 0-0) reloads when any were trimmed
+   * (Redis 7's entries-added above the length; on Redis 6, whenever the stream has entries).
    */
   async #trimmedSince(position: string): Promise<boolean> {
+    if (position !== STREAM_START_ID) return (await this.#reader.xrange(this.#keys.log, position, position)).length === 0;
     const info = await this.#streamInfo();
-    const first = info?.get('first-entry');
-    const firstId = Array.isArray(first) ? String(first[0]) : null;
-    return isStreamId(firstId) && compareStreamIds(firstId, position) > 0;
+    if (!info || Number(info.get('length')) === 0) return false;
+    const added = info.get('entries-added');
+    return added === undefined || Number(added) > Number(info.get('length'));
   }
 
   async #streamInfo(): Promise<Map<string, unknown> | null> {

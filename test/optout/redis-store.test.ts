@@ -15,7 +15,7 @@ import { ConfigError, InvalidArgumentError, OptOutClosedError, OptOutRedisError,
 import { FileOptOutStore } from '../../src/optout/file-store.js';
 import { loadRedisClient } from '../../src/optout/redis-client.js';
 import { describeRedisUrl, isRedisUrl, validateRedisOptOutStoreOptions } from '../../src/optout/redis-options.js';
-import { compareStreamIds, readCachePosition } from '../../src/optout/redis-position.js';
+import { readCachePosition } from '../../src/optout/redis-position.js';
 import { RedisOptOutStore } from '../../src/optout/redis-store.js';
 import { createOptOutHandler } from '../../src/optout/webhook-handler.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -66,7 +66,7 @@ describe('RedisOptOutStore', () => {
       const s = follower.stats();
       expect(s).toMatchObject({ connected: true, size: 1, errors: 0, malformed: 0, writes: 0 });
       expect(s.lastSyncMs).toBeGreaterThan(0);
-      expect(compareStreamIds(s.position, '0-0')).toBeGreaterThan(0);
+      expect(s.position).toMatch(/^[1-9]\d*-\d+$/);
       expect(writer.stats().writes).toBe(3);
       expect(writer.has('not a raw uid')).toBe(false);
       expect(writer.optedOutSince(uid())).toBeUndefined();
