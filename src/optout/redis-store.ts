@@ -21,6 +21,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../errors.js';
+import type { MetricsRegistry } from '../observability/metrics.js';
+import { registerOptOutStoreMetrics, type OptOutStoreMetricsOptions } from '../observability/optout-store-metrics.js';
 import { FileOptOutStore } from './file-store.js';
 import type { OptOutSetChange } from './optout-set.js';
 import { isRawUidBytes, parseRawUid } from './raw-uid.js';
@@ -228,6 +230,16 @@ export class RedisOptOutStore implements OptOutStore {
     if (!s.connected) lagMs = now - this.#lastCaughtUpMs;
     else if (!this.#caughtUp) lagMs = this.#position === STREAM_START_ID ? now - this.#lastCaughtUpMs : Math.max(0, now - streamIdMs(this.#position));
     return { ...s, size: this.#local.size, lagMs, position: this.#position };
+  }
+
+  /**
+   * Registers Prometheus metrics read from `stats()` (`uid2_optout_size`, `_connected`,
+   * `_lag_seconds`, `_last_sync_timestamp_seconds`, `_applied_total`, `_reloads_total`,
+   * `_writes_total`, `_write_errors_total`, `_errors_total`) on `register` (default:
+   * prom-client's global registry). Needs the optional peer dependency prom-client.
+   */
+  metrics(register?: MetricsRegistry, options?: OptOutStoreMetricsOptions): Promise<void> {
+    return registerOptOutStoreMetrics(() => this.stats(), register, options);
   }
 
   /** Stops following, saves the cache position, closes both connections and the local set. Idempotent. */

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BidstreamClient, DecryptionStatus, startLocalOperator } from '../../src/index.js';
+import { readCachePosition } from '../../src/optout/redis-position.js';
 import { RedisOptOutStore } from '../../src/optout/redis-store.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -186,12 +187,14 @@ describe('the fleet path with the CLI and a real redis-server', () => {
     const first = await startFollower({ url, cacheFile });
     const uids = Array.from({ length: 4000 }, () => randomBytes(32).toString('base64'));
     try {
-      await new Promise((r) => setTimeout(r, 1200)); // the first position save (once a second)
       let written = 0;
       const writing = (async () => {
         for (; written < uids.length; written += 100) await Promise.all(uids.slice(written, written + 100).map((u) => writer.add(u, Date.now())));
       })();
       await until(() => written, (w) => w >= 1500, 'opt-outs to flow');
+      // Killed once its position file is past some of the flow (saved once a second), so the
+      // restart has a tail to read rather than the whole stream.
+      await until(() => readCachePosition(cacheFile), (p) => p !== null && p.lastId !== '0-0', 'a saved position inside the flow', 400, 25);
       first.proc.kill('SIGKILL');
       await once(first.proc, 'exit');
       await writing;

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../../src/errors.js';
 import { FileOptOutStore } from '../../src/optout/file-store.js';
@@ -240,6 +241,33 @@ describe('RedisOptOutStore', () => {
       }
     } finally {
       if (!redis.running) await redis.restart();
+    }
+  });
+});
+
+describe('Redis store metrics', () => {
+  it('exposes size, connection, lag, last sync and counters from stats() on a prom-client registry', async () => {
+    const store = await RedisOptOutStore.open(redis.url, { keyPrefix: prefix(), blockMs: 100 });
+    try {
+      await store.add(uid(), T0);
+      await until(() => store.stats().lastSyncMs, (t) => t !== null, 'a first read');
+      const registry = new Registry();
+      await store.metrics(registry);
+      const text = await registry.metrics();
+      expect(text).toMatch(/^uid2_optout_size 1$/m);
+      expect(text).toMatch(/^uid2_optout_connected 1$/m);
+      expect(text).toMatch(/^uid2_optout_writes_total 1$/m);
+      expect(text).toMatch(/^uid2_optout_write_errors_total 0$/m);
+      expect(text).toMatch(/^uid2_optout_lag_seconds \d/m);
+      const lastSync = Number(/^uid2_optout_last_sync_timestamp_seconds (\S+)$/m.exec(text)![1]);
+      expect(lastSync).toBeGreaterThan(T0 / 1000);
+      await expect(store.metrics(registry)).rejects.toThrow('metrics named uid2_optout_* are already registered on this registry: pass another options.prefix');
+      await expect(store.metrics(registry, { prefix: 'bad prefix' })).rejects.toThrow(InvalidArgumentError);
+      await expect(store.metrics({} as Registry, { prefix: 'other_' })).rejects.toThrow('register must be a prom-client Registry');
+      await store.metrics(registry, { prefix: 'second_' });
+      expect(await registry.metrics()).toMatch(/^second_size 1$/m);
+    } finally {
+      await store.close();
     }
   });
 });
