@@ -33,7 +33,7 @@ export interface CachePosition {
 }
 
 /** The position file's path for a cache file. */
-export function positionPath(cacheFile: string): string {
+function positionPath(cacheFile: string): string {
   return `${cacheFile}.redis-position`;
 }
 
