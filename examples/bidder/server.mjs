@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DecryptionEngine, FileOptOutStore, RedisOptOutStore, applyOptOut } from '../../dist/index.js';
+import { DecryptionEngine, FileOptOutStore, RedisOptOutStore } from '../../dist/index.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -42,6 +42,19 @@ function jsonLogger(level, bindings = {}) {
 
 const log = jsonLogger(process.env.LOG_LEVEL ?? 'info', { app: 'example-bidder' });
 
+// Opt-outs (optional): OPTOUT_STORE is a store file (read as of start) or redis://HOST:PORT/DB
+// (the fleet store: followed live). A user who opted out is never bid on.
+let optOut = null;
+if (process.env.OPTOUT_STORE) {
+  const where = process.env.OPTOUT_STORE;
+  try {
+    optOut = /^rediss?:\/\//i.test(where) ? await RedisOptOutStore.open(where) : await FileOptOutStore.open(where, { readOnly: true });
+  } catch (err) {
+    log.error({ event: 'startup-failed', code: err.code, err: err.message }, 'cannot open the opt-out store');
+    process.exit(1);
+  }
+}
+
 let engine;
 try {
   engine = await DecryptionEngine.create({
@@ -54,24 +67,12 @@ try {
     // Fail fast instead of queueing past any latency budget: ~50k tokens/s × 100 ms.
     maxQueuedTokens: 5_000,
     logger: log,
+    // The engine marks each result optedOut and withholds its uid (the UID2 bidding rule).
+    optOut,
   });
 } catch (err) {
   log.error({ event: 'startup-failed', code: err.code, err: err.message }, 'cannot start: no UID2 keys');
   process.exit(1);
-}
-
-// Opt-outs (optional): OPTOUT_STORE is a store file (read as of start) or redis://HOST:PORT/DB
-// (the fleet store: followed live). A user who opted out is never bid on.
-let optOut = null;
-if (process.env.OPTOUT_STORE) {
-  const where = process.env.OPTOUT_STORE;
-  try {
-    optOut = /^rediss?:\/\//i.test(where) ? await RedisOptOutStore.open(where) : await FileOptOutStore.open(where, { readOnly: true });
-  } catch (err) {
-    log.error({ event: 'startup-failed', code: err.code, err: err.message }, 'cannot open the opt-out store');
-    await engine.close();
-    process.exit(1);
-  }
 }
 
 const registry = new Registry();
@@ -169,8 +170,8 @@ async function handleBid(req, res) {
   }
   if (result.problems.length > 0) log.debug({ event: 'malformed-request', problems: result.problems }, 'skipped malformed parts');
   const decrypted = result.tokens.filter((t) => t.result.status === 'Success');
-  // The UID2 bidding rule: an opted-out raw UID is not used (applyOptOut withholds its uid).
-  const identified = optOut ? decrypted.filter((t) => !applyOptOut(t.result, optOut).optedOut).length : decrypted.length;
+  // The UID2 bidding rule: an opted-out raw UID is not used.
+  const identified = decrypted.filter((t) => t.result.optedOut !== true).length;
   requestSeconds.observe((performance.now() - started) / 1000);
   if (identified === 0) {
     requestsTotal.inc({ outcome: 'no-bid' });
