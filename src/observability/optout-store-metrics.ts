@@ -3,9 +3,7 @@
  * the optional peer dependency the engine's metrics use: every value is read from the store's
  * `stats()` when the registry is scraped, so following Redis costs nothing per entry.
  */
-import type * as PromClient from 'prom-client';
-import { InvalidArgumentError } from '../errors.js';
-import { loadPromClient, type MetricsRegistry } from './metrics.js';
+import { loadPromClient, openRegistry, type MetricsRegistry } from './metrics.js';
 
 /** What the metrics read (a RedisOptOutStore's stats; declared here so the two modules do not import each other). */
 export interface OptOutSyncStats {
@@ -39,18 +37,7 @@ export async function registerOptOutStoreMetrics(
   options: OptOutStoreMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const prefix = options.prefix ?? DEFAULT_OPTOUT_METRICS_PREFIX;
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
-    throw new InvalidArgumentError('options.prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
-  }
-  const prom = (await load()) as typeof PromClient;
-  const registry = (register ?? prom.register) as PromClient.Registry;
-  if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
-    throw new InvalidArgumentError('register must be a prom-client Registry');
-  }
-  if (registry.getSingleMetric(`${prefix}size`)) {
-    throw new InvalidArgumentError(`metrics named ${prefix}* are already registered on this registry: pass another options.prefix`);
-  }
+  const { prom, registry, prefix } = await openRegistry(register, { prefix: options.prefix ?? DEFAULT_OPTOUT_METRICS_PREFIX }, load, 'size', '*');
   const registers = [registry];
   const gauge = (name: string, help: string, read: (s: OptOutSyncStats) => number): void => {
     new prom.Gauge({
