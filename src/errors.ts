@@ -190,6 +190,16 @@ export class OptOutClosedError extends Uid2Error {
   }
 }
 
+/**
+ * Redis, as the fleet opt-out store's backend, could not be reached or answered something that
+ * is not the store's data (e.g. the initial load failed with no warm-start cache to fall back on).
+ */
+export class OptOutRedisError extends Uid2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_OPTOUT_REDIS', message, options);
+  }
+}
+
 /** An opt-out status response (`/v2/optout/status`) that is not the documented shape. */
 export class OptOutResponseError extends Uid2Error {
   constructor(message: string) {

@@ -45,6 +45,7 @@ export {
   OptOutLockedError,
   OptOutClosedError,
   OptOutResponseError,
+  OptOutRedisError,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -92,6 +93,9 @@ export {
 export type { CryptoBackend } from './native/backend.js';
 export type { OptOutStore, RawUidInput } from './optout/store.js';
 export { FileOptOutStore, DEFAULT_FILE_OPTOUT_STORE_OPTIONS, type FileOptOutStoreOptions } from './optout/file-store.js';
+export { RedisOptOutStore, type RedisOptOutStoreStats } from './optout/redis-store.js';
+export { DEFAULT_REDIS_OPTOUT_STORE_OPTIONS, type RedisOptOutStoreOptions } from './optout/redis-options.js';
+export { type OptOutStoreMetricsOptions } from './observability/optout-store-metrics.js';
 export { OptOutSetView, type OptOutSetChange } from './optout/optout-set.js';
 export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook-handler.js';
 export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook-options.js';

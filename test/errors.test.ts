@@ -120,6 +120,7 @@ const ROWS: Row[] = [
   { cls: errors.OptOutLockedError, make: () => new errors.OptOutLockedError('held by process 42'), name: 'OptOutLockedError', code: 'UID2_ERR_OPTOUT_LOCKED', message: 'held by process 42' },
   { cls: errors.OptOutClosedError, make: () => new errors.OptOutClosedError(), name: 'OptOutClosedError', code: 'UID2_ERR_OPTOUT_CLOSED', message: 'the opt-out store is closed' },
   { cls: errors.OptOutResponseError, make: () => new errors.OptOutResponseError('body.opted_out is missing'), name: 'OptOutResponseError', code: 'UID2_ERR_OPTOUT_RESPONSE', message: 'body.opted_out is missing' },
+  { cls: errors.OptOutRedisError, make: () => new errors.OptOutRedisError('Redis at 127.0.0.1:6379/0 is unreachable'), name: 'OptOutRedisError', code: 'UID2_ERR_OPTOUT_REDIS', message: 'Redis at 127.0.0.1:6379/0 is unreachable' },
 ];
 
 describe('error classes', () => {

@@ -2,7 +2,8 @@
  * An example bidder: a real node:http server that decrypts the UID2/EUID tokens of OpenRTB bid
  * requests with uid2-engine and bids only on users it can identify.
  *
- *   POST /bid      OpenRTB 2.5/2.6 JSON → 200 + a bid when a token decrypted to Success, else 204
+ *   POST /bid      OpenRTB 2.5/2.6 JSON → 200 + a bid when a token decrypted to Success (and its
+ *                  user did not opt out, with OPTOUT_STORE), else 204
  *   GET  /metrics  Prometheus text (prom-client): uid2_engine_* and bidder_* metrics
  *   GET  /healthz  200 while serving, 503 while shutting down
  *
@@ -13,13 +14,14 @@
  *
  * Environment: UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY (e.g. from `uid2-engine operator`),
  * PORT (default 8081; 0 picks a free port), HOST (default 127.0.0.1), THREADS (engine worker
- * threads; default cores - 1), LOG_LEVEL (debug, info, warn, error, silent; default info).
+ * threads; default cores - 1), LOG_LEVEL (debug, info, warn, error, silent; default info),
+ * OPTOUT_STORE (an opt-out store file, or redis://HOST:PORT/DB for a fleet; default none).
  * Logs are JSON lines on stderr, pino-style; in production pass `logger: pino()` instead.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DecryptionEngine } from '../../dist/index.js';
+import { DecryptionEngine, FileOptOutStore, RedisOptOutStore } from '../../dist/index.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -40,6 +42,19 @@ function jsonLogger(level, bindings = {}) {
 
 const log = jsonLogger(process.env.LOG_LEVEL ?? 'info', { app: 'example-bidder' });
 
+// Opt-outs (optional): OPTOUT_STORE is a store file (read as of start) or redis://HOST:PORT/DB
+// (the fleet store: followed live). A user who opted out is never bid on.
+let optOut = null;
+if (process.env.OPTOUT_STORE) {
+  const where = process.env.OPTOUT_STORE;
+  try {
+    optOut = /^rediss?:\/\//i.test(where) ? await RedisOptOutStore.open(where) : await FileOptOutStore.open(where, { readOnly: true });
+  } catch (err) {
+    log.error({ event: 'startup-failed', code: err.code, err: err.message }, 'cannot open the opt-out store');
+    process.exit(1);
+  }
+}
+
 let engine;
 try {
   engine = await DecryptionEngine.create({
@@ -52,6 +67,8 @@ try {
     // Fail fast instead of queueing past any latency budget: ~50k tokens/s × 100 ms.
     maxQueuedTokens: 5_000,
     logger: log,
+    // The engine marks each result optedOut and withholds its uid (the UID2 bidding rule).
+    optOut,
   });
 } catch (err) {
   log.error({ event: 'startup-failed', code: err.code, err: err.message }, 'cannot start: no UID2 keys');
@@ -152,7 +169,9 @@ async function handleBid(req, res) {
     return send(res, 503, JSON.stringify({ error: err.code ?? 'error' }));
   }
   if (result.problems.length > 0) log.debug({ event: 'malformed-request', problems: result.problems }, 'skipped malformed parts');
-  const identified = result.tokens.filter((t) => t.result.status === 'Success').length;
+  const decrypted = result.tokens.filter((t) => t.result.status === 'Success');
+  // The UID2 bidding rule: an opted-out raw UID is not used.
+  const identified = decrypted.filter((t) => t.result.optedOut !== true).length;
   requestSeconds.observe((performance.now() - started) / 1000);
   if (identified === 0) {
     requestsTotal.inc({ outcome: 'no-bid' });
@@ -198,6 +217,7 @@ async function shutdown(signal) {
   force.unref();
   await closed;
   await engine.close();
+  await optOut?.close();
   log.info({ event: 'stopped', stats: { tokens: engine.stats().tokens, batches: engine.stats().batches } }, 'stopped');
   process.exit(0);
 }

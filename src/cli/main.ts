@@ -17,7 +17,7 @@ Commands:
   decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
             KEYS [--client bidstream|sharing|legacy] [--domain NAME]
             [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
-            [--optout-store FILE [--optout-keep-uid]] [TOKEN...]
+            [--optout-store FILE|redis://H:P/DB [--optout-keep-uid]] [TOKEN...]
             Without TOKEN arguments, reads one token per line (or a JSON object
             {"token": ..., "domainOrAppName": ...}) from --input or stdin,
             streamed in input order in flat memory through worker threads
@@ -46,16 +46,16 @@ Commands:
             with the api key as bearer) to a webhook, retrying 429/5xx
   optout serve
             Receive opt-outs from the UID2 service (webhook) into a durable
-            store file; prints its URL once listening; SIGTERM finishes the
-            requests in flight, then exits
-            --store FILE [--port N] [--host H (default 127.0.0.1)]
+            store file, or Redis shared by a fleet; prints its URL once
+            listening; SIGTERM finishes the requests in flight, then exits
+            --store FILE|redis://HOST:PORT/DB [--port N] [--host H (default 127.0.0.1)]
             [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
             [--identity-param P (default identity)]
             [--time-param P (default timestamp)]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
             opted out and record those in the store; prints a JSON summary
-            --input FILE|- (one raw UID per line) --store FILE
+            --input FILE|- (one raw UID per line) --store FILE|redis://HOST:PORT/DB
             [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
 
 KEYS is either

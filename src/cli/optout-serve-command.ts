@@ -1,6 +1,6 @@
 /**
  * `uid2-engine optout serve`: the opt-out webhook receiver as a process. It opens the store
- * (recovering a torn tail), listens, prints its URL on stdout once listening, and on SIGTERM or
+ * (a file, recovering a torn tail, or Redis for a fleet: `--store redis://HOST:PORT/DB`), listens, prints its URL on stdout once listening, and on SIGTERM or
  * SIGINT stops accepting, finishes the requests in flight (each waits for its fsync), closes
  * the store and exits 0. The token may come from `UID2_OPTOUT_TOKEN` (arguments show in ps).
  */
@@ -10,7 +10,7 @@ import { createOptOutHandler } from '../optout/webhook-handler.js';
 import { validateOptOutHandlerOptions } from '../optout/webhook-options.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parsePort } from './options.js';
-import { openStoreForCli } from './optout-store.js';
+import { describeStore, openStoreForCli } from './optout-store.js';
 
 /** Environment variable holding the webhook's bearer token. */
 const ENV_OPTOUT_TOKEN = 'UID2_OPTOUT_TOKEN';
@@ -56,12 +56,7 @@ export async function runOptOutServe(values: OptOutServeValues): Promise<void> {
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   process.stdout.write(`http://${shownHost}:${address.port}${path}\n`);
-  const report = store.loadReport;
-  process.stderr.write(
-    `uid2-engine: opt-out receiver listening; ${store.size} opt-outs loaded from ${store.path}` +
-      (report.tornTailBytes > 0 ? ` (cut a torn tail of ${report.tornTailBytes} bytes)` : '') +
-      '\n',
-  );
+  process.stderr.write(`uid2-engine: opt-out receiver listening; ${store.size} opt-outs loaded from ${describeStore(store)}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
