@@ -72,14 +72,14 @@ export class DecryptionEngine {
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed) {
     this.#options = options;
+    this.#keys = keys;
     this.#log = options.logger;
     this.#backend = backend;
     this.#decryptInProcess = inProcessDecryptor(options.threads === 0 ? backend : 'node-crypto');
     this.#cache = options.tokenCache ? new TokenCache(options.tokenCache) : undefined;
     this.#find = this.#cache && options.threads === 0 ? inProcessFinder(backend) : undefined;
-    this.#keys = new KeyFeed(options.threads > 0);
     this.#dispatcher =
       options.threads === 0
         ? null
@@ -122,21 +122,34 @@ export class DecryptionEngine {
     }
     // Decided once here: every batch then names it, and a forced but missing native addon
     // (UID2_ENGINE_BACKEND=native) fails creation instead of a later batch.
-    const engine = new DecryptionEngine(resolved, resolveBackend());
+    const backend = resolveBackend();
+    const keys = new KeyFeed(resolved.threads > 0);
+    if (usesCredentials(options)) {
+      // The first refresh comes before any worker starts: wrong credentials fail create() without
+      // a thread ever being spawned (and torn down while still loading).
+      const first = await keys.startClient(resolved.clientType, {
+        baseUrl: options.baseUrl,
+        apiKey: options.apiKey,
+        secretKey: options.secretKey,
+        clientOptions: options.clientOptions,
+        autoRefresh: options.autoRefresh,
+        logger: options.logger,
+      });
+      if (!first.success && options.requireKeys !== false) {
+        keys.close();
+        throw first.error;
+      }
+    }
+    let engine: DecryptionEngine;
+    try {
+      engine = new DecryptionEngine(resolved, backend, keys);
+    } catch (err) {
+      keys.close();
+      throw err;
+    }
     try {
       if (options.keys !== undefined) engine.setKeys(options.keys);
-      if (options.client) engine.#keys.follow(options.client, false);
-      if (usesCredentials(options)) {
-        const first = await engine.#keys.startClient(resolved.clientType, {
-          baseUrl: options.baseUrl,
-          apiKey: options.apiKey,
-          secretKey: options.secretKey,
-          clientOptions: options.clientOptions,
-          autoRefresh: options.autoRefresh,
-          logger: options.logger,
-        });
-        if (!first.success && options.requireKeys !== false) throw first.error;
-      }
+      if (options.client) keys.follow(options.client, false);
     } catch (err) {
       await engine.close();
       throw err;
