@@ -97,6 +97,44 @@ export async function openRegistry(
   return { prom, registry, prefix };
 }
 
+/** Gauges and counters whose values are read from a stats() snapshot when the registry is scraped. */
+export interface ScrapedMetrics<S> {
+  gauge(name: string, help: string, read: (s: S) => number): void;
+  /** A counter that follows a monotonic number (incremented by the difference at each scrape). */
+  counter(name: string, help: string, read: (s: S) => number): void;
+}
+
+/** Builders for `opened`'s registry; `name` is appended to its prefix. */
+export function scrapedMetrics<S>(opened: OpenedRegistry, stats: () => S): ScrapedMetrics<S> {
+  const { prom, registry, prefix } = opened;
+  const registers = [registry];
+  return {
+    gauge(name, help, read) {
+      new prom.Gauge({
+        name: prefix + name,
+        help,
+        registers,
+        collect() {
+          this.set(read(stats()));
+        },
+      });
+    },
+    counter(name, help, read) {
+      let last = 0;
+      new prom.Counter({
+        name: prefix + name,
+        help,
+        registers,
+        collect() {
+          const value = read(stats());
+          if (value > last) this.inc(value - last);
+          last = value;
+        },
+      });
+    },
+  };
+}
+
 /**
  * Registers the engine's metrics on `register` (default: prom-client's global registry).
  * @throws InvalidArgumentError for a bad prefix or names already registered there
@@ -107,34 +145,11 @@ export async function registerEngineMetrics(
   options: EngineMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const { prom, registry, prefix } = await openRegistry(register, options, load, 'tokens_total', '*');
+  const opened = await openRegistry(register, options, load, 'tokens_total', '*');
+  const { prom, registry, prefix } = opened;
   const registers = [registry];
   const stats = (): EngineStats => source.stats();
-
-  /** A counter that follows a monotonic number from stats() (incremented by the difference). */
-  const followCounter = (name: string, help: string, read: (s: EngineStats) => number): void => {
-    let last = 0;
-    new prom.Counter({
-      name: prefix + name,
-      help,
-      registers,
-      collect() {
-        const value = read(stats());
-        if (value > last) this.inc(value - last);
-        last = value;
-      },
-    });
-  };
-  const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
-    new prom.Gauge({
-      name: prefix + name,
-      help,
-      registers,
-      collect() {
-        this.set(read(stats()));
-      },
-    });
-  };
+  const { counter: followCounter, gauge } = scrapedMetrics(opened, stats);
 
   const statuses = Object.values(DecryptionStatus);
   const lastByStatus = new Map<string, number>();

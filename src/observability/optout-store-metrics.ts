@@ -3,7 +3,7 @@
  * the optional peer dependency the engine's metrics use: every value is read from the store's
  * `stats()` when the registry is scraped, so following Redis costs nothing per entry.
  */
-import { loadPromClient, openRegistry, type MetricsRegistry } from './metrics.js';
+import { loadPromClient, openRegistry, scrapedMetrics, type MetricsRegistry } from './metrics.js';
 
 /** What the metrics read (a RedisOptOutStore's stats; declared here so the two modules do not import each other). */
 export interface OptOutSyncStats {
@@ -37,31 +37,8 @@ export async function registerOptOutStoreMetrics(
   options: OptOutStoreMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const { prom, registry, prefix } = await openRegistry(register, { prefix: options.prefix ?? DEFAULT_OPTOUT_METRICS_PREFIX }, load, 'size', '*');
-  const registers = [registry];
-  const gauge = (name: string, help: string, read: (s: OptOutSyncStats) => number): void => {
-    new prom.Gauge({
-      name: prefix + name,
-      help,
-      registers,
-      collect() {
-        this.set(read(stats()));
-      },
-    });
-  };
-  const counter = (name: string, help: string, read: (s: OptOutSyncStats) => number): void => {
-    let last = 0;
-    new prom.Counter({
-      name: prefix + name,
-      help,
-      registers,
-      collect() {
-        const value = read(stats());
-        if (value > last) this.inc(value - last);
-        last = value;
-      },
-    });
-  };
+  const opened = await openRegistry(register, { prefix: options.prefix ?? DEFAULT_OPTOUT_METRICS_PREFIX }, load, 'size', '*');
+  const { gauge, counter } = scrapedMetrics(opened, stats);
   gauge('size', 'Opted-out raw UIDs in the local set', (s) => s.size);
   gauge('connected', '1 while the follower reads from Redis, else 0', (s) => (s.connected ? 1 : 0));
   gauge('lag_seconds', 'How far the local set may be behind Redis (0 when caught up)', (s) => s.lagMs / 1000);

@@ -5,7 +5,7 @@
  * engine's `metrics()` for its own.
  */
 import type { TokenCacheStats } from '../cache/token-cache.js';
-import { loadPromClient, openRegistry, type EngineMetricsOptions, type MetricsRegistry } from './metrics.js';
+import { loadPromClient, openRegistry, scrapedMetrics, type EngineMetricsOptions, type MetricsRegistry } from './metrics.js';
 
 /**
  * Registers `<prefix>token_cache_{entries,bytes}` (gauges) and
@@ -20,34 +20,12 @@ export async function registerTokenCacheMetrics(
   options: EngineMetricsOptions = {},
   load: () => Promise<unknown> = () => loadPromClient(),
 ): Promise<void> {
-  const { prom, registry, prefix } = await openRegistry(register, options, load, 'token_cache_hits_total', 'token_cache_*');
-  const registers = [registry];
+  const opened = await openRegistry(register, options, load, 'token_cache_hits_total', 'token_cache_*');
   const none: TokenCacheStats = { entries: 0, bytes: 0, hits: 0, misses: 0, evictions: 0 };
-  const stats = (): TokenCacheStats => read() ?? none;
-
-  const counter = (name: string, help: string, pick: (s: TokenCacheStats) => number): void => {
-    let last = 0;
-    new prom.Counter({
-      name: `${prefix}token_cache_${name}_total`,
-      help,
-      registers,
-      collect() {
-        const value = pick(stats());
-        if (value > last) this.inc(value - last);
-        last = value;
-      },
-    });
-  };
-  const gauge = (name: string, help: string, pick: (s: TokenCacheStats) => number): void => {
-    new prom.Gauge({
-      name: `${prefix}token_cache_${name}`,
-      help,
-      registers,
-      collect() {
-        this.set(pick(stats()));
-      },
-    });
-  };
+  const metrics = scrapedMetrics(opened, (): TokenCacheStats => read() ?? none);
+  const gauge = (name: string, help: string, pick: (s: TokenCacheStats) => number): void => metrics.gauge(`token_cache_${name}`, help, pick);
+  const counter = (name: string, help: string, pick: (s: TokenCacheStats) => number): void =>
+    metrics.counter(`token_cache_${name}_total`, help, pick);
   gauge('entries', 'Tokens held by the decrypted-token cache', (s) => s.entries);
   gauge('bytes', 'Bytes held by the decrypted-token cache, by its own accounting', (s) => s.bytes);
   counter('hits', 'Lookups answered from the token cache', (s) => s.hits);
