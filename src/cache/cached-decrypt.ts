@@ -7,7 +7,7 @@
  * findings beside the result. The result is the one `decryptToken()` returns, either way.
  */
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
-import { decryptionResult, evaluateToken } from '../token/decrypt.js';
+import { decryptionResult, evaluateToken, type TokenDecryptor } from '../token/decrypt.js';
 import { type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
 import type { CacheableToken, TokenCache } from './token-cache.js';
 
@@ -18,13 +18,7 @@ export interface Finding {
 }
 
 /** decryptToken()'s signature, returning the findings too. */
-export type FindingDecryptor = (
-  token: unknown,
-  keys: DecryptionKeys | null | undefined,
-  clientType: ClientType,
-  domainOrAppName: string | null | undefined,
-  nowMs: number,
-) => Finding;
+export type FindingDecryptor = (...args: Parameters<TokenDecryptor>) => Finding;
 
 /** The TypeScript decoder as a FindingDecryptor. */
 export const findWithTypeScript: FindingDecryptor = (token, keys, clientType, domainOrAppName, nowMs) => {

@@ -16,20 +16,11 @@ import { findWithTypeScript, type FindingDecryptor } from '../cache/cached-decry
 import { NativeUnavailableError } from '../errors.js';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import { KeySet, snapshotOf as keySetSnapshot } from '../keys/key-set.js';
-import { applyPolicyRules, checkedResult, decryptToken, failure, type PolicyFields } from '../token/decrypt.js';
+import { type TokenDecryptor, applyPolicyRules, checkedResult, decryptToken, failure, type PolicyFields } from '../token/decrypt.js';
 import { MAX_TOKEN_LENGTH, PRIVACY_BIT_CLIENT_SIDE_GENERATED } from '../token/layout.js';
 import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus, type IdentityType } from '../types.js';
 import type { CryptoBackend } from './backend.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from './load.js';
-
-/** decryptToken()'s signature: every in-process path takes one of these. */
-export type TokenDecryptor = (
-  token: unknown,
-  keys: DecryptionKeys | null | undefined,
-  clientType: ClientType,
-  domainOrAppName: string | null | undefined,
-  nowMs: number,
-) => DecryptionResult;
 
 // Where decodeOne() writes a decoded token's fields (native/src/addon.cc, enum Scratch).
 const INLINE_VERSION = 0;

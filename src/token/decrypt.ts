@@ -258,6 +258,15 @@ export function checkedResult(
   };
 }
 
+/** decryptToken()'s signature: every in-process decryption path is one of these. */
+export type TokenDecryptor = (
+  token: unknown,
+  keys: DecryptionKeys | null | undefined,
+  clientType: ClientType,
+  domainOrAppName: string | null | undefined,
+  nowMs: number,
+) => DecryptionResult;
+
 /**
  * Decrypts an advertising token under the rules of `clientType`. Never throws.
  *
