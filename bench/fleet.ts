@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,13 +32,6 @@ import type { OptOutBenchRow } from './optout.js';
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fleet-child.js', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 function wallMs(): number {
   return performance.timeOrigin + performance.now();

@@ -18,8 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, openSync, closeSync, rmSync, writeSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,13 +100,6 @@ function lookupNs(): { missNs: number; hitNs: number; mapNs: number; bytesPerEnt
   return { missNs, hitNs, mapNs, bytesPerEntry: set.byteLength / set.size };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function webhookRate(dir: string, seconds: number, connections: number): Promise<{ perSec: number; acked: number; stored: number; other: number }> {
   const path = join(dir, 'webhook.log');

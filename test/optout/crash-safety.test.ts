@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../bench/free-port.js';
+import { seededRandom } from '../../bench/seeded-random.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,13 +25,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function startReceiver(port: number): Promise<ChildProcess> {
   const proc = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', String(port), '--store', storePath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,19 +37,11 @@ async function startReceiver(port: number): Promise<ChildProcess> {
   return proc;
 }
 
-/** A small deterministic generator, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 describe('receiver crash safety', () => {
   it('loses no acknowledged opt-out across SIGKILLs at random points, and the retries deliver all 10,000', async () => {
     const seed = Number(process.env['UID2_CRASH_SEED'] ?? Date.now() % 100_000);
-    const random = prng(seed);
+    // Seeded, so a failing run can be replayed with UID2_CRASH_SEED.
+    const random = seededRandom(seed);
     const port = await freePort();
     child = await startReceiver(port);
     const op = await startLocalOperator({
