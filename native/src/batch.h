@@ -61,10 +61,8 @@ class BatchDecoder {
   // OpenSSL context could not be created (out of memory); records are still all written.
   bool DecodeBatch(const SnapshotView& snap, const SlotView& slot, uint32_t count);
 
-  // The in-process path (inline.cc) decodes single tokens with this same per-token code.
-  friend class InlineDecoder;
-
- private:
+  // What one token decoded to when both layers decrypted: a batch record's fields, and what the
+  // in-process decodeOne hands back.
   struct Decoded {
     uint8_t version;
     uint8_t identity_type;  // 0 none (v2), 1 Email, 2 Phone
@@ -75,9 +73,14 @@ class BatchDecoder {
     double generated_ms;  // NaN for v2
     int32_t master_key_id;
     int32_t site_key_id;
-    const uint8_t* uid;
+    const uint8_t* uid;  // into the decoder's work buffer: valid until its next decode
     size_t uid_len;
   };
+
+  // The in-process path (inline.cc) decodes single tokens with this same per-token code.
+  friend class InlineDecoder;
+
+ private:
   struct KeyContexts {
     EVP_CIPHER_CTX* gcm = nullptr;
     EVP_CIPHER_CTX* cbc = nullptr;

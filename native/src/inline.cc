@@ -57,22 +57,9 @@ InlineDecoder::Entry* InlineDecoder::Add(napi_env env, napi_value snapshot, doub
 int InlineDecoder::Decode(Entry* entry, const uint8_t* text, size_t len, Fields* out, bool* context_failed) {
   BatchDecoder& decoder = *entry->decoder;
   decoder.context_failed_ = false;
-  BatchDecoder::Decoded d;
-  const int status = decoder.DecodeToken(entry->view, text, len, &d);
+  const int status = decoder.DecodeToken(entry->view, text, len, out);
   *context_failed = decoder.context_failed_;
-  if (status >= 0) return status;
-  out->version = d.version;
-  out->identity_type = d.identity_type;
-  out->site_id = d.site_id;
-  out->privacy_bits = d.privacy_bits;
-  out->established_ms = d.established_ms;
-  out->expires_ms = d.expires_ms;
-  out->generated_ms = d.generated_ms;
-  out->master_key_id = d.master_key_id;
-  out->site_key_id = d.site_key_id;
-  out->uid = d.uid;
-  out->uid_len = d.uid_len;
-  return -1;
+  return status;
 }
 
 void InlineDecoder::Clear(napi_env env) {

@@ -26,20 +26,9 @@ class InlineDecoder {
  public:
   static constexpr size_t kMaxKeySets = 4;
 
-  // What decodeOne hands back for a token whose layers both decrypted.
-  struct Fields {
-    uint8_t version;
-    uint8_t identity_type;  // 0 none (v2), 1 Email, 2 Phone
-    int32_t site_id;
-    int32_t privacy_bits;
-    double established_ms;
-    double expires_ms;
-    double generated_ms;  // NaN for v2
-    int32_t master_key_id;
-    int32_t site_key_id;
-    const uint8_t* uid;   // valid until the next Decode() on the same entry
-    size_t uid_len;
-  };
+  // What decodeOne hands back for a token whose layers both decrypted (uid valid until the next
+  // Decode() on the same entry).
+  using Fields = BatchDecoder::Decoded;
 
   struct Entry {
     napi_ref snapshot = nullptr;  // weak: never keeps a key set alive
