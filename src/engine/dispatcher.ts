@@ -127,10 +127,15 @@ export class Dispatcher {
   #stopping = false;
   #hooks: EngineTestHooks | null = null;
   #windowTimer: NodeJS.Timeout | null = null;
+  /** What every descriptor says of the engine's fixed settings. */
+  readonly #clientTypeCode: number;
+  readonly #backendFlag: number;
 
   constructor(options: DispatcherOptions, host: DispatcherHost) {
     this.#options = options;
     this.#host = host;
+    this.#clientTypeCode = CLIENT_TYPE_CODES.indexOf(options.clientType);
+    this.#backendFlag = options.backend === 'native' ? DESC_NATIVE : 0;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
       filename: workerScript(import.meta.url, 'engine', 'worker.js').href,
       minThreads: options.threads,
@@ -286,7 +291,7 @@ export class Dispatcher {
       lane.snapshots.push(version);
       if (lane.snapshots.length > SNAPSHOT_CACHE_SIZE) lane.snapshots.shift();
     }
-    let flags = this.#options.backend === 'native' ? DESC_NATIVE : 0;
+    let flags = this.#backendFlag;
     const hooks = this.#hooks;
     if (hooks !== null && hooks.crashNextBatches > 0) {
       hooks.crashNextBatches--;
@@ -296,7 +301,7 @@ export class Dispatcher {
     ctrl[descriptorIndex(seq, D_SLOT)] = slot.id;
     ctrl[descriptorIndex(seq, D_COUNT)] = batch.count;
     ctrl[descriptorIndex(seq, D_SNAPSHOT)] = version;
-    ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = CLIENT_TYPE_CODES.indexOf(this.#options.clientType);
+    ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = this.#clientTypeCode;
     ctrl[descriptorIndex(seq, D_FLAGS)] = flags;
     lane.inFlight.push(batch);
     this.#inFlightTokens += batch.count;
