@@ -23,8 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BidstreamClient, FileOptOutStore, startLocalOperator } from '../dist/index.js';
-import { OptOutSet } from '../dist/optout/optout-set.js';
-import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeRecord } from '../dist/optout/optout-log.js';
+import { OptOutSet } from '../dist/optout/set.js';
+import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeRecord } from '../dist/optout/file/log.js';
 
 export interface OptOutBenchRow {
   figure: string;

@@ -9,7 +9,7 @@
  * (unless `--optout-keep-uid`), checked on the main thread against the store's in-memory set.
  */
 import { DecryptionEngine } from '../engine/engine.js';
-import { applyOptOut } from '../optout/optout-check.js';
+import { applyOptOut } from '../optout/check.js';
 import type { DecryptionResult } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { decryptionRecord } from './format.js';

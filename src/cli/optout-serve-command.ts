@@ -6,8 +6,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createOptOutHandler } from '../optout/webhook-handler.js';
-import { validateOptOutHandlerOptions } from '../optout/webhook-options.js';
+import { createOptOutHandler } from '../optout/webhook/handler.js';
+import { validateOptOutHandlerOptions } from '../optout/webhook/options.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parsePort } from './options.js';
 import { describeStore, openStoreForCli } from './optout-store.js';

@@ -3,9 +3,9 @@
  * command (a local file, or the fleet store in Redis), its failures as one line and exit code 2.
  */
 import { Uid2Error } from '../errors.js';
-import { FileOptOutStore } from '../optout/file-store.js';
-import { isRedisUrl } from '../optout/redis-options.js';
-import { RedisOptOutStore } from '../optout/redis-store.js';
+import { FileOptOutStore } from '../optout/file/store.js';
+import { isRedisUrl } from '../optout/redis/options.js';
+import { RedisOptOutStore } from '../optout/redis/store.js';
 import type { OptOutStore } from '../optout/store.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 

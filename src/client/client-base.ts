@@ -19,7 +19,7 @@ import { refreshChannel, type RefreshChannelMessage } from '../observability/cha
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
-import { applyOptOut } from '../optout/optout-check.js';
+import { applyOptOut } from '../optout/check.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,

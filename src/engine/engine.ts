@@ -17,7 +17,7 @@ import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry 
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { TokenCache } from '../cache/token-cache.js';
-import { applyOptOut } from '../optout/optout-check.js';
+import { applyOptOut } from '../optout/check.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
 import { decryptToken } from '../token/decrypt.js';
 import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';

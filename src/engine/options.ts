@@ -7,7 +7,7 @@ import { resolveLogger, type Logger } from '../observability/logger.js';
 import { MAX_TIMER_MS, type AutoRefreshOptions, type ClientOptions } from '../service/options.js';
 import type { ClientType } from '../types.js';
 import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCacheOptions } from '../cache/options.js';
-import { validateOptOutOption } from '../optout/optout-check.js';
+import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
 import { SNAPSHOT_CACHE_SIZE } from './messages.js';

@@ -3,7 +3,7 @@
  * engine need, and what every backend (the local file store here; a Redis-backed fleet store
  * later) provides. Reads are synchronous and in memory; an add resolves once durable.
  */
-import type { OptOutSetChange } from './optout-set.js';
+import type { OptOutSetChange } from './set.js';
 
 /** A raw UID as the store takes it: standard base64 text, or its 32 or 33 bytes. */
 export type RawUidInput = string | Uint8Array;

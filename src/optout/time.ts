@@ -2,7 +2,7 @@
  * Opt-out times: the webhook sends Unix seconds, the status endpoint Unix ms, the log keeps ms
  * and the in-memory set whole seconds (u32, until 2106). One place converts and bounds them.
  */
-import { MAX_OPTOUT_SECONDS } from './optout-set.js';
+import { MAX_OPTOUT_SECONDS } from './set.js';
 
 /** Latest opt-out time accepted, Unix ms. */
 export const MAX_OPTOUT_MS = MAX_OPTOUT_SECONDS * 1000;

@@ -7,7 +7,7 @@ import type { TokenCacheOptions } from '../cache/options.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { integerOption } from '../util/integer-option.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
-import { validateOptOutOption } from '../optout/optout-check.js';
+import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
 
 /** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalOperator } from '../../src/index.js';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { CLI_PATH } from '../helpers/cli.js';
 
 const OPT_OUTS = 10_000;

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BidstreamClient, DecryptionEngine, DecryptionStatus, SharingClient, createOptOutHandler, startLocalOperator, type LocalOperator } from '../../src/index.js';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
-import { applyOptOut } from '../../src/optout/optout-check.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
+import { applyOptOut } from '../../src/optout/check.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, OptOutClosedError, OptOutCorruptError, OptOutLockedError, OptOutWriteError } from '../../src/errors.js';
-import { DEFAULT_FILE_OPTOUT_STORE_OPTIONS, FileOptOutStore } from '../../src/optout/file-store.js';
-import { LOG_HEADER_BYTES, LOG_RECORD_BYTES } from '../../src/optout/optout-log.js';
+import { DEFAULT_FILE_OPTOUT_STORE_OPTIONS, FileOptOutStore } from '../../src/optout/file/store.js';
+import { LOG_HEADER_BYTES, LOG_RECORD_BYTES } from '../../src/optout/file/log.js';
 
 let dir: string;
 let path: string;
@@ -194,7 +194,7 @@ describe('FileOptOutStore', () => {
 describe('crc32Range', () => {
   it('equals zlib.crc32 on any range (property)', async () => {
     const { crc32 } = await import('node:zlib');
-    const { crc32Range } = await import('../../src/optout/crc32.js');
+    const { crc32Range } = await import('../../src/optout/file/crc32.js');
     const fc = (await import('fast-check')).default;
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.nat(), (bytes, a, b) => {

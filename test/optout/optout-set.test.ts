@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OPTOUT_SLOT_BYTES, OptOutSet, OptOutSetView } from '../../src/optout/optout-set.js';
+import { OPTOUT_SLOT_BYTES, OptOutSet, OptOutSetView } from '../../src/optout/set.js';
 import { parseRawUid } from '../../src/optout/raw-uid.js';
 
 function uids(count: number, length = 32): Buffer[] {
@@ -118,7 +118,7 @@ describe('OptOutSet', () => {
          const view = new OptOutSetView(workerData.buffer);
          parentPort.postMessage(uids.map((u) => view.secondsForBase64(u)));
        });`,
-      { eval: true, workerData: { buffer: set.buffer, module: new URL('../../dist/optout/optout-set.js', import.meta.url).href } },
+      { eval: true, workerData: { buffer: set.buffer, module: new URL('../../dist/optout/set.js', import.meta.url).href } },
     );
     try {
       set.add(late, 22);

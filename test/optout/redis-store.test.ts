@@ -13,12 +13,12 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../../src/errors.js';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
-import { loadRedisClient } from '../../src/optout/redis-client.js';
-import { describeRedisUrl, isRedisUrl, validateRedisOptOutStoreOptions } from '../../src/optout/redis-options.js';
-import { readCachePosition } from '../../src/optout/redis-position.js';
-import { RedisOptOutStore } from '../../src/optout/redis-store.js';
-import { createOptOutHandler } from '../../src/optout/webhook-handler.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
+import { loadRedisClient } from '../../src/optout/redis/client.js';
+import { describeRedisUrl, isRedisUrl, validateRedisOptOutStoreOptions } from '../../src/optout/redis/options.js';
+import { readCachePosition } from '../../src/optout/redis/position.js';
+import { RedisOptOutStore } from '../../src/optout/redis/store.js';
+import { createOptOutHandler } from '../../src/optout/webhook/handler.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { until } from '../helpers/wait.js';
 

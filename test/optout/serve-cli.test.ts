@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { CLI_PATH, runCli } from '../helpers/cli.js';
 
 let dir: string;

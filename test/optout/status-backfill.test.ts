@@ -22,7 +22,7 @@ import {
   startLocalOperator,
   type LocalOperator,
 } from '../../src/index.js';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { runCli } from '../helpers/cli.js';
 
 let op: LocalOperator;

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileOptOutStore } from '../../src/optout/file-store.js';
-import { createOptOutHandler, type OptOutHandler } from '../../src/optout/webhook-handler.js';
-import { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from '../../src/optout/webhook-options.js';
+import { FileOptOutStore } from '../../src/optout/file/store.js';
+import { createOptOutHandler, type OptOutHandler } from '../../src/optout/webhook/handler.js';
+import { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from '../../src/optout/webhook/options.js';
 
 let dir: string;
 let store: FileOptOutStore;

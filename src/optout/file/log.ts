@@ -22,9 +22,9 @@
 import { constants, type Stats } from 'node:fs';
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { OptOutClosedError, OptOutCorruptError, OptOutLockedError, OptOutWriteError } from '../errors.js';
+import { OptOutClosedError, OptOutCorruptError, OptOutLockedError, OptOutWriteError } from '../../errors.js';
 import { crc32Range } from './crc32.js';
-import { MAX_RAW_UID_BYTES } from './raw-uid.js';
+import { MAX_RAW_UID_BYTES } from '../raw-uid.js';
 
 const LOG_MAGIC = Buffer.from('UID2OPT\n', 'latin1');
 const LOG_VERSION = 1;

@@ -5,10 +5,10 @@
  * local file, so a restart reads only the stream's tail). Both apply an opt-out idempotently,
  * keeping the earliest time.
  */
-import type { FileOptOutStore } from './file-store.js';
-import { OptOutSet, type OptOutSetChange } from './optout-set.js';
-import type { OptOutStore, RawUidInput } from './store.js';
-import { toOptOutSeconds } from './time.js';
+import type { FileOptOutStore } from '../file/store.js';
+import { OptOutSet, type OptOutSetChange } from '../set.js';
+import type { OptOutStore, RawUidInput } from '../store.js';
+import { toOptOutSeconds } from '../time.js';
 
 export interface LocalOptOutSet extends Pick<OptOutStore, 'has' | 'optedOutSince' | 'snapshot' | 'close'> {
   readonly size: number;

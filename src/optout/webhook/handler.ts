@@ -14,11 +14,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidArgumentError } from '../errors.js';
-import type { OptOutStore } from './store.js';
-import { parseRawUid } from './raw-uid.js';
-import { MAX_OPTOUT_MS } from './time.js';
-import { validateOptOutHandlerOptions, type OptOutHandlerOptions, type ResolvedOptOutHandlerOptions } from './webhook-options.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { OptOutStore } from '../store.js';
+import { parseRawUid } from '../raw-uid.js';
+import { MAX_OPTOUT_MS } from '../time.js';
+import { validateOptOutHandlerOptions, type OptOutHandlerOptions, type ResolvedOptOutHandlerOptions } from './options.js';
 
 /** Counts of what the handler answered since it was created. */
 export interface OptOutHandlerStats {

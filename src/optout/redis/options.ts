@@ -2,8 +2,8 @@
  * Options of the Redis-backed fleet opt-out store, their defaults and their validation, kept
  * apart from the store so its file stays about the sync protocol.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { integerOption } from '../util/integer-option.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { integerOption } from '../../util/integer-option.js';
 
 export interface RedisOptOutStoreOptions {
   /**

@@ -1,17 +1,17 @@
 /**
- * The embedded opt-out store: the durable log (optout-log.ts) plus the in-memory set
- * (optout-set.ts), kept apart so another durable backend can reuse the set. Opening loads the
+ * The embedded opt-out store: the durable log (file/log.ts) plus the in-memory set
+ * (set.ts), kept apart so another durable backend can reuse the set. Opening loads the
  * log into a set sized for it; an add goes to the log first and into the set only once its
  * fdatasync returned, so a reader never sees an opt-out that a crash could still lose, and
  * every opt-out a caller saw acknowledged survives one.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { integerOption } from '../util/integer-option.js';
-import { OptOutLog, type LogLoadReport } from './optout-log.js';
-import { OptOutSet, type OptOutSetChange } from './optout-set.js';
-import { isRawUidBytes, parseRawUid } from './raw-uid.js';
-import type { OptOutStore, RawUidInput } from './store.js';
-import { isOptOutMs, toOptOutSeconds } from './time.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { integerOption } from '../../util/integer-option.js';
+import { OptOutLog, type LogLoadReport } from './log.js';
+import { OptOutSet, type OptOutSetChange } from '../set.js';
+import { isRawUidBytes, parseRawUid } from '../raw-uid.js';
+import type { OptOutStore, RawUidInput } from '../store.js';
+import { isOptOutMs, toOptOutSeconds } from '../time.js';
 
 export interface FileOptOutStoreOptions {
   /**
@@ -138,7 +138,7 @@ export class FileOptOutStore implements OptOutStore {
 
   /**
    * Rewrites the file with one record per raw UID, at its earliest time. Adds wait meanwhile.
-   * Two raw UIDs with the same 96-bit fingerprint (see optout-set.ts: ~n^2 / 2^97) would keep one.
+   * Two raw UIDs with the same 96-bit fingerprint (see ../set.ts: ~n^2 / 2^97) would keep one.
    * @returns records before and after
    */
   async compact(): Promise<{ before: number; after: number }> {

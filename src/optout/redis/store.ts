@@ -20,18 +20,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../errors.js';
-import type { MetricsRegistry } from '../observability/metrics.js';
-import { registerOptOutStoreMetrics, type OptOutStoreMetricsOptions } from '../observability/optout-store-metrics.js';
-import { FileOptOutStore } from './file-store.js';
-import type { OptOutSetChange } from './optout-set.js';
-import { isRawUidBytes, parseRawUid } from './raw-uid.js';
-import { loadRedisClient } from './redis-client.js';
-import { CachedOptOutSet, MemoryOptOutSet, type LocalOptOutSet } from './redis-local-set.js';
-import { describeRedisUrl, validateRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './redis-options.js';
-import { STREAM_START_ID, isStreamId, readCachePosition, streamIdMs, writeCachePosition } from './redis-position.js';
-import type { OptOutStore, RawUidInput } from './store.js';
-import { isOptOutMs } from './time.js';
+import { InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../../errors.js';
+import type { MetricsRegistry } from '../../observability/metrics.js';
+import { registerOptOutStoreMetrics, type OptOutStoreMetricsOptions } from '../../observability/optout-store-metrics.js';
+import { FileOptOutStore } from '../file/store.js';
+import type { OptOutSetChange } from '../set.js';
+import { isRawUidBytes, parseRawUid } from '../raw-uid.js';
+import { loadRedisClient } from './client.js';
+import { CachedOptOutSet, MemoryOptOutSet, type LocalOptOutSet } from './local-set.js';
+import { describeRedisUrl, validateRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './options.js';
+import { STREAM_START_ID, isStreamId, readCachePosition, streamIdMs, writeCachePosition } from './position.js';
+import type { OptOutStore, RawUidInput } from '../store.js';
+import { isOptOutMs } from '../time.js';
 
 /** KEYS: set, log. ARGV: uid bytes, ms, stream max length. Returns 0 unchanged, 1 added, 2 earlier. */
 const ADD_SCRIPT = `

@@ -6,7 +6,7 @@
  * restart empties the script cache) and reconnect with a retry strategy built in.
  */
 import type { Redis, RedisOptions } from 'ioredis';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../errors.js';
 
 export type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 

@@ -3,9 +3,9 @@
  * names are the DSP's choice when it registers the webhook with UID2; the defaults are the
  * names this library documents (`identity`, `timestamp`).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { resolveLogger, type Logger } from '../observability/logger.js';
-import { integerOption } from '../util/integer-option.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { resolveLogger, type Logger } from '../../observability/logger.js';
+import { integerOption } from '../../util/integer-option.js';
 
 export interface OptOutHandlerOptions {
   /** Only this path is served (404 otherwise); null serves every path (a router chose it). Default null. */
