@@ -22,7 +22,7 @@ export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/opt
 export { type TokenCacheStats } from './cache/token-cache.js';
 export { registerTokenCacheMetrics } from './observability/token-cache-metrics.js';
 export { SharingClient } from './client/sharing-client.js';
-export type { RefreshResult } from './service/auto-refresh.js';
+export type { RefreshResult } from './client/auto-refresh.js';
 export { decrypt, encrypt } from './free-functions.js';
 export {
   ServiceHttpError,
@@ -65,7 +65,7 @@ export {
   type ClientOptions,
   type RefreshOptions,
   type AutoRefreshOptions,
-} from './service/options.js';
+} from './client/options.js';
 export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
 export { DecryptionEngine, type DecryptBatchOptions } from './engine/engine.js';
 export type { EngineStats } from './engine/stats.js';

@@ -8,7 +8,7 @@ import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
 import type { KeySet } from '../keys/key-set.js';
 import type { KeyEndpoint } from '../service/key-request.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/options.js';
+import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/credentials.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
 import { loadKeysFile } from './options.js';
 

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { startLocalOperator } from '../operator/local-operator.js';
 import type { OptOutWebhookOptions } from '../operator/optout-delivery.js';
 import { ADMIN_OPTOUT_PATH } from '../operator/optout-routes.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY } from '../service/options.js';
+import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY } from '../service/credentials.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parsePort } from './options.js';
 

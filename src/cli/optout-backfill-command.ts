@@ -9,7 +9,7 @@
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { parseRawUid } from '../optout/raw-uid.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/options.js';
+import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/credentials.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
 import { openInput, readLineChunks } from './io.js';
 import { openStoreForCli } from './optout-store.js';

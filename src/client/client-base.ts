@@ -16,12 +16,11 @@ import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { inProcessDecryptor, inProcessFinder } from '../native/inline-decrypt.js';
 import type { TokenDecryptor } from '../token/decrypt.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
-import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
+import { AutoRefresher, type RefreshResult } from './auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
 import { applyOptOut } from '../optout/check.js';
 import {
-  resolveCredentials,
   validateAutoRefreshOptions,
   validateClientOptions,
   validateRefreshOptions,
@@ -29,7 +28,8 @@ import {
   type ClientOptions,
   type RefreshOptions,
   type ResolvedClientOptions,
-} from '../service/options.js';
+} from './options.js';
+import { resolveCredentials } from '../service/credentials.js';
 import type { ClientType, DecryptionResult } from '../types.js';
 
 /**

@@ -10,8 +10,8 @@ import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
 import { type KeySet, snapshotOf } from '../keys/key-set.js';
 import type { Logger } from '../observability/logger.js';
-import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
-import type { RefreshResult } from '../service/auto-refresh.js';
+import type { AutoRefreshOptions, ClientOptions } from '../client/options.js';
+import type { RefreshResult } from '../client/auto-refresh.js';
 import type { ClientType } from '../types.js';
 
 /** A key snapshot as published to workers. */

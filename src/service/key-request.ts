@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { decodeSecretKey, sealRequest } from './envelope.js';
 import { abortReason } from './http.js';
 import { type FetchedKeySet, fetchKeySet, type SealedKeyRequest } from './key-response.js';
-import { checkApiKey, ENV_SECRET_KEY, endpointUrl, type Credentials } from './options.js';
+import { checkApiKey, ENV_SECRET_KEY, endpointUrl, type Credentials } from './credentials.js';
 import { fetchKeySetOffThread, useRefreshThread } from './refresh-thread.js';
 import { clientVersionHeader } from './version.js';
 

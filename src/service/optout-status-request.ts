@@ -12,7 +12,7 @@ import { parseRawUid } from '../optout/raw-uid.js';
 import { openResponse, sealRequest } from './envelope.js';
 import { postToService } from './http.js';
 import { checkCredentialsForPath } from './key-request.js';
-import type { Credentials } from './options.js';
+import type { Credentials } from './credentials.js';
 import { safeExcerpt } from './sanitize.js';
 import { clientVersionHeader } from './version.js';
 

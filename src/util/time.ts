@@ -18,3 +18,6 @@ export function isoTime(ms: number): string {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }
+
+/** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;

@@ -12,7 +12,7 @@ import {
   type LocalOperator,
   type Uid2Error,
 } from '../../src/index.js';
-import { jitteredDelay } from '../../src/service/auto-refresh.js';
+import { jitteredDelay } from '../../src/client/auto-refresh.js';
 
 const FAST = { intervalMs: 50, retryIntervalMs: 20, jitter: 0.1 };
 const cleanup: (() => unknown)[] = [];

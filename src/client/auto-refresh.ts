@@ -5,7 +5,8 @@
  * background refresh must never keep a process alive on its own.
  */
 import { AbortedError, type Uid2Error } from '../errors.js';
-import { MAX_TIMER_MS, type AutoRefreshOptions } from './options.js';
+import { MAX_TIMER_MS } from '../util/time.js';
+import type { AutoRefreshOptions } from './options.js';
 
 /** Outcome of a refresh: never thrown, always returned. */
 export interface RefreshResult {

@@ -1,17 +1,15 @@
 /**
- * Options of the service layer, their defaults and their validation. Everything is checked up
+ * Options of the clients (BidstreamClient, SharingClient), their defaults and their validation. Everything is checked up
  * front (constructor, startAutoRefresh, refresh) so a bad value fails at once with a message
  * naming the option, never later inside a timer.
  */
 import type { TokenCacheOptions } from '../cache/options.js';
-import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { integerOption } from '../util/integer-option.js';
+import { MAX_TIMER_MS } from '../util/time.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
-
-/** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Per-client options: the 4th constructor argument of BidstreamClient and SharingClient. */
 export interface ClientOptions {
@@ -128,64 +126,4 @@ export function validateAutoRefreshOptions(options: unknown): Required<AutoRefre
     retryIntervalMs: integerOption(o['retryIntervalMs'], 'options.retryIntervalMs', d.retryIntervalMs, MAX_TIMER_MS),
     jitter,
   };
-}
-
-/** Environment variables that supply credentials the constructor was not given. */
-export const ENV_BASE_URL = 'UID2_BASE_URL';
-export const ENV_API_KEY = 'UID2_API_KEY';
-export const ENV_SECRET_KEY = 'UID2_SECRET_KEY';
-
-/** Credentials as given or taken from the environment; any may be missing until a refresh needs it. */
-export interface Credentials {
-  baseUrl: string | undefined;
-  apiKey: string | undefined;
-  secretKey: string | undefined;
-}
-
-/**
- * Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. An
- * empty variable counts as unset, as shells make `VAR=` the usual way to clear one.
- */
-export function resolveCredentials(
-  baseUrl: string | undefined,
-  apiKey: string | undefined,
-  secretKey: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Credentials {
-  return {
-    baseUrl: baseUrl ?? (env[ENV_BASE_URL] || undefined),
-    apiKey: apiKey ?? (env[ENV_API_KEY] || undefined),
-    secretKey: secretKey ?? (env[ENV_SECRET_KEY] || undefined),
-  };
-}
-
-/**
- * The endpoint URL for `path` under `baseUrl` (any path prefix kept, trailing slashes dropped).
- * The base URL is never repeated in the message: a caller who swapped arguments would otherwise
- * see their api key printed.
- * @throws ConfigError
- */
-export function endpointUrl(baseUrl: string | undefined, path: string): URL {
-  if (baseUrl === undefined || baseUrl.trim() === '') {
-    throw new ConfigError(`no base URL: pass baseUrl or set ${ENV_BASE_URL}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(baseUrl.trim().replace(/\/+$/, '') + path);
-  } catch {
-    throw new ConfigError('base URL is not a valid URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('base URL must use http: or https:');
-  if (url.username !== '' || url.password !== '') throw new ConfigError('base URL must not contain credentials');
-  if (url.search !== '' || url.hash !== '') throw new ConfigError('base URL must not have a query or fragment');
-  return url;
-}
-
-/** @throws ConfigError when the api key is missing or cannot be sent in a header */
-export function checkApiKey(apiKey: string | undefined): string {
-  if (apiKey === undefined || apiKey.trim() === '') throw new ConfigError(`no api key: pass apiKey or set ${ENV_API_KEY}`);
-  // Header values must be visible ASCII; anything else would make fetch throw a message that
-  // might echo the value.
-  if (!/^[\x21-\x7e]+$/.test(apiKey.trim())) throw new ConfigError('api key must be printable ASCII without spaces');
-  return apiKey.trim();
 }

@@ -1,0 +1,65 @@
+/**
+ * Credentials of the UID2 service (base URL, API key, secret key) as given or taken from the
+ * environment, and the endpoint URLs built from them. Every request of the service layer uses them.
+ */
+import { ConfigError } from '../errors.js';
+
+/** Environment variables that supply credentials the constructor was not given. */
+export const ENV_BASE_URL = 'UID2_BASE_URL';
+export const ENV_API_KEY = 'UID2_API_KEY';
+export const ENV_SECRET_KEY = 'UID2_SECRET_KEY';
+
+/** Credentials as given or taken from the environment; any may be missing until a refresh needs it. */
+export interface Credentials {
+  baseUrl: string | undefined;
+  apiKey: string | undefined;
+  secretKey: string | undefined;
+}
+
+/**
+ * Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. An
+ * empty variable counts as unset, as shells make `VAR=` the usual way to clear one.
+ */
+export function resolveCredentials(
+  baseUrl: string | undefined,
+  apiKey: string | undefined,
+  secretKey: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Credentials {
+  return {
+    baseUrl: baseUrl ?? (env[ENV_BASE_URL] || undefined),
+    apiKey: apiKey ?? (env[ENV_API_KEY] || undefined),
+    secretKey: secretKey ?? (env[ENV_SECRET_KEY] || undefined),
+  };
+}
+
+/**
+ * The endpoint URL for `path` under `baseUrl` (any path prefix kept, trailing slashes dropped).
+ * The base URL is never repeated in the message: a caller who swapped arguments would otherwise
+ * see their api key printed.
+ * @throws ConfigError
+ */
+export function endpointUrl(baseUrl: string | undefined, path: string): URL {
+  if (baseUrl === undefined || baseUrl.trim() === '') {
+    throw new ConfigError(`no base URL: pass baseUrl or set ${ENV_BASE_URL}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl.trim().replace(/\/+$/, '') + path);
+  } catch {
+    throw new ConfigError('base URL is not a valid URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('base URL must use http: or https:');
+  if (url.username !== '' || url.password !== '') throw new ConfigError('base URL must not contain credentials');
+  if (url.search !== '' || url.hash !== '') throw new ConfigError('base URL must not have a query or fragment');
+  return url;
+}
+
+/** @throws ConfigError when the api key is missing or cannot be sent in a header */
+export function checkApiKey(apiKey: string | undefined): string {
+  if (apiKey === undefined || apiKey.trim() === '') throw new ConfigError(`no api key: pass apiKey or set ${ENV_API_KEY}`);
+  // Header values must be visible ASCII; anything else would make fetch throw a message that
+  // might echo the value.
+  if (!/^[\x21-\x7e]+$/.test(apiKey.trim())) throw new ConfigError('api key must be printable ASCII without spaces');
+  return apiKey.trim();
+}
