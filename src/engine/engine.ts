@@ -15,32 +15,19 @@ import { batchChannel, type BatchChannelMessage } from '../observability/channel
 import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
-import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { TokenCache } from '../cache/token-cache.js';
-import { applyOptOut } from '../optout/optout-check.js';
+import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
-import { decryptToken } from '../token/decrypt.js';
+import { CODE_BY_STATUS } from '../token/result.js';
 import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
-import { inProcessDecryptor, inProcessFinder } from '../native/inline-decrypt.js';
-import type { TokenDecryptor } from '../token/decrypt.js';
 import { Batcher } from './pool/batcher.js';
 import { ManyCall, SingleCall } from './pool/calls.js';
 import { Dispatcher, type Batch } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import {
-  CODE_BY_STATUS,
-  RECORD_BYTES,
-  REC_F64_ESTABLISHED,
-  REC_F64_EXPIRY,
-  REC_F64_GENERATED,
-  REC_I32_MASTER_KEY_ID,
-  REC_I32_SITE_KEY_ID,
-  readResult,
-  type Slot,
-} from './wire/slot.js';
+import { readFindings, readResult, recordStatusCode } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
 
@@ -54,8 +41,11 @@ export interface DecryptBatchOptions {
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
   readonly #backend: CryptoBackend;
-  /** threads: 0 only: the in-process decrypt function of the backend (as in the clients). */
-  readonly #decryptInProcess: TokenDecryptor;
+  /**
+   * On this thread: every token with threads: 0, else those too large for a batch slot; its
+   * token cache answers hits and keeps the workers' findings, its opt-out check marks every result.
+   */
+  readonly #decryptor: InProcessDecryptor;
   readonly #keys: KeyFeed;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
@@ -67,7 +57,6 @@ export class DecryptionEngine {
   #drained: (() => void) | null = null;
   #hooks: EngineTestHooks | null = null;
   readonly #cache: TokenCache | undefined;
-  readonly #find: FindingDecryptor | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
@@ -78,9 +67,12 @@ export class DecryptionEngine {
     this.#keys = keys;
     this.#log = options.logger;
     this.#backend = backend;
-    this.#decryptInProcess = inProcessDecryptor(options.threads === 0 ? backend : 'node-crypto');
-    this.#cache = options.tokenCache ? new TokenCache(options.tokenCache) : undefined;
-    this.#find = this.#cache && options.threads === 0 ? inProcessFinder(backend) : undefined;
+    this.#decryptor = new InProcessDecryptor(backend, {
+      tokenCache: options.tokenCache ? new TokenCache(options.tokenCache) : undefined,
+      optOut: options.optOut,
+      returnOptedOutUid: options.returnOptedOutUid,
+    });
+    this.#cache = this.#decryptor.cache;
     this.#dispatcher =
       options.threads === 0
         ? null
@@ -99,8 +91,7 @@ export class DecryptionEngine {
               snapshot: () => this.#keys.snapshot,
               complete: (batch) => this.#complete(batch),
               decryptOversized: (call, index) => {
-                const result = decryptToken(call.token(index), this.#keys.keySet, options.clientType, call.domain(index), call.nowMs);
-                call.settle(index, this.#counted(result));
+                call.settle(index, this.#counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
               },
               failed: (batch, err, retried) => this.#failed(batch, err, retried),
             },
@@ -186,7 +177,7 @@ export class DecryptionEngine {
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#counted(hit));
+      if (hit !== undefined) return Promise.resolve(this.#counted(this.#decryptor.checkOptOut(hit)));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -235,7 +226,7 @@ export class DecryptionEngine {
     for (let i = 0; i < tokens.length; i++) {
       const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#counted(hit);
+      else results[i] = this.#counted(this.#decryptor.checkOptOut(hit));
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -250,11 +241,9 @@ export class DecryptionEngine {
     });
   }
 
-  /** In-process decryption (threads: 0), through the cache when there is one. */
+  /** In-process decryption (threads: 0, oversized tokens), opt-out checked. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
-    const keySet = this.#keys.keySet;
-    if (this.#cache) return cachedDecryptToken(this.#cache, this.#find!, token, keySet, this.#options.clientType, domain, nowMs);
-    return this.#decryptInProcess(token, keySet, this.#options.clientType, domain, nowMs);
+    return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
   }
 
   stats(): EngineStats {
@@ -366,19 +355,12 @@ export class DecryptionEngine {
     );
   }
 
-  /** Counts a result decided on this thread and applies the opt-out check; returns it. */
+  /** Counts a result decided on this thread (opt-out already checked); returns it. */
   #counted(result: DecryptionResult): DecryptionResult {
     this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
     this.#counters.tokens++;
-    return this.#checkOptOut(result);
-  }
-
-  #checkOptOut(result: DecryptionResult): DecryptionResult {
-    const store = this.#options.optOut;
-    if (store === null) return result;
-    const checked = applyOptOut(result, store, this.#options.returnOptedOutUid);
-    if (checked.optedOut) this.#counters.optedOut++;
-    return checked;
+    if (result.optedOut === true) this.#counters.optedOut++;
+    return result;
   }
 
   #complete(batch: Batch): void {
@@ -387,6 +369,7 @@ export class DecryptionEngine {
     const hooks = this.#hooks;
     const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
     const checkOptOut = this.#options.optOut !== null;
+    const decryptor = this.#decryptor;
     const cache = this.#cache;
     const keySet = batch.snapshot?.keySet;
     let pos = 0;
@@ -396,9 +379,12 @@ export class DecryptionEngine {
       const end = start + parts.counts[k]!;
       for (let i = start; i < end; i++, pos++) {
         let result = readResult(slot, pos);
-        codes[slot.recordBytes[pos * RECORD_BYTES]!]!++;
-        if (cache && result.status === DecryptionStatus.Success) this.#store(cache, slot, pos, call.token(i) as string, result, keySet!, call.nowMs);
-        if (checkOptOut) result = this.#checkOptOut(result);
+        codes[recordStatusCode(slot, pos)]!++;
+        if (cache && result.status === DecryptionStatus.Success) cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
+        if (checkOptOut) {
+          result = decryptor.checkOptOut(result);
+          if (result.optedOut === true) this.#counters.optedOut++;
+        }
         seen?.push(result);
         call.settle(i, result);
       }
@@ -408,30 +394,6 @@ export class DecryptionEngine {
     this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
     if (seen) this.#reportBatch(batch, seen);
     this.#checkDrained();
-  }
-
-  /** Keeps what a worker found for a token that decrypted, for the next call with it. */
-  #store(cache: TokenCache, slot: Slot, pos: number, token: string, result: DecryptionResult, keySet: KeySet, nowMs: number): void {
-    const rec = pos * RECORD_BYTES;
-    const version = result.advertisingTokenVersion!;
-    cache.store(
-      token,
-      {
-        version,
-        identityType: result.identityType,
-        isClientSideGenerated: result.isClientSideGenerated!,
-        siteId: result.siteId!,
-        establishedMs: slot.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
-        expiresMs: slot.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
-        generatedMs: version === 2 ? undefined : slot.recordF64[(rec >> 3) + REC_F64_GENERATED]!,
-        // A string made fresh from the record's bytes by readResult: safe for the cache to keep.
-        uid: result.uid!,
-        masterKeyId: slot.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
-        siteKeyId: slot.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
-      },
-      keySet,
-      nowMs,
-    );
   }
 
   #failed(batch: Batch, err: unknown, retried: boolean): void {
