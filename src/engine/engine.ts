@@ -24,12 +24,12 @@ import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { Batcher } from './pool/batcher.js';
 import { ManyCall, SingleCall } from './pool/calls.js';
-import { Dispatcher, type Batch } from './pool/dispatcher.js';
+import { Dispatcher, type Batch, type WorkerEntry } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { readFindings, readResult, recordStatusCode } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
-import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
+import { registerTestHooks, workerEntryOf, type EngineTestHooks } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -62,7 +62,7 @@ export class DecryptionEngine {
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined) {
     this.#options = options;
     this.#keys = keys;
     this.#log = options.logger;
@@ -78,6 +78,7 @@ export class DecryptionEngine {
         ? null
         : new Dispatcher(
             {
+              workerEntry,
               threads: options.threads,
               maxBatchSize: options.maxBatchSize,
               batchesPerWorker: options.batchesPerWorker,
@@ -96,10 +97,7 @@ export class DecryptionEngine {
               failed: (batch, err, retried) => this.#failed(batch, err, retried),
             },
           );
-    registerTestHooks(this, (hooks) => {
-      this.#hooks = hooks;
-      this.#dispatcher?.setHooks(hooks);
-    });
+    registerTestHooks(this, (hooks) => (this.#hooks = hooks));
   }
 
   /**
@@ -134,7 +132,7 @@ export class DecryptionEngine {
     }
     let engine: DecryptionEngine;
     try {
-      engine = new DecryptionEngine(resolved, backend, keys);
+      engine = new DecryptionEngine(resolved, backend, keys, workerEntryOf(options));
     } catch (err) {
       keys.close();
       throw err;
