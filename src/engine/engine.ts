@@ -1,35 +1,33 @@
 /**
- * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens, queues
- * them (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
- * batches' records into results. With `threads: 0` it decrypts in-process instead.
+ * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens and
+ * routes them: token-cache hits and (with `threads: 0`) every token to the in-process decryptor,
+ * the rest to the queue (pool/batcher.ts) that the dispatcher hands to worker lanes, whose
+ * finished batches become results in pool/completion.ts. It also closes, and reports stats.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
  *   decrypt()/decryptBatch() -> pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts
  *     -> worker/entry.ts -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
  */
 import { SharingClient } from '../client/sharing-client.js';
-import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
+import { EngineClosedError, EngineOverloadedError, InvalidArgumentError } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
-import { batchChannel, type BatchChannelMessage } from '../observability/channels.js';
-import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { TokenCache } from '../cache/token-cache.js';
 import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
-import { CODE_BY_STATUS } from '../token/result.js';
-import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { Batcher } from './pool/batcher.js';
 import { ManyCall, SingleCall } from './pool/calls.js';
-import { Dispatcher, type Batch, type WorkerEntry } from './pool/dispatcher.js';
+import { Completion } from './pool/completion.js';
+import { Dispatcher, type WorkerEntry } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import { readFindings, readResult, recordStatusCode } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
-import { registerTestHooks, workerEntryOf, type EngineTestHooks } from './test-hooks.js';
+import { registerTestHooks, workerEntryOf } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -50,12 +48,11 @@ export class DecryptionEngine {
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
   readonly #counters = new EngineCounters();
-  readonly #log: Logger;
+  readonly #completion: Completion;
   #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
-  #hooks: EngineTestHooks | null = null;
   readonly #cache: TokenCache | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
@@ -65,7 +62,6 @@ export class DecryptionEngine {
   private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined) {
     this.#options = options;
     this.#keys = keys;
-    this.#log = options.logger;
     this.#backend = backend;
     this.#decryptor = new InProcessDecryptor(backend, {
       tokenCache: options.tokenCache ? new TokenCache(options.tokenCache) : undefined,
@@ -73,6 +69,14 @@ export class DecryptionEngine {
       returnOptedOutUid: options.returnOptedOutUid,
     });
     this.#cache = this.#decryptor.cache;
+    const completion = new Completion({
+      counters: this.#counters,
+      decryptor: this.#decryptor,
+      checkOptOut: options.optOut !== null,
+      backend,
+      logger: options.logger,
+    });
+    this.#completion = completion;
     this.#dispatcher =
       options.threads === 0
         ? null
@@ -90,14 +94,20 @@ export class DecryptionEngine {
             {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
-              complete: (batch) => this.#complete(batch),
-              decryptOversized: (call, index) => {
-                call.settle(index, this.#counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+              complete: (batch) => {
+                completion.complete(batch);
+                this.#checkDrained();
               },
-              failed: (batch, err, retried) => this.#failed(batch, err, retried),
+              decryptOversized: (call, index) => {
+                call.settle(index, completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+              },
+              failed: (batch, err, retried) => {
+                completion.failed(batch, err, retried);
+                if (!retried) this.#checkDrained();
+              },
             },
           );
-    registerTestHooks(this, (hooks) => (this.#hooks = hooks));
+    registerTestHooks(this, (hooks) => (completion.hooks = hooks));
   }
 
   /**
@@ -171,11 +181,11 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) return Promise.resolve(this.#counted(this.#inProcess(token, domainOrAppName, nowMs)));
+    if (!this.#dispatcher) return Promise.resolve(this.#completion.counted(this.#inProcess(token, domainOrAppName, nowMs)));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#counted(this.#decryptor.checkOptOut(hit)));
+      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit)));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -199,8 +209,8 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#dispatcher) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => this.#counted(this.#inProcess(t, domains?.[i], nowMs)));
-      this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
+      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs)));
+      this.#completion.observe(results.length, performance.now() - startedAt, this.#keys.version);
       return Promise.resolve(results);
     }
     if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
@@ -224,7 +234,7 @@ export class DecryptionEngine {
     for (let i = 0; i < tokens.length; i++) {
       const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#counted(this.#decryptor.checkOptOut(hit));
+      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit));
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -353,97 +363,7 @@ export class DecryptionEngine {
     );
   }
 
-  /** Counts a result decided on this thread (opt-out already checked); returns it. */
-  #counted(result: DecryptionResult): DecryptionResult {
-    this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
-    this.#counters.tokens++;
-    if (result.optedOut === true) this.#counters.optedOut++;
-    return result;
-  }
-
-  #complete(batch: Batch): void {
-    const { slot, parts } = batch;
-    const codes = this.#counters.statusCodes;
-    const hooks = this.#hooks;
-    const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
-    const checkOptOut = this.#options.optOut !== null;
-    const decryptor = this.#decryptor;
-    const cache = this.#cache;
-    const keySet = batch.snapshot?.keySet;
-    let pos = 0;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      const start = parts.starts[k]!;
-      const end = start + parts.counts[k]!;
-      for (let i = start; i < end; i++, pos++) {
-        let result = readResult(slot, pos);
-        codes[recordStatusCode(slot, pos)]!++;
-        if (cache && result.status === DecryptionStatus.Success) cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
-        if (checkOptOut) {
-          result = decryptor.checkOptOut(result);
-          if (result.optedOut === true) this.#counters.optedOut++;
-        }
-        seen?.push(result);
-        call.settle(i, result);
-      }
-    }
-    this.#counters.batches++;
-    this.#counters.tokens += batch.count;
-    this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
-    if (seen) this.#reportBatch(batch, seen);
-    this.#checkDrained();
-  }
-
-  #failed(batch: Batch, err: unknown, retried: boolean): void {
-    const reason = (err as Error)?.message ?? String(err);
-    if (retried) {
-      this.#counters.batchRetries++;
-      this.#log.warn(
-        { event: 'uid2.engine.worker-failed', tokens: batch.count, attempt: batch.failures, err: reason, action: 'restart-and-rerun' },
-        'engine worker failed mid-batch; the pool replaces it and the batch is re-run once',
-      );
-      return;
-    }
-    this.#counters.failedBatches++;
-    this.#log.error(
-      { event: 'uid2.engine.batch-failed', tokens: batch.count, attempt: batch.failures, err: reason },
-      'engine batch failed twice; its calls are rejected with UID2_ERR_WORKER_FAILED',
-    );
-    const error = new WorkerFailedError(`a worker failed twice on a batch of ${batch.count} tokens: ${reason}`, { cause: err });
-    for (const call of batch.parts.calls) call.fail(error);
-    this.#checkDrained();
-  }
-
   #checkDrained(): void {
     if (this.#drained) queueMicrotask(() => this.#pump());
-  }
-
-  #observeBatch(tokens: number, durationMs: number, snapshotVersion: number): void {
-    this.#counters.observeBatch(tokens, durationMs);
-    if (batchChannel.hasSubscribers) {
-      batchChannel.publish({
-        tokens,
-        durationMs,
-        snapshotVersion,
-        backend: this.#backend,
-      } satisfies BatchChannelMessage);
-    }
-  }
-
-  /** Test hook: what a batch decrypted, with the snapshot its worker used. */
-  #reportBatch(batch: Batch, results: DecryptionResult[]): void {
-    const tokens: unknown[] = [];
-    const domains: (string | null | undefined)[] = [];
-    const nows: number[] = [];
-    const { parts } = batch;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      for (let i = parts.starts[k]!; i < parts.starts[k]! + parts.counts[k]!; i++) {
-        tokens.push(call.token(i));
-        domains.push(call.domain(i));
-        nows.push(call.nowMs);
-      }
-    }
-    this.#hooks!.onBatch!({ snapshotVersion: batch.usedSnapshot, tokens, domains, nows, results });
   }
 }

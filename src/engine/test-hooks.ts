@@ -7,21 +7,10 @@
  *   from a test's own entry (one that wraps engine/worker/entry.js laneLoop, e.g. to kill the
  *   thread mid-batch). Shipped code has no crash branch: the test brings it.
  */
-import type { DecryptionResult } from '../types.js';
+import type { CompletionHooks } from './pool/completion.js';
 import type { WorkerEntry } from './pool/dispatcher.js';
 
-export interface EngineTestHooks {
-  /** Called after each batch settles, with the snapshot version its worker decrypted with. */
-  onBatch?: (info: BatchInfo) => void;
-}
-
-export interface BatchInfo {
-  snapshotVersion: number;
-  tokens: readonly unknown[];
-  domains: readonly (string | null | undefined)[];
-  nows: readonly number[];
-  results: readonly DecryptionResult[];
-}
+export type EngineTestHooks = CompletionHooks;
 
 const installers = new WeakMap<object, (hooks: EngineTestHooks) => void>();
 const installed = new WeakMap<object, EngineTestHooks>();

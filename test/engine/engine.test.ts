@@ -13,7 +13,8 @@ import {
   type DecryptionResult,
   type KeySet,
 } from '../../src/index.js';
-import { testHooks, withWorkerEntry, type BatchInfo } from '../../src/engine/test-hooks.js';
+import type { BatchInfo } from '../../src/engine/pool/completion.js';
+import { testHooks, withWorkerEntry } from '../../src/engine/test-hooks.js';
 import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
 import { loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';

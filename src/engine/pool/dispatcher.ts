@@ -23,7 +23,7 @@ import { workerScript } from '../../util/worker-script.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
-import type { PublishedSnapshot } from '../key-feed.js';
+import type { KeySet } from '../../keys/key-set.js';
 import {
   CLIENT_TYPE_CODES,
   DESC_NATIVE,
@@ -45,6 +45,14 @@ import {
 } from '../wire/mailbox.js';
 import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from '../wire/messages.js';
 import { createSlot, type Slot } from '../wire/slot.js';
+
+/** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
+export interface PublishedSnapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
+  readonly keySet: KeySet;
+}
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
 export interface Batch {
