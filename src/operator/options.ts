@@ -55,6 +55,10 @@ export interface LocalOperatorOptions {
   allowClockSkewSeconds?: number;
   /** Where and how to deliver opt-outs (see OptOutWebhookOptions). Default: no delivery. */
   optOutWebhook?: OptOutWebhookOptions | null;
+  /** Salt buckets that raw UIDs are derived from (see operator/identities.ts). Default 1024. */
+  saltBucketCount?: number;
+  /** How long a bucket's salt lives before it is due to rotate, s. Default 31 536 000 (365 days). */
+  saltRotationPeriodSeconds?: number;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -71,6 +75,8 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
   optOutWebhook: null,
+  saltBucketCount: 1024,
+  saltRotationPeriodSeconds: 365 * 86_400,
 });
 
 /**
@@ -81,6 +87,8 @@ export type ResolvedOperatorOptions = Required<Omit<LocalOperatorOptions, 'optOu
 
 /** Token fields are i32: site ids and lifetimes in seconds must fit. */
 const MAX_I32 = 2_147_483_647;
+/** The production service has 2^20 salt buckets; more would only cost memory. */
+const MAX_SALT_BUCKETS = 1 << 20;
 
 function positiveInteger(value: unknown, name: string, fallback: number, allowZero = false): number {
   return integerOption(value, `options.${name}`, fallback, MAX_I32, allowZero ? 0 : 1);
@@ -134,6 +142,8 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
     optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
+    saltBucketCount: integerOption(options.saltBucketCount, 'options.saltBucketCount', d.saltBucketCount, MAX_SALT_BUCKETS, 1),
+    saltRotationPeriodSeconds: positiveInteger(options.saltRotationPeriodSeconds, 'saltRotationPeriodSeconds', d.saltRotationPeriodSeconds),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
