@@ -121,6 +121,22 @@ const ROWS: Row[] = [
   { cls: errors.OptOutClosedError, make: () => new errors.OptOutClosedError(), name: 'OptOutClosedError', code: 'UID2_ERR_OPTOUT_CLOSED', message: 'the opt-out store is closed' },
   { cls: errors.OptOutResponseError, make: () => new errors.OptOutResponseError('body.opted_out is missing'), name: 'OptOutResponseError', code: 'UID2_ERR_OPTOUT_RESPONSE', message: 'body.opted_out is missing' },
   { cls: errors.OptOutRedisError, make: () => new errors.OptOutRedisError('Redis at 127.0.0.1:6379/0 is unreachable'), name: 'OptOutRedisError', code: 'UID2_ERR_OPTOUT_REDIS', message: 'Redis at 127.0.0.1:6379/0 is unreachable' },
+  {
+    cls: errors.IdentityMapResponseError,
+    make: () => new errors.IdentityMapResponseError('body.email_hash has 3 entries for 4 identities'),
+    name: 'IdentityMapResponseError',
+    code: 'UID2_ERR_IDENTITY_MAP_RESPONSE',
+    message: 'body.email_hash has 3 entries for 4 identities',
+  },
+  {
+    cls: errors.RetryDeadlineError,
+    make: () => new errors.RetryDeadlineError(7, 'gave up after 7 attempts in 60000 ms', { cause }),
+    name: 'RetryDeadlineError',
+    code: 'UID2_ERR_RETRY_DEADLINE',
+    message: 'gave up after 7 attempts in 60000 ms',
+    fields: { attempts: 7 },
+    cause,
+  },
 ];
 
 describe('error classes', () => {

@@ -55,6 +55,11 @@ export interface LocalOperatorOptions {
   allowClockSkewSeconds?: number;
   /** Where and how to deliver opt-outs (see OptOutWebhookOptions). Default: no delivery. */
   optOutWebhook?: OptOutWebhookOptions | null;
+  /**
+   * Fraction of service requests (every route but `/local/...`) answered HTTP 429 with no body,
+   * as the service's rate limit answers, chosen at random: 0 to 1. Default 0.
+   */
+  throttleFraction?: number;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -71,6 +76,7 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
   optOutWebhook: null,
+  throttleFraction: 0,
 });
 
 /**
@@ -104,6 +110,12 @@ function validateSites(value: unknown): readonly OperatorSite[] {
   });
 }
 
+function fractionOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`options.${name} must be a number from 0 to 1`);
+  return value;
+}
+
 /** @throws InvalidArgumentError naming the first bad option */
 export function resolveOperatorOptions(options: LocalOperatorOptions = {}): ResolvedOperatorOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
@@ -134,6 +146,7 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
     optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
+    throttleFraction: fractionOption(options.throttleFraction, 'throttleFraction', d.throttleFraction),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
