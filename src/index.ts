@@ -10,6 +10,9 @@ export {
   type TimeInput,
 } from './types.js';
 export { Uid2Error, KeysJsonError, InvalidArgumentError, EncryptionError } from './errors.js';
+export { normalizeEmail, normalizeAndHashEmail } from './identity/email.js';
+export { isNormalizedPhone, normalizeAndHashPhone } from './identity/phone.js';
+export { normalizeHash } from './identity/hash.js';
 export { KeySet } from './keys/key-set.js';
 export type { Key, KeySetPolicy } from './keys/key.js';
 export { parseKeys } from './keys/parse.js';
@@ -81,6 +84,7 @@ export { DEFAULT_LOCAL_OPERATOR_OPTIONS, type LocalOperatorOptions, type Operato
 export { OPERATOR_FAULT_KINDS, type OperatorFault, type OperatorFaultKind } from './operator/faults.js';
 export { MASTER_KEYSET_ID, type KeyResponseJson, type KeyJson } from './operator/key-store.js';
 export { type MintTokenOptions } from './operator/minting.js';
+export { TEST_IDENTITIES } from './operator/identities.js';
 export { extractUid2Tokens, UID2_SOURCE, EUID_SOURCE, type ExtractedToken, type ExtractedTokens, type TokenSource } from './openrtb/extract.js';
 export { domainFromPage } from './openrtb/site-domain.js';
 export { type BidRequestResult, type BidRequestToken, type DecryptBidRequestsOptions } from './openrtb/decrypt-bid-requests.js';

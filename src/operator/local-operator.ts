@@ -26,6 +26,7 @@ import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js'
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
 import { KeyStore, type KeyResponseJson } from './key-store.js';
+import { OperatorIdentities } from './identities.js';
 import { mintToken, randomRawUid, rawUidFor, type MintTokenOptions } from './minting.js';
 import { OptOutDelivery, type OptOutDeliveryStats } from './optout-delivery.js';
 import { ADMIN_OPTOUT_PATH, OPTOUT_MAX_REQUEST_BYTES, OPTOUT_ROUTE_PATHS, OptOutRegistry, RouteRefusal } from './optout-routes.js';
@@ -72,6 +73,12 @@ export interface LocalOperator {
   setFault(fault: OperatorFault | null): void;
   /** Adds a key that activates now to every keyset; returns the new key ids. */
   rotateKeys(): number[];
+  /**
+   * Rotates the salts of `fraction` (0-1, default all) of the salt buckets, those due soonest
+   * first: their identities get new raw UIDs and report the old ones as previous raw UIDs.
+   * @returns how many buckets rotated
+   */
+  rotateSalts(fraction?: number): number;
   /** Mints an advertising token with the keys active now. */
   mintToken(options: MintTokenOptions): string;
   /** The deterministic raw UID for `seed`. */
@@ -170,6 +177,7 @@ class LocalOperatorServer implements LocalOperator {
   readonly #store: KeyStore;
   readonly #delivery: OptOutDelivery | null;
   readonly #optOuts: OptOutRegistry;
+  readonly #identities: OperatorIdentities;
   readonly #server: Server;
   readonly #closing = new AbortController();
   readonly #requests: OperatorRequestRecord[] = [];
@@ -188,6 +196,11 @@ class LocalOperatorServer implements LocalOperator {
     this.#store = new KeyStore(options, Date.now());
     this.#delivery = options.optOutWebhook ? new OptOutDelivery(options.optOutWebhook) : null;
     this.#optOuts = new OptOutRegistry(this.#delivery);
+    this.#identities = new OperatorIdentities(Date.now(), {
+      bucketCount: options.saltBucketCount,
+      rotationPeriodMs: options.saltRotationPeriodSeconds * 1000,
+      isRawUidOptedOut: (rawUid) => this.#optOuts.isOptedOut(rawUid),
+    });
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -224,6 +237,11 @@ class LocalOperatorServer implements LocalOperator {
 
   rotateKeys(): number[] {
     return this.#store.rotate(Date.now());
+  }
+
+  rotateSalts(fraction = 1): number {
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError('fraction must be a number in (0, 1]');
+    return this.#identities.rotateSalts(fraction, Date.now());
   }
 
   mintToken(options: MintTokenOptions): string {

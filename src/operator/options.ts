@@ -55,6 +55,10 @@ export interface LocalOperatorOptions {
   allowClockSkewSeconds?: number;
   /** Where and how to deliver opt-outs (see OptOutWebhookOptions). Default: no delivery. */
   optOutWebhook?: OptOutWebhookOptions | null;
+  /** Salt buckets that raw UIDs are derived from (see operator/identities.ts). Default 1024. */
+  saltBucketCount?: number;
+  /** How long a bucket's salt lives before it is due to rotate, s. Default 31 536 000 (365 days). */
+  saltRotationPeriodSeconds?: number;
   /**
    * Fraction of service requests (every route but `/local/...`) answered HTTP 429 with no body,
    * as the service's rate limit answers, chosen at random: 0 to 1. Default 0.
@@ -76,6 +80,8 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
   optOutWebhook: null,
+  saltBucketCount: 1024,
+  saltRotationPeriodSeconds: 365 * 86_400,
   throttleFraction: 0,
 });
 
@@ -87,6 +93,8 @@ export type ResolvedOperatorOptions = Required<Omit<LocalOperatorOptions, 'optOu
 
 /** Token fields are i32: site ids and lifetimes in seconds must fit. */
 const MAX_I32 = 2_147_483_647;
+/** The production service has 2^20 salt buckets; more would only cost memory. */
+const MAX_SALT_BUCKETS = 1 << 20;
 
 function positiveInteger(value: unknown, name: string, fallback: number, allowZero = false): number {
   return integerOption(value, `options.${name}`, fallback, MAX_I32, allowZero ? 0 : 1);
@@ -146,6 +154,8 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
     optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
+    saltBucketCount: integerOption(options.saltBucketCount, 'options.saltBucketCount', d.saltBucketCount, MAX_SALT_BUCKETS, 1),
+    saltRotationPeriodSeconds: positiveInteger(options.saltRotationPeriodSeconds, 'saltRotationPeriodSeconds', d.saltRotationPeriodSeconds),
     throttleFraction: fractionOption(options.throttleFraction, 'throttleFraction', d.throttleFraction),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {

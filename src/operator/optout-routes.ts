@@ -57,6 +57,11 @@ export class OptOutRegistry {
     return this.#optedOut.size;
   }
 
+  /** Whether `rawUid` (canonical base64) opted out: token generation and identity map ask. */
+  isOptedOut(rawUid: string): boolean {
+    return this.#optedOut.has(rawUid);
+  }
+
   /**
    * Opts `rawUid` out at `optedOutMs` (first time kept) and queues its webhook delivery.
    * @returns false when `rawUid` is not a raw UID or the time is not valid
