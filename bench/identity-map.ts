@@ -146,7 +146,7 @@ function stageSplit(rounds: number): MapBenchRow[] {
   const hash = cpuUsPerIdentity(rounds, n, () => {
     hashes = emails.map((e) => normalizeAndHashEmail(e)!);
   });
-  let nonce = Buffer.alloc(8);
+  let nonce: Buffer = Buffer.alloc(8);
   const envelope = cpuUsPerIdentity(rounds, n, () => {
     const sealed = sealRequest(secret, Buffer.from(identityMapPayload({ emailHashes: hashes, phoneHashes: [] }), 'utf8'));
     nonce = sealed.nonce;

@@ -100,10 +100,9 @@ export class IdentityMapV3Client {
       // Aborted while a batch waited for a slot.
       failure ??= { error };
       cancel.abort();
-    } finally {
-      callSignal?.removeEventListener('abort', onCallAbort);
     }
     await Promise.all(inFlight);
+    callSignal?.removeEventListener('abort', onCallAbort);
     if (failure) throw failure.error;
     return new IdentityMapV3Response(checked, outcomes);
   }
