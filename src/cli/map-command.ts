@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { Uid2Error } from '../errors.js';
 import { IdentityMapV3Client } from '../identity-map/client.js';
 import type { InputKey } from '../identity-map/batches.js';
-import { MAX_IDENTITIES_PER_REQUEST } from '../identity-map/options.js';
+import { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST } from '../identity-map/options.js';
 import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/credentials.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
 import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
@@ -49,7 +49,7 @@ function positive(value: string | undefined, flag: string, max: number): number 
   return n;
 }
 
-function makeClient(values: MapCommandValues): IdentityMapV3Client {
+function makeClient(values: MapCommandValues): { client: IdentityMapV3Client; concurrency: number } {
   const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
   const missing = [
     baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
@@ -60,11 +60,12 @@ function makeClient(values: MapCommandValues): IdentityMapV3Client {
   const timeoutMs = positive(values.timeout, 'timeout', 2_147_483_647);
   const maxConcurrentRequests = positive(values.concurrency, 'concurrency', 64);
   try {
-    return new IdentityMapV3Client(baseUrl, apiKey, secretKey, {
+    const client = new IdentityMapV3Client(baseUrl, apiKey, secretKey, {
       ...(timeoutMs !== undefined && { timeoutMs }),
       ...(maxConcurrentRequests !== undefined && { maxConcurrentRequests }),
       binary: values.binary ?? false,
     });
+    return { client, concurrency: maxConcurrentRequests ?? DEFAULT_IDENTITY_MAP_OPTIONS.maxConcurrentRequests };
   } catch (err) {
     throw new CliError(EXIT_USAGE, err instanceof Uid2Error ? `${err.message} (${err.code})` : String(err));
   }
@@ -82,7 +83,7 @@ export async function runMap(values: MapCommandValues): Promise<void> {
   if (previous !== undefined && values.output !== undefined && values.output !== '-' && resolve(values.output) === resolve(previous)) {
     throw new CliError(EXIT_USAGE, '--output must not be the --remap-due file: it would be overwritten while it is read');
   }
-  const client = makeClient(values);
+  const { client, concurrency } = makeClient(values);
   const input = openInput(previous ?? values.input);
   const output = await openOutput(values.output);
   const counts = new Map<string, number>();
@@ -150,7 +151,9 @@ export async function runMap(values: MapCommandValues): Promise<void> {
   const progress = new ProgressBar(process.stderr.isTTY ? process.stderr : undefined, input.size, 'identities', startedAt);
   try {
     if (format === 'csv') await writeText(output.stream, CSV_HEADER + '\n');
-    await pipeChunks(readLineChunks(input.stream, MAX_IDENTITIES_PER_REQUEST), work, output.stream, (n, bytesRead) => progress.update((written += n), bytesRead));
+    // One chunk more than requests in flight: the next one is read and hashed while they are
+    // answered; more would only hold memory (and push it into the old generation).
+    await pipeChunks(readLineChunks(input.stream, MAX_IDENTITIES_PER_REQUEST), work, output.stream, (n, bytesRead) => progress.update((written += n), bytesRead), concurrency + 1);
   } finally {
     progress.clear();
     await output.close();

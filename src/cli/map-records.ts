@@ -26,15 +26,24 @@ export function outcomeRecord(input: string, outcome: IdentityMapOutcome): MapRe
     : { input, status: 'unmapped', reason: outcome.rawReason };
 }
 
-/** Many records share a refresh-from time (a salt bucket's): format each time once. */
-let lastMs = NaN;
-let lastIso = '';
+/** Many records share a refresh-from time (a salt bucket's): each is formatted once. */
+const isoCache = new Map<number, string>();
+/** Distinct times kept; the cache is emptied when it reaches this many. */
+const ISO_CACHE_SIZE = 4096;
 function iso(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+  let text = isoCache.get(ms);
+  if (text === undefined) {
+    if (isoCache.size >= ISO_CACHE_SIZE) isoCache.clear();
+    text = new Date(ms).toISOString();
+    isoCache.set(ms, text);
   }
-  return lastIso;
+  return text;
+}
+
+/** Printable ASCII but `"` and `\`: JSON text as it is, no escaping needed (most emails and all hashes). */
+const JSON_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+function jsonString(text: string): string {
+  return JSON_SAFE.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 function csvField(text: string): string {
@@ -44,7 +53,7 @@ function csvField(text: string): string {
 /** One output line, newline included. */
 export function formatRecord(record: MapRecord, format: MapFormat): string {
   if (format === 'jsonl') {
-    const input = JSON.stringify(record.input);
+    const input = jsonString(record.input);
     if (record.status === 'mapped') {
       const previous = record.previousUid === null ? 'null' : `"${record.previousUid}"`;
       // Raw UIDs are validated base64 and the time is ISO text: neither needs escaping.
