@@ -110,12 +110,12 @@ export class IdentityMapV3Client {
   async #send(batch: PreparedBatch, outcomes: IdentityMapOutcome[], signal: AbortSignal): Promise<void> {
     const o = this.#options;
     const answer = await withRetries(
-      (timeoutMs) => {
+      () => {
         this.#stats.requests++;
         return sendIdentityMapRequest(batch.payload, {
           credentials: this.#credentials,
           binary: o.binary,
-          timeoutMs,
+          timeoutMs: o.timeoutMs,
           maxResponseBytes: o.maxResponseBytes,
           signals: [signal],
         });

@@ -24,7 +24,8 @@ export interface IdentityMapOptions {
   timeoutMs?: number;
   /**
    * How long one batch keeps being retried after 429, 5xx, network failures and timeouts,
-   * counted from its first attempt, ms. Then the call fails with `RetryDeadlineError`. Default 120 000.
+   * counted from its first attempt, ms: no retry starts after it (one in flight keeps its
+   * `timeoutMs`), and the call fails with `RetryDeadlineError`. Default 120 000.
    */
   retryDeadlineMs?: number;
   /** The first back-off, ms; each retry doubles it (up to `maxBackoffMs`), with full jitter. Default 250. */

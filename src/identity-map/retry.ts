@@ -9,13 +9,13 @@
  *
  * Back-off before retry n (n = 1, 2, ...) is uniform in [0, min(max, initial * 2^(n-1))]
  * ("full jitter"), so clients throttled together spread out instead of returning in step.
- * A retry is sent only if it can start before the deadline, and its timeout is cut to the
- * time left; past the deadline the batch fails with RetryDeadlineError holding the last failure.
+ * A retry is sent only if it starts before the deadline (each attempt keeps its whole timeout,
+ * so a batch gives up at most `timeoutMs` after the deadline); past it the batch fails with
+ * RetryDeadlineError holding the last failure.
  */
 import { AbortedError, RetryDeadlineError, ServiceHttpError, ServiceNetworkError, ServiceTimeoutError, type Uid2Error } from '../errors.js';
 
 export interface RetryPolicy {
-  timeoutMs: number;
   retryDeadlineMs: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
@@ -52,12 +52,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * Runs `attempt(timeoutMs)` until it succeeds, fails for good, or the deadline passes.
+ * Runs `attempt()` until it succeeds, fails for good, or the deadline passes.
  * `onRetry` hears each failure that is about to be retried (for counters; never logged here).
  * @throws the attempt's own error when it is not retryable; RetryDeadlineError; AbortedError
  */
 export async function withRetries<T>(
-  attempt: (timeoutMs: number) => Promise<T>,
+  attempt: () => Promise<T>,
   policy: RetryPolicy,
   signal: AbortSignal | undefined,
   what: string,
@@ -66,22 +66,19 @@ export async function withRetries<T>(
 ): Promise<T> {
   const startedAt = performance.now();
   const deadline = startedAt + policy.retryDeadlineMs;
-  let timeoutMs = policy.timeoutMs;
   for (let attempts = 1; ; attempts++) {
     try {
-      return await attempt(timeoutMs);
+      return await attempt();
     } catch (err) {
       if (!isRetryable(err)) throw err;
       const failure = err as Uid2Error;
       const wait = backoffMs(attempts, policy, random);
-      const left = deadline - performance.now() - wait;
-      if (left < 1) {
+      if (performance.now() + wait >= deadline) {
         const elapsed = Math.round(performance.now() - startedAt);
         throw new RetryDeadlineError(attempts, `${what} still failing after ${attempts} attempts in ${elapsed} ms: ${failure.message} (${failure.code})`, { cause: failure });
       }
       onRetry(failure);
       await sleep(wait, signal);
-      timeoutMs = Math.max(1, Math.min(policy.timeoutMs, Math.floor(left)));
     }
   }
 }
