@@ -157,6 +157,30 @@ export class NativeUnavailableError extends Uid2Error {
  */
 export const NATIVE_ERROR_CODES: readonly string[] = Object.freeze(['UID2_ERR_NATIVE_SNAPSHOT', 'UID2_ERR_NATIVE_OPENSSL']);
 
+// --- Publisher tokens (src/publisher/). Messages never hold an email, a phone number, a hash,
+// --- a token or a refresh response key: they name the field, never its value.
+
+/** An email, phone number or hash given for token generation is not one the service accepts. */
+export class InvalidIdentityError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_INVALID_IDENTITY', message);
+  }
+}
+
+/** Identity JSON (a token response body, or a string kept from one) is not the documented shape. */
+export class IdentityTokensError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_IDENTITY_TOKENS', message);
+  }
+}
+
+/** A decrypted token generate or refresh response is not JSON, or has a status it should not have. */
+export class TokenResponseError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_TOKEN_RESPONSE', message);
+  }
+}
+
 // --- Opt-outs (src/optout/). Messages name files and counts, never a raw UID.
 
 /** An opt-out could not be made durable (a failed write or fsync); it was not recorded. */

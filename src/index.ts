@@ -25,6 +25,12 @@ export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/opt
 export { type TokenCacheStats } from './cache/token-cache.js';
 export { registerTokenCacheMetrics } from './observability/token-cache-metrics.js';
 export { SharingClient } from './client/sharing-client.js';
+export { PublisherClient } from './publisher/publisher-client.js';
+export { IdentityTokens, type IdentityTokensJson } from './publisher/identity-tokens.js';
+export { type TokenGenerateInput } from './publisher/generate-input.js';
+export { type TokenGenerateResult, type TokenRefreshResult } from './publisher/token-response.js';
+export { DEFAULT_PUBLISHER_CLIENT_OPTIONS, type PublisherClientOptions, type PublisherCallOptions } from './publisher/options.js';
+export { TOKEN_GENERATE_PATH, TOKEN_REFRESH_PATH } from './service/token-request.js';
 export type { RefreshResult } from './client/auto-refresh.js';
 export { decrypt, encrypt } from './free-functions.js';
 export {
@@ -49,6 +55,9 @@ export {
   OptOutClosedError,
   OptOutResponseError,
   OptOutRedisError,
+  InvalidIdentityError,
+  IdentityTokensError,
+  TokenResponseError,
   IdentityMapResponseError,
   RetryDeadlineError,
 } from './errors.js';

@@ -11,6 +11,7 @@ import { runMap, type MapCommandValues } from './map-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
 import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
 import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
+import { runToken, TOKEN_OPTIONS, type TokenCommandValues } from './token-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
 
@@ -68,6 +69,18 @@ Commands:
             [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
             [--identity-param P (default identity)]
             [--time-param P (default timestamp)]
+  token generate
+            Generate a publisher's UID2 identity (POST /v2/token/generate);
+            prints {"status":"success","identity":{...}} or {"status":"optout"}
+            --email E | --phone P | --email-hash H | --phone-hash H
+            (a value of - reads it from stdin, out of sight of ps; emails and
+            phones are normalized and hashed here, only the hash is sent)
+            [--tcf-consent TCF] [--base-url URL --api-key KEY --secret-key SECRET]
+            [--timeout MS]
+  token refresh
+            Refresh an identity (POST /v2/token/refresh); prints the same
+            --identity FILE|- (default stdin: the output of token generate or
+            refresh, or the identity JSON) [--base-url ... as above]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
             opted out and record those in the store; prints a JSON summary
@@ -85,8 +98,8 @@ Options:
   -h, --help     Show this help
   -v, --version  Show the version
 
-Exit codes: 0 done, 1 unexpected error, 2 bad usage or key file, 3 key refresh or
-service request failed.`;
+Exit codes: 0 done, 1 unexpected error, 2 bad usage, key file or input,
+3 key refresh or service call failed.`;
 
 const KEY_OPTIONS = {
   ...KEY_SOURCE_OPTIONS,
@@ -132,6 +145,7 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'optout-time-param': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
+  token: TOKEN_OPTIONS,
   optout: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -187,6 +201,7 @@ async function main(argv: string[]): Promise<void> {
   else if (command === 'encrypt') await runEncrypt(values as EncryptCommandValues, parsed.positionals);
   else if (command === 'keys') await runKeys(values as KeysCommandValues);
   else if (command === 'optout') await runOptOut(values, parsed.positionals);
+  else if (command === 'token') await runToken(values as TokenCommandValues, parsed.positionals);
   else if (command === 'map') await runMap(values as MapCommandValues);
   else await runOperator(values as OperatorCommandValues);
 }

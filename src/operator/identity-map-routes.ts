@@ -19,7 +19,7 @@ import { normalizeHash } from '../identity/hash.js';
 import { normalizeAndHashPhone } from '../identity/phone.js';
 import type { IdentityType } from '../types.js';
 import type { OperatorIdentities } from './identities.js';
-import { RouteRefusal } from './optout-routes.js';
+import { RouteRefusal } from './routes.js';
 
 const MISSING = 'Required Parameter Missing: one or more of [email, email_hash, phone, phone_hash] must be specified';
 const INCORRECT = 'Incorrect request format';

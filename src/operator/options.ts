@@ -37,8 +37,12 @@ export interface LocalOperatorOptions {
   keyLifetimeSeconds?: number;
   /** A new key activates in every keyset this often, s. Default 86 400 (1 day). */
   rotationIntervalSeconds?: number;
-  /** Lifetime of minted advertising tokens, s. Default 259 200 (3 days). */
+  /** Lifetime of minted advertising tokens (`identity_expires` of generated ones), s. Default 259 200 (3 days). */
   tokenLifetimeSeconds?: number;
+  /** `refresh_from` of generated tokens: this long after they are issued, s. Default 3600 (or `tokenLifetimeSeconds`, if shorter). */
+  refreshIdentityAfterSeconds?: number;
+  /** Lifetime of refresh tokens (`refresh_expires`), s. Default 2 592 000 (30 days, or `tokenLifetimeSeconds`, if longer). */
+  refreshTokenLifetimeSeconds?: number;
   /**
    * Longest bidstream token lifetime; sent as `max_bidstream_lifetime_seconds` = this + 10 s.
    * At least `tokenLifetimeSeconds`, its default.
@@ -77,6 +81,8 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   keyLifetimeSeconds: 30 * 86_400,
   rotationIntervalSeconds: 86_400,
   tokenLifetimeSeconds: 3 * 86_400,
+  refreshIdentityAfterSeconds: 3600,
+  refreshTokenLifetimeSeconds: 30 * 86_400,
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
   optOutWebhook: null,
@@ -149,6 +155,9 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     keyLifetimeSeconds: positiveInteger(options.keyLifetimeSeconds, 'keyLifetimeSeconds', d.keyLifetimeSeconds),
     rotationIntervalSeconds: positiveInteger(options.rotationIntervalSeconds, 'rotationIntervalSeconds', d.rotationIntervalSeconds),
     tokenLifetimeSeconds,
+    // Defaults bend to a short or long token lifetime rather than refuse it.
+    refreshIdentityAfterSeconds: positiveInteger(options.refreshIdentityAfterSeconds, 'refreshIdentityAfterSeconds', Math.min(d.refreshIdentityAfterSeconds, tokenLifetimeSeconds)),
+    refreshTokenLifetimeSeconds: positiveInteger(options.refreshTokenLifetimeSeconds, 'refreshTokenLifetimeSeconds', Math.max(d.refreshTokenLifetimeSeconds, tokenLifetimeSeconds)),
     maxBidstreamLifetimeSeconds: positiveInteger(options.maxBidstreamLifetimeSeconds, 'maxBidstreamLifetimeSeconds', tokenLifetimeSeconds),
     sharingTokenExpirySeconds,
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
@@ -161,6 +170,13 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
     throw new InvalidArgumentError('options.keyLifetimeSeconds must be greater than options.rotationIntervalSeconds');
+  }
+  // The real operator refuses to start otherwise (UIDOperatorService.validateTokenDurations).
+  if (resolved.refreshIdentityAfterSeconds > tokenLifetimeSeconds) {
+    throw new InvalidArgumentError('options.refreshIdentityAfterSeconds must not exceed options.tokenLifetimeSeconds');
+  }
+  if (tokenLifetimeSeconds > resolved.refreshTokenLifetimeSeconds) {
+    throw new InvalidArgumentError('options.tokenLifetimeSeconds must not exceed options.refreshTokenLifetimeSeconds');
   }
   if (resolved.maxBidstreamLifetimeSeconds < tokenLifetimeSeconds) {
     // The real operator refuses this configuration too: its own tokens would fail the limit.
