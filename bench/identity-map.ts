@@ -16,6 +16,7 @@
  *   and the raw UIDs of 1,000 random lines mapped again in this process and compared.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -167,8 +168,13 @@ function stageSplit(rounds: number): MapBenchRow[] {
     for (let i = 0; i < n; i++) text += formatRecord(outcomeRecord(emails[i]!, outcomes[i]!), 'jsonl');
     if (text.length === 0) throw new Error('no output');
   });
+  // A reference for reading the figures on another machine: the plainest per-email work there is.
+  const reference = cpuUsPerIdentity(rounds, n, () => {
+    for (const email of emails) createHash('sha256').update(email).digest('base64');
+  });
   const how = `main-thread CPU over ${rounds} rounds of one 5,000-email batch, in-process`;
   return [
+    { figure: 'machine reference: createHash(sha256) of one email, base64', value: `${reference.toFixed(2)} µs/identity`, target: '', how: `${how}; to scale the figures to another machine` },
     { figure: 'stage: normalize + hash (normalizeAndHashEmail)', value: `${hash.toFixed(2)} µs/identity`, target: '', how },
     { figure: 'stage: envelope (payload JSON, GCM seal, base64)', value: `${envelope.toFixed(2)} µs/identity`, target: '', how },
     { figure: 'stage: parse (base64, GCM open, JSON.parse, validate)', value: `${parse.toFixed(2)} µs/identity`, target: '', how },
