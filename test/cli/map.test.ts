@@ -5,6 +5,8 @@
  * writing every remaining line as failed (exit 3) and a later `--remap-due` completing it,
  * retries through a throttling operator, and the usage errors.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityMapV3Client, normalizeAndHashEmail, startLocalOperator, type LocalOperator, type MappedIdentity } from '../../src/index.js';
 import { CSV_HEADER } from '../../src/cli/map-records.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';
-import { jsonLines, runCli } from '../helpers/cli.js';
+import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
 
 let op: LocalOperator;
 let dir: string;
@@ -195,6 +197,25 @@ describe('usage errors', () => {
     const run = await runCli(['map', '--input', '-', '--type', 'email'], '', { PATH: process.env['PATH'] });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('missing --base-url (or UID2_BASE_URL), --api-key (or UID2_API_KEY), --secret-key (or UID2_SECRET_KEY)');
+  });
+
+  it('operator --throttle 1 answers every service request 429', async () => {
+    const child = spawn(process.execPath, [CLI_PATH, 'operator', '--throttle', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      for await (const chunk of child.stdout.setEncoding('utf8')) {
+        stdout += chunk as string;
+        if (stdout.split('\n').length > 3) break;
+      }
+      const url = /UID2_BASE_URL=(\S+)/.exec(stdout)![1]!;
+      expect((await fetch(`${url}/v3/identity/map`, { method: 'POST', body: 'x' })).status).toBe(429);
+      expect(stderr).toContain('answering HTTP 429 to 100% of service requests');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
   });
 
   it('operator --throttle outside 0..1', async () => {
