@@ -15,7 +15,7 @@
  * every error name counts, lines and codes only.
  */
 import { resolve } from 'node:path';
-import { Uid2Error } from '../errors.js';
+import { InternalError, Uid2Error } from '../errors.js';
 import { IdentityMapV3Client } from '../identity-map/client.js';
 import type { InputKey } from '../identity-map/batches.js';
 import { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST } from '../identity-map/options.js';
@@ -99,7 +99,7 @@ export async function runMap(values: MapCommandValues): Promise<void> {
         const outcomes = (await client.generateIdentityMap({ [key]: identities }))[key];
         return identities.map((identity, i) => outcomeRecord(identity, outcomes[i]!));
       } catch (err) {
-        stopped ??= err instanceof Uid2Error ? err : new Uid2Error('UID2_ERR_INTERNAL', 'unexpected failure', { cause: err });
+        stopped ??= err instanceof Uid2Error ? err : new InternalError('unexpected failure while mapping', { cause: err });
       }
     }
     const error = stopped.code;
@@ -163,7 +163,7 @@ export async function runMap(values: MapCommandValues): Promise<void> {
   if (stopped) {
     throw new CliError(
       EXIT_REFRESH_FAILED,
-      `mapping stopped: ${stopped.message} (${stopped.code}); ${counts.get('failed') ?? 0} identities are written as "failed": map them with --remap-due ${values.output ?? 'OUTPUT'}`,
+      `mapping stopped: ${stopped.message} (${stopped.code}); ${counts.get('failed') ?? 0} identities are written as "failed": map them with --remap-due ${values.output === undefined || values.output === '-' ? 'OUTPUT' : values.output}`,
     );
   }
 }
