@@ -18,6 +18,7 @@ import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
 import { optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
+import { identityMarkdown, runIdentityBench } from './identity.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
@@ -110,6 +111,15 @@ async function main(args: BenchArgs): Promise<void> {
     const rows = await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'identity') {
+    // One thread, no operator: normalization and hashing against createHash per email.
+    const result = runIdentityBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, identity: result }, null, 2) + '\n');
+    else process.stdout.write(`\n${identityMarkdown(result)}\n`);
     progress('done');
     return;
   }

@@ -54,20 +54,19 @@ function normalizeScanned(email: string, s: Scan): string | null {
   if (at < 0) return null;
   const text = s.upper ? (s.nonAscii ? lowerAsciiOnly(email) : email.toLowerCase()) : email;
   let end = text.length;
-  let local = text.slice(0, at);
-  if (s.space) {
-    while (end > at + 1 && text.charCodeAt(end - 1) === SPACE) end--;
-    local = local.replaceAll(' ', '');
-  }
-  const domain = end === text.length ? text.slice(at + 1) : text.slice(at + 1, end);
-  if (domain.length === 0) return null;
-  if (domain === GMAIL) {
+  if (s.space) while (end > at + 1 && text.charCodeAt(end - 1) === SPACE) end--;
+  if (end === at + 1) return null;
+  const gmail = end - at - 1 === GMAIL.length && text.startsWith(GMAIL, at + 1);
+  // The common case: nothing to drop, so the (lowercased) text is the answer.
+  if (!s.space && !gmail) return at === 0 ? null : text;
+  let local = s.space ? text.slice(0, at).replaceAll(' ', '') : text.slice(0, at);
+  if (gmail) {
     const plus = local.indexOf('+');
     if (plus >= 0) local = local.slice(0, plus);
     local = local.replaceAll('.', '');
   }
   if (local.length === 0) return null;
-  return local.length === at && end === text.length ? text : `${local}@${domain}`;
+  return `${local}@${text.slice(at + 1, end)}`;
 }
 
 /**

@@ -50,7 +50,7 @@ export class PublisherClient {
     const payload = toGeneratePayload(input);
     const call = validatePublisherCallOptions(options, this.#options.timeoutMs);
     const text = await requestTokenGenerate({ ...this.#credentials, ...call, maxResponseBytes: this.#options.maxResponseBytes }, payload);
-    return parseGenerateResponse(text);
+    return parseGenerateResponse(text, this.#redact());
   }
 
   /**
@@ -72,6 +72,12 @@ export class PublisherClient {
       current.refreshToken,
       current.refreshResponseKey,
     );
-    return parseRefreshResponse(text, Date.now());
+    return parseRefreshResponse(text, Date.now(), [...this.#redact(), current.refreshToken, current.refreshResponseKey]);
+  }
+
+  /** Credentials as given, to keep out of anything the service echoes. */
+  #redact(): string[] {
+    const { apiKey, secretKey } = this.#credentials;
+    return [apiKey, secretKey].filter((s): s is string => !!s).map((s) => s.trim());
   }
 }

@@ -27,16 +27,19 @@ function parseDoc(text: string, what: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-function unexpected(what: string, status: unknown): TokenResponseError {
-  return new TokenResponseError(`${what} response status is ${safeExcerpt(JSON.stringify(status) ?? 'missing', [], 40)}, not "success" or "optout"`);
+function unexpected(what: string, status: unknown, redact: readonly string[]): TokenResponseError {
+  return new TokenResponseError(`${what} response status is ${safeExcerpt(JSON.stringify(status) ?? 'missing', redact, 40)}, not "success" or "optout"`);
 }
 
-/** @throws TokenResponseError, IdentityTokensError (a success whose body is not an identity) */
-export function parseGenerateResponse(text: string): TokenGenerateResult {
+/**
+ * @param redact the credentials, never to be echoed should the service send them back
+ * @throws TokenResponseError, IdentityTokensError (a success whose body is not an identity)
+ */
+export function parseGenerateResponse(text: string, redact: readonly string[] = []): TokenGenerateResult {
   const doc = parseDoc(text, 'token generate');
   const status = doc['status'];
   if (status === 'optout' || status === 'insufficient_user_consent') return { status };
-  if (status !== 'success') throw unexpected('token generate', status);
+  if (status !== 'success') throw unexpected('token generate', status, redact);
   return { status, identity: IdentityTokens.fromJson(doc['body']) };
 }
 
@@ -45,11 +48,11 @@ export function parseGenerateResponse(text: string): TokenGenerateResult {
  * `nowMs` is refused, so a caller never keeps an identity that cannot be used.
  * @throws TokenResponseError, IdentityTokensError
  */
-export function parseRefreshResponse(text: string, nowMs: number): TokenRefreshResult {
+export function parseRefreshResponse(text: string, nowMs: number, redact: readonly string[] = []): TokenRefreshResult {
   const doc = parseDoc(text, 'token refresh');
   const status = doc['status'];
   if (status === 'optout') return { status };
-  if (status !== 'success') throw unexpected('token refresh', status);
+  if (status !== 'success') throw unexpected('token refresh', status, redact);
   const identity = IdentityTokens.fromJson(doc['body']);
   if (!identity.isRefreshable(nowMs) || identity.hasIdentityExpired(nowMs)) {
     throw new TokenResponseError('token refresh response holds an identity that has already expired');

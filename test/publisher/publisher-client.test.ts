@@ -5,14 +5,21 @@
  * consent, and every failure a caller can meet (bad input before sending, HTTP errors,
  * timeouts, aborts, dropped connections, garbage, truncated or crossed envelopes).
  */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gcmEncrypt } from '../../src/crypto/aes.js';
 import {
   BidstreamClient,
   DecryptionStatus,
+  decodeSecretKey,
   IdentityTokens,
   normalizeAndHashEmail,
   normalizeAndHashPhone,
+  openRequest,
   PublisherClient,
+  sealResponse,
   startLocalOperator,
   TEST_IDENTITIES,
   type LocalOperator,
@@ -307,5 +314,61 @@ describe('failures', () => {
   it('refreshToken refuses what is not an identity', async () => {
     await expect(client.refreshToken('{"advertising_token": "x"}')).rejects.toMatchObject({ code: 'UID2_ERR_IDENTITY_TOKENS' });
     await expect(client.refreshToken({ refreshToken: 'x' } as never)).rejects.toMatchObject({ code: 'UID2_ERR_INVALID_ARGUMENT' });
+  });
+});
+
+describe('a hostile service', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /** A server that knows the secret and answers every request with `answer(request body)`. */
+  async function hostile(answer: (body: string, res: ServerResponse) => void): Promise<string> {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('latin1').on('data', (d: string) => (body += d));
+      req.on('end', () => answer(body, res));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('never gets the credentials, the refresh token or its key echoed into an error', async () => {
+    const identity = identityOf(await client.generateToken({ email: 'echo@example.com' }));
+    const secrets = [op.apiKey, op.secretKey, identity.refreshToken, identity.refreshResponseKey];
+    const everything = secrets.join(' | ');
+    const secret = decodeSecretKey(op.secretKey);
+    const urls = [
+      // Plain error bodies echoing everything.
+      await hostile((_, res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'client_error', message: everything }))),
+      // Valid, sealed answers whose status is a credential.
+      await hostile((body, res) => {
+        if (body.length === 388) {
+          const key = Buffer.from(identity.refreshResponseKey, 'base64');
+          res.end(gcmEncrypt(key, Buffer.from(JSON.stringify({ status: identity.refreshResponseKey }))).toString('base64'));
+        } else {
+          const opened = openRequest(secret, Buffer.from(body, 'base64'));
+          res.end(sealResponse(secret, opened.nonce, Buffer.from(JSON.stringify({ status: op.apiKey }))).toString('base64'));
+        }
+      }),
+    ];
+    for (const url of urls) {
+      const c = new PublisherClient(url, op.apiKey, op.secretKey);
+      // What each call sent, and so what the service could echo: the credentials; on refresh, the
+      // refresh token and (were it leaked) its key too.
+      const calls: [() => Promise<unknown>, string[]][] = [
+        [() => c.generateToken({ email: 'echo@example.com' }), secrets.slice(0, 2)],
+        [() => c.refreshToken(identity), secrets],
+      ];
+      for (const [call, sent] of calls) {
+        const err = (await call().then(() => new Error('no error'), (e: unknown) => e)) as Error & { code: string };
+        expect(err.code).toMatch(/^UID2_ERR_(SERVICE_HTTP|TOKEN_RESPONSE)$/);
+        // Not even a part: every 12-character piece of each secret is absent.
+        const shown = `${err.message}\n${inspect(err)}`;
+        for (const s of sent) for (let i = 0; i + 12 <= s.length; i++) expect(shown).not.toContain(s.slice(i, i + 12));
+      }
+    }
   });
 });
