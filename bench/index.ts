@@ -10,6 +10,7 @@ import { type BenchArgs, parseBenchArgs } from './args.js';
 import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
 import { runHandoff, type HandoffRow } from './handoff.js';
+import { mapBenchMarkdown, runIdentityMapBench } from './identity-map.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
 import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
@@ -95,6 +96,15 @@ async function main(args: BenchArgs): Promise<void> {
     'Main-thread µs/token: event-loop utilisation (performance.eventLoopUtilization, main thread only) over the run divided by tokens completed. It includes the load generator\'s own wake-ups (at most one per 100 µs), the same for every contender.',
     `This machine has ${machine.cores} cores: the pool's default is cores - 1 = ${Math.max(1, machine.cores - 1)} worker(s), and the main thread, the generator thread and the workers share them.`,
   ];
+
+  if (args.scope === 'map') {
+    // Identity Map v3 through the CLI against the local operator: its own figures and table.
+    const rows = await runIdentityMapBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, map: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${mapBenchMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
 
   if (args.scope === 'optout' || args.scope === 'fleet') {
     // Its own figures and table: the opt-out stores are measured apart from the decryption contenders.

@@ -230,3 +230,26 @@ export class OptOutResponseError extends Uid2Error {
     super('UID2_ERR_OPTOUT_RESPONSE', message);
   }
 }
+
+// --- Identity Map v3 (src/identity-map/). Messages name batches, counts and fields, never an
+// --- email, phone number, hash or raw UID.
+
+/** A decrypted `/v3/identity/map` answer that is not the documented shape for the request it answers. */
+export class IdentityMapResponseError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_IDENTITY_MAP_RESPONSE', message);
+  }
+}
+
+/**
+ * A request kept failing with answers worth retrying (429, 5xx, network errors, timeouts) until
+ * its retry deadline passed; `cause` holds the last failure and `attempts` how many were made.
+ */
+export class RetryDeadlineError extends Uid2Error {
+  /** Requests sent, the first one included. */
+  readonly attempts: number;
+  constructor(attempts: number, message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_RETRY_DEADLINE', message, options);
+    this.attempts = attempts;
+  }
+}

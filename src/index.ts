@@ -58,6 +58,8 @@ export {
   InvalidIdentityError,
   IdentityTokensError,
   TokenResponseError,
+  IdentityMapResponseError,
+  RetryDeadlineError,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -116,3 +118,9 @@ export { parseRawUid } from './optout/raw-uid.js';
 export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
 export { applyOptOut } from './optout/check.js';
 export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';
+export { IdentityMapV3Client, type GenerateIdentityMapOptions, type IdentityMapStats } from './identity-map/client.js';
+export { IdentityMapV3Response } from './identity-map/result.js';
+export type { IdentityMapInput } from './identity-map/batches.js';
+export type { IdentityMapOutcome, MappedIdentity, UnmappedIdentity, UnmappedReason } from './identity-map/outcome.js';
+export { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST, type IdentityMapOptions } from './identity-map/options.js';
+export { IDENTITY_MAP_PATH } from './identity-map/request.js';

@@ -7,6 +7,7 @@ import { runDecrypt, type DecryptCommandValues } from './decrypt-command.js';
 import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
 import { KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
+import { runMap, type MapCommandValues } from './map-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
 import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
 import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
@@ -38,9 +39,24 @@ Commands:
   keys      Fetch a key set and print a JSON summary (scope, key count,
             keysets, sites, newest expiry; never a secret)
             KEYS [--sharing]
+  map       Map identities to raw UIDs (POST /v3/identity/map), one record per
+            input line, in input order, streamed in flat memory
+            --input FILE|- --type email|phone|email_hash|phone_hash
+            [--output FILE] [--format jsonl|csv] [--concurrency N (default 1)]
+            [--binary] [--base-url URL --api-key KEY --secret-key SECRET]
+            [--timeout MS]
+            or --remap-due PREVIOUS --type ...: read an earlier output and map
+            again only its failed records and those whose refreshFrom has
+            passed, copying the others (write to a new file). Emails and phones
+            are normalized and hashed here; only hashes are sent. 429 and 5xx
+            are retried with back-off; a request that still fails stops the
+            run (exit 3) and the rest is written as "failed". A progress bar
+            (terminals) and a summary go to stderr.
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
             [--port N (default 0: any free port)] [--scope UID2|EUID]
+            [--throttle FRACTION]: answer HTTP 429 (no body) to that fraction
+            of service requests, e.g. 0.05, so clients' back-off can be seen
             [--optout-webhook URL [--optout-method GET|POST]
              [--optout-header "Name: value"]... [--optout-identity-param P]
              [--optout-time-param P]]: deliver opt-outs (POST /local/optout
@@ -104,8 +120,23 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  map: {
+    input: { type: 'string' },
+    type: { type: 'string' },
+    output: { type: 'string' },
+    format: { type: 'string' },
+    'remap-due': { type: 'string' },
+    concurrency: { type: 'string' },
+    binary: { type: 'boolean' },
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
+    'secret-key': { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
   operator: {
     port: { type: 'string' },
+    throttle: { type: 'string' },
     scope: { type: 'string' },
     'optout-webhook': { type: 'string' },
     'optout-method': { type: 'string' },
@@ -163,7 +194,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
-  if ((command === 'keys' || command === 'operator') && parsed.positionals.length > 0) {
+  if ((command === 'keys' || command === 'operator' || command === 'map') && parsed.positionals.length > 0) {
     throw new CliError(EXIT_USAGE, `${command} takes no arguments, got "${parsed.positionals[0]}"`);
   }
   if (command === 'decrypt') await runDecrypt(values as DecryptCommandValues, parsed.positionals);
@@ -171,6 +202,7 @@ async function main(argv: string[]): Promise<void> {
   else if (command === 'keys') await runKeys(values as KeysCommandValues);
   else if (command === 'optout') await runOptOut(values, parsed.positionals);
   else if (command === 'token') await runToken(values as TokenCommandValues, parsed.positionals);
+  else if (command === 'map') await runMap(values as MapCommandValues);
   else await runOperator(values as OperatorCommandValues);
 }
 

@@ -52,6 +52,12 @@ export function decodeBase64Strict(text: string, alphabet: Base64Alphabet): Buff
   return Buffer.from(end === text.length ? text : text.slice(0, end), 'base64');
 }
 
+/** The number of bytes `text` decodes to if it is strictly valid base64 in `alphabet`, else -1 (nothing is allocated). */
+export function base64ByteLength(text: string, alphabet: Base64Alphabet): number {
+  const end = validate(text, alphabet);
+  return end < 0 ? -1 : (end * 3) >> 2;
+}
+
 /** True when `text` contains a base64url-only character ('-' or '_'). */
 export function hasUrlCharacters(text: string): boolean {
   return text.includes('-') || text.includes('_');

@@ -14,7 +14,9 @@
  * (answered in kind) and falls back to base64 text (answered as text).
  *
  * Opt-outs (`/v2/optout/status`, the admin route `/local/optout`, webhook delivery) live in
- * optout-routes.ts and optout-delivery.ts; this file only routes to them.
+ * optout-routes.ts and optout-delivery.ts, `/v3/identity/map` in identity-map-routes.ts; this
+ * file only routes to them. With `throttleFraction`, that fraction of requests to the service
+ * routes is answered 429 with no body before anything else, as the service's rate limit does.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,12 +24,14 @@ import type { AddressInfo } from 'node:net';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { InvalidArgumentError, Uid2Error } from '../errors.js';
 import { decodeSecretKey, OCTET_STREAM, openRequest, sealResponse, type OpenedEnvelope } from '../service/envelope.js';
+import { IDENTITY_MAP_PATH, MAX_REQUEST_BODY_BYTES } from '../identity-map/request.js';
 import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
 import { TOKEN_GENERATE_PATH, TOKEN_REFRESH_PATH } from '../service/token-request.js';
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
 import { KeyStore, type KeyResponseJson } from './key-store.js';
 import { OperatorIdentities } from './identities.js';
+import { identityMapJson } from './identity-map-routes.js';
 import { mintToken, randomRawUid, rawUidFor, type MintTokenOptions } from './minting.js';
 import { OptOutDelivery, type OptOutDeliveryStats } from './optout-delivery.js';
 import { ADMIN_OPTOUT_PATH, OPTOUT_MAX_REQUEST_BYTES, OPTOUT_ROUTE_PATHS, OptOutRegistry } from './optout-routes.js';
@@ -300,6 +304,15 @@ class LocalOperatorServer implements LocalOperator {
     this.#requests.push(record);
     if (this.#requests.length > REQUEST_LOG_SIZE) this.#requests.shift();
     try {
+      if (this.#options.throttleFraction > 0 && !record.path.startsWith('/local/') && Math.random() < this.#options.throttleFraction) {
+        // The service's rate limit: 429 with no body; the request body is drained so the
+        // connection stays usable.
+        record.status = 429;
+        req.resume();
+        res.writeHead(429, { 'Content-Length': 0 });
+        res.end();
+        return;
+      }
       if (fault?.kind === 'drop-connection') {
         req.socket.destroy();
         return;
@@ -324,7 +337,8 @@ class LocalOperatorServer implements LocalOperator {
     const endpoint = (Object.keys(KEY_ENDPOINT_PATHS) as KeyEndpoint[]).find((e) => KEY_ENDPOINT_PATHS[e] === record.path);
     const optOutRoute = OPTOUT_ROUTE_PATHS.has(record.path);
     const tokenRoute = record.path === TOKEN_GENERATE_PATH || record.path === TOKEN_REFRESH_PATH;
-    if (!endpoint && !optOutRoute && !tokenRoute) throw new HttpReply(404, 'no such endpoint');
+    const mapRoute = record.path === IDENTITY_MAP_PATH;
+    if (!endpoint && !optOutRoute && !tokenRoute && !mapRoute) throw new HttpReply(404, 'no such endpoint');
     if (req.method !== 'POST') throw new HttpReply(405, 'method not allowed');
     if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
     if (record.path === TOKEN_REFRESH_PATH) {
@@ -336,7 +350,7 @@ class LocalOperatorServer implements LocalOperator {
     if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
 
     // A status request of 5,000 raw UIDs is far larger than a key request.
-    const raw = await readBody(req, optOutRoute ? OPTOUT_MAX_REQUEST_BYTES : tokenRoute ? TOKEN_MAX_REQUEST_BYTES : MAX_REQUEST_BYTES);
+    const raw = await readBody(req, optOutRoute ? OPTOUT_MAX_REQUEST_BYTES : tokenRoute ? TOKEN_MAX_REQUEST_BYTES : mapRoute ? MAX_REQUEST_BODY_BYTES : MAX_REQUEST_BYTES);
     if (record.path === ADMIN_OPTOUT_PATH) return this.#optOuts.adminAnswer(raw);
     let binary = announcesRawBytes(record.contentType);
     let opened: OpenedEnvelope;
@@ -363,7 +377,7 @@ class LocalOperatorServer implements LocalOperator {
       json = this.#tokens.generateJson(opened.payload, nowMs);
     } else if (!endpoint) {
       try {
-        json = this.#optOuts.statusJson(opened.payload);
+        json = mapRoute ? identityMapJson(opened.payload, this.#identities, nowMs) : this.#optOuts.statusJson(opened.payload);
       } catch (err) {
         throw err instanceof RouteRefusal ? new HttpReply(err.status, err.message) : err;
       }

@@ -63,6 +63,11 @@ export interface LocalOperatorOptions {
   saltBucketCount?: number;
   /** How long a bucket's salt lives before it is due to rotate, s. Default 31 536 000 (365 days). */
   saltRotationPeriodSeconds?: number;
+  /**
+   * Fraction of service requests (every route but `/local/...`) answered HTTP 429 with no body,
+   * as the service's rate limit answers, chosen at random: 0 to 1. Default 0.
+   */
+  throttleFraction?: number;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -83,6 +88,7 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   optOutWebhook: null,
   saltBucketCount: 1024,
   saltRotationPeriodSeconds: 365 * 86_400,
+  throttleFraction: 0,
 });
 
 /**
@@ -116,6 +122,12 @@ function validateSites(value: unknown): readonly OperatorSite[] {
     seen.add(s.id as number);
     return Object.freeze({ id: s.id as number, domainNames: Object.freeze([...s.domainNames]) });
   });
+}
+
+function fractionOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`options.${name} must be a number from 0 to 1`);
+  return value;
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
@@ -153,6 +165,7 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
     saltBucketCount: integerOption(options.saltBucketCount, 'options.saltBucketCount', d.saltBucketCount, MAX_SALT_BUCKETS, 1),
     saltRotationPeriodSeconds: positiveInteger(options.saltRotationPeriodSeconds, 'saltRotationPeriodSeconds', d.saltRotationPeriodSeconds),
+    throttleFraction: fractionOption(options.throttleFraction, 'throttleFraction', d.throttleFraction),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
