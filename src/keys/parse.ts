@@ -81,13 +81,13 @@ function parseKey(item: unknown, index: number, legacy: boolean): Key {
 
 function parseKeyList(list: unknown[], legacy: boolean): Key[] {
   if (list.length > MAX_KEYS) throw new KeysJsonError(`too many keys: ${list.length} (at most ${MAX_KEYS})`);
-  const seen = new Set<number>();
-  return list.map((item, index) => {
-    const key = parseKey(item, index, legacy);
-    if (seen.has(key.id)) throw new KeysJsonError(`duplicate key id ${key.id}`);
-    seen.add(key.id);
-    return key;
-  });
+  const keys = list.map((item, index) => parseKey(item, index, legacy));
+  // Two keys with one id: the last one stands, as in the Java and Python SDKs' id maps; refusing
+  // the whole set would stop every refresh. The earlier one is dropped everywhere (keyset lists
+  // too), so one id names one key whichever lookup finds it.
+  const lastIndexOf = new Map<number, number>();
+  keys.forEach((key, index) => lastIndexOf.set(key.id, index));
+  return lastIndexOf.size === keys.length ? keys : keys.filter((key, index) => lastIndexOf.get(key.id) === index);
 }
 
 function parseSiteData(value: unknown): Map<number, readonly string[]> {

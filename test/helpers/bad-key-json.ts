@@ -60,12 +60,6 @@ export const BAD: [string, unknown, RegExp][] = [
   ['created a string', withKey({ created: 'yesterday' }), /keys\[0\]\.created must be an integer, got string/],
   ['keyset_id a string', withKey({ keyset_id: '1' }), /keys\[0\]\.keyset_id must be an integer, got string/],
   ['site_id an object', withKey({ site_id: {} }), /keys\[0\]\.site_id must be an integer, got object/],
-  [
-    'duplicate key ids',
-    { keys: [goodKey, { ...goodKey, secret: Buffer.alloc(32, 2).toString('base64') }] },
-    /duplicate key id 11/,
-  ],
-  ['duplicate key ids (legacy)', [goodKey, goodKey], /duplicate key id 11/],
   ['identity_scope lower case', withBody({ identity_scope: 'uid2' }), /identity_scope must be "UID2" or "EUID", got "uid2"/],
   ['identity_scope a number', withBody({ identity_scope: 5 }), /identity_scope must be "UID2" or "EUID", got 5/],
   ['allow_clock_skew_seconds a string', withBody({ allow_clock_skew_seconds: '1800' }), /allow_clock_skew_seconds must be a non-negative number/],
