@@ -7,6 +7,10 @@
  *   {"keys":[...], ...}
  *   {"status":"success","body":[{... "site_id"...}]}  legacy key list
  *   [{...}]
+ *
+ * Where the official SDKs (Java's Gson reader, Python's dict reader) accept a value, this parser
+ * reads it the same way (docs/api.md "Key JSON fidelity"): integers may come as strings of digits,
+ * and two keys with one id leave the last one.
  */
 import { decodeBase64Strict } from '../codec/base64.js';
 import { KeysJsonError } from '../errors.js';
@@ -31,27 +35,47 @@ function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
+/** An integer in a string as Java's Integer.parseInt and Long.parseLong take it (ASCII digits here). */
+const INTEGER_TEXT = /^[+-]?[0-9]+$/;
+
+/**
+ * A JSON value as Java's Gson reads it with getAsInt/getAsLong: a number as it is, and a string
+ * that Integer.parseInt/Long.parseLong take (an optional sign then digits: "300", "+300", "-7",
+ * "007"; no spaces, point, exponent or hex: not " 300", "3e2", "300.5", "0x12c") as the number it
+ * spells. Anything else comes back as it is, for the caller to refuse by its own rule.
+ */
+function numberOf(value: unknown): unknown {
+  return typeof value === 'string' && INTEGER_TEXT.test(value) ? Number(value) + 0 : value;
+}
+
+/** How a refused value shows in a message: strings quoted (and cut short), other values by type. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? `string ${JSON.stringify(value.length > 24 ? `${value.slice(0, 24)}...` : value)}` : typeName(value);
+}
+
 function requireInteger(obj: Json, field: string, path: string): number {
   const value = obj[field];
   if (value === undefined) throw new KeysJsonError(`${path}.${field} is missing`);
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new KeysJsonError(`${path}.${field} must be an integer, got ${typeName(value)}`);
+  const number = numberOf(value);
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+    throw new KeysJsonError(`${path}.${field} must be an integer, got ${shown(value)}`);
   }
-  return value;
+  return number;
 }
 
 function optionalInteger(obj: Json, field: string, path: string): number | undefined {
   return obj[field] === undefined || obj[field] === null ? undefined : requireInteger(obj, field, path);
 }
 
-function optionalSeconds(obj: Json, field: string, path: string, fallback: number, acceptString = false): number {
-  let value = obj[field];
+/** A duration: a non-negative number (fractions kept), or a string of digits read as above. */
+function optionalSeconds(obj: Json, field: string, path: string, fallback: number): number {
+  const value = obj[field];
   if (value === undefined || value === null) return fallback;
-  if (acceptString && typeof value === 'string' && /^\s*\d+\s*$/.test(value)) value = Number(value);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new KeysJsonError(`${path}.${field} must be a non-negative number, got ${JSON.stringify(obj[field])}`);
+  const number = numberOf(value);
+  if (typeof number !== 'number' || !Number.isFinite(number) || number < 0) {
+    throw new KeysJsonError(`${path}.${field} must be a non-negative number, got ${JSON.stringify(value)}`);
   }
-  return value;
+  return number;
 }
 
 function parseKey(item: unknown, index: number, legacy: boolean): Key {
@@ -135,7 +159,7 @@ function parseBody(body: Json): KeySet {
     callerSiteId: optionalInteger(body, 'caller_site_id', 'body'),
     masterKeysetId: optionalInteger(body, 'master_keyset_id', 'body'),
     defaultKeysetId: optionalInteger(body, 'default_keyset_id', 'body'),
-    tokenExpirySeconds: optionalSeconds(body, 'token_expiry_seconds', 'body', DEFAULT_TOKEN_EXPIRY_SECONDS, true),
+    tokenExpirySeconds: optionalSeconds(body, 'token_expiry_seconds', 'body', DEFAULT_TOKEN_EXPIRY_SECONDS),
   };
   return new KeySet(policy, new KeyList(parseKeyList(keys, false), parseSiteData(body['site_data'])));
 }
