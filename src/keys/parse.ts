@@ -10,7 +10,7 @@
  *
  * Where the official SDKs (Java's Gson reader, Python's dict reader) accept a value, this parser
  * reads it the same way (docs/api.md "Key JSON fidelity"): integers may come as strings of digits,
- * and two keys with one id leave the last one.
+ * two keys with one id leave the last one, and an identity_scope other than "EUID" reads as UID2.
  */
 import { decodeBase64Strict } from '../codec/base64.js';
 import { KeysJsonError } from '../errors.js';
@@ -131,10 +131,16 @@ function parseSiteData(value: unknown): Map<number, readonly string[]> {
   return sites;
 }
 
+/**
+ * "EUID" is EUID; any other string, number or boolean is UID2, as the Java SDK (and Python, for
+ * any value) reads it. A key response comes from the service of one scope, and a misspelt scope
+ * read as UID2 fails only the tokens of the other scope (InvalidIdentityScope), where refusing
+ * the key set would fail them all. An array or object is no scope at all and is refused.
+ */
 function parseScope(value: unknown): IdentityScope {
-  if (value === undefined || value === null) return 'UID2';
-  if (value === 'UID2' || value === 'EUID') return value;
-  throw new KeysJsonError(`identity_scope must be "UID2" or "EUID", got ${JSON.stringify(value)}`);
+  if (value === 'EUID') return 'EUID';
+  if (value === undefined || value === null || typeof value !== 'object') return 'UID2';
+  throw new KeysJsonError(`identity_scope must be a string, got ${typeName(value)}`);
 }
 
 const LEGACY_POLICY: KeySetPolicy = {

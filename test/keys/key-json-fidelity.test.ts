@@ -138,3 +138,27 @@ describe('integers in strings, read as Gson getAsInt/getAsLong read them (Intege
   // The strings refused (" 300", "3e2", "300.5", "0x12c", past 2^53, ...) are in the parser's table of
   // malformed key JSON, test/helpers/bad-key-json.ts, with the message each one gets.
 });
+
+describe('identity_scope: "EUID" is EUID, any other string, number or boolean UID2 (as Java reads it)', () => {
+  it.each([['euid'], ['Euid'], ['EUID '], ['uid2'], [''], [5], [1], [true]])('%j reads as UID2', (scope) => {
+    expect(parseKeys({ keys: [], identity_scope: scope }).identityScope).toBe('UID2');
+  });
+
+  it('"EUID" and "UID2" read as themselves; absent and null as UID2', () => {
+    expect(parseKeys({ keys: [], identity_scope: 'EUID' }).identityScope).toBe('EUID');
+    expect(parseKeys({ keys: [], identity_scope: 'UID2' }).identityScope).toBe('UID2');
+    expect(parseKeys({ keys: [] }).identityScope).toBe('UID2');
+    expect(parseKeys({ keys: [], identity_scope: null }).identityScope).toBe('UID2');
+  });
+
+  it('under a scope read as UID2, UID2 tokens decrypt and EUID tokens fail closed with InvalidIdentityScope', () => {
+    const world = makeWorld();
+    const keys = parseKeys({ status: 'success', body: { ...world.response.body, identity_scope: 'euid' } });
+    expect(decryptToken(world.token(), keys, 'bidstream', null, NOW_MS).status).toBe(DecryptionStatus.Success);
+    expect(decryptToken(world.token({ identityScope: 'EUID' }), keys, 'bidstream', null, NOW_MS).status).toBe(
+      DecryptionStatus.InvalidIdentityScope,
+    );
+  });
+
+  // Arrays and objects are refused: test/helpers/bad-key-json.ts.
+});
