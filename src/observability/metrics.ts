@@ -10,7 +10,6 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { DecryptionStatus } from '../types.js';
-import type { EngineStats } from '../engine/stats.js';
 
 /**
  * The part of a prom-client `Registry` the engine needs; any prom-client 14 or 15 registry fits.
@@ -30,9 +29,28 @@ export interface EngineMetricsOptions {
   prefix?: string;
 }
 
+/**
+ * The figures of `engine.stats()` (engine/stats.ts EngineStats) the metrics read, declared here
+ * so that observability/ and engine/ do not import each other.
+ */
+export interface EngineMetricsStats {
+  statusCounts: Record<DecryptionStatus, number>;
+  batches: number;
+  batchRetries: number;
+  failedBatches: number;
+  overloadRejections: number;
+  optedOutResults: number;
+  keyRefreshSuccesses: number;
+  keyRefreshFailures: number;
+  queueDepth: number;
+  inFlightTokens: number;
+  liveWorkers: number;
+  keySetAgeMs: number | null;
+}
+
 /** What the metrics read from an engine. */
 export interface EngineMetricsSource {
-  stats(): EngineStats;
+  stats(): EngineMetricsStats;
   /** Adds an observer called once per completed batch. */
   onBatch(observer: (tokens: number, durationMs: number) => void): void;
 }
@@ -148,7 +166,7 @@ export async function registerEngineMetrics(
   const opened = await openRegistry(register, options, load, 'tokens_total', '*');
   const { prom, registry, prefix } = opened;
   const registers = [registry];
-  const stats = (): EngineStats => source.stats();
+  const stats = (): EngineMetricsStats => source.stats();
   const { counter: followCounter, gauge } = scrapedMetrics(opened, stats);
 
   const statuses = Object.values(DecryptionStatus);

@@ -1,8 +1,8 @@
 /**
  * The dispatcher: worker lanes, batch slots, hand-off and retries. Piscina starts, replaces and
  * closes the worker threads; each lane runs one long Piscina task (a loop over its mailbox, see
- * mailbox.ts and worker.ts), so a batch costs the main thread a few Atomics operations instead of
- * a Piscina task. Completions come back through one pending Atomics.waitAsync per busy lane, and
+ * wire/mailbox.ts and worker/entry.ts), so a batch costs the main thread a few Atomics operations
+ * instead of a Piscina task. Completions come back through one pending Atomics.waitAsync per busy lane, and
  * are also picked up on every turn that dispatches.
  *
  * Batching policy: a batch goes to an idle lane at once, with whatever has queued (up to
@@ -18,15 +18,14 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ClientType } from '../types.js';
-import { workerScript } from '../util/worker-script.js';
-import type { CryptoBackend } from '../native/backend.js';
+import type { ClientType } from '../../types.js';
+import { workerScript } from '../../util/worker-script.js';
+import type { CryptoBackend } from '../../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
-import type { PublishedSnapshot } from './key-feed.js';
+import type { KeySet } from '../../keys/key-set.js';
 import {
   CLIENT_TYPE_CODES,
-  DESC_CRASH,
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
@@ -43,10 +42,17 @@ import {
   STOP,
   createMailbox,
   descriptorIndex,
-} from './mailbox.js';
-import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from './messages.js';
-import { createSlot, type Slot } from './slot.js';
-import type { EngineTestHooks } from './test-hooks.js';
+} from '../wire/mailbox.js';
+import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from '../wire/messages.js';
+import { createSlot, type Slot } from '../wire/slot.js';
+
+/** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
+export interface PublishedSnapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
+  readonly keySet: KeySet;
+}
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
 export interface Batch {
@@ -62,7 +68,15 @@ export interface Batch {
   readonly startedAt: number;
 }
 
+/** A worker entry script and the `workerData` its threads start with. */
+export interface WorkerEntry {
+  readonly filename: string;
+  readonly workerData?: unknown;
+}
+
 export interface DispatcherOptions {
+  /** The shipped entry (worker/entry.ts) unless a test brings its own (test-hooks.ts). */
+  readonly workerEntry?: WorkerEntry | undefined;
   readonly threads: number;
   readonly maxBatchSize: number;
   readonly batchesPerWorker: number;
@@ -85,7 +99,7 @@ export interface DispatcherHost {
 
 /** Below this many tokens a batch is not split further across idle lanes. */
 const MIN_SPLIT = 32;
-/** Text reserved per token of a slot: a 2,048-character token with its reservation (slot.ts textBytes). */
+/** Text reserved per token of a slot: a 2,048-character token with its reservation (wire/slot.ts textBytes). */
 const SLOT_TEXT_BYTES_PER_TOKEN = 1024;
 /** Any slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
 const MIN_SLOT_TEXT_BYTES = 64 * 1024;
@@ -101,7 +115,7 @@ class Lane {
   waiting = false;
   /** Slot ids this lane's loop has (posted or given at start). */
   readonly slots = new Set<number>();
-  /** Mirror of the loop's snapshot cache: versions in arrival order (messages.ts). */
+  /** Mirror of the loop's snapshot cache: versions in arrival order (wire/messages.ts). */
   readonly snapshots: number[] = [];
   /** Increments with each loop start; a loop's outcome for an older one is ignored. */
   loop = 0;
@@ -125,7 +139,6 @@ export class Dispatcher {
   #inFlightTokens = 0;
   #inFlightBatches = 0;
   #stopping = false;
-  #hooks: EngineTestHooks | null = null;
   #windowTimer: NodeJS.Timeout | null = null;
   /** What every descriptor says of the engine's fixed settings. */
   readonly #clientTypeCode: number;
@@ -137,7 +150,8 @@ export class Dispatcher {
     this.#clientTypeCode = CLIENT_TYPE_CODES.indexOf(options.clientType);
     this.#backendFlag = options.backend === 'native' ? DESC_NATIVE : 0;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
-      filename: workerScript(import.meta.url, 'engine', 'worker.js').href,
+      filename: options.workerEntry?.filename ?? workerScript('engine/worker/entry.js').href,
+      workerData: options.workerEntry?.workerData,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,
@@ -161,11 +175,6 @@ export class Dispatcher {
 
   get slotsAllocated(): number {
     return this.#slots.length;
-  }
-
-  /** Installs test hooks (test-hooks.ts): a field read per batch, null when unused. */
-  setHooks(hooks: EngineTestHooks): void {
-    this.#hooks = hooks;
   }
 
   /** Picks up completions, then hands out what is queued. */
@@ -291,18 +300,12 @@ export class Dispatcher {
       lane.snapshots.push(version);
       if (lane.snapshots.length > SNAPSHOT_CACHE_SIZE) lane.snapshots.shift();
     }
-    let flags = this.#backendFlag;
-    const hooks = this.#hooks;
-    if (hooks !== null && hooks.crashNextBatches > 0) {
-      hooks.crashNextBatches--;
-      flags |= DESC_CRASH;
-    }
     const seq = lane.req;
     ctrl[descriptorIndex(seq, D_SLOT)] = slot.id;
     ctrl[descriptorIndex(seq, D_COUNT)] = batch.count;
     ctrl[descriptorIndex(seq, D_SNAPSHOT)] = version;
     ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = this.#clientTypeCode;
-    ctrl[descriptorIndex(seq, D_FLAGS)] = flags;
+    ctrl[descriptorIndex(seq, D_FLAGS)] = this.#backendFlag;
     lane.inFlight.push(batch);
     this.#inFlightTokens += batch.count;
     this.#inFlightBatches++;

@@ -2,7 +2,7 @@
  * The mailbox: one small SharedArrayBuffer per worker lane through which the coordinator hands
  * batches to a long-lived worker loop without a message per batch (the layout both sides read).
  *
- *   coordinator                                   worker loop (worker.ts)
+ *   coordinator                                   worker loop (worker/entry.ts)
  *   write descriptor ring[req % RING]             wait on REQ while DONE == REQ (Atomics.wait)
  *   Atomics.store(REQ, req + 1)  ---------------> decode ring[done % RING] in its slot
  *   notify REQ only if STATE == SLEEPING          Atomics.store(DONE, done + 1); notify DONE
@@ -43,7 +43,6 @@ export const D_FLAGS = 4; // DESC_* bits
 export const D_USED_SNAPSHOT = 5; // written by the worker: the snapshot version it decrypted with
 
 export const DESC_NATIVE = 0b01;
-export const DESC_CRASH = 0b10; // test hook: the worker exits mid-batch, as a crash would
 
 export const CLIENT_TYPE_CODES = ['bidstream', 'sharing', 'legacy'] as const;
 

@@ -3,7 +3,7 @@
  * what bench, tests and scripts call directly to run exactly the worker's code in their thread.
  */
 import type { CryptoBackend } from '../../native/backend.js';
-import type { Slot } from '../slot.js';
+import type { Slot } from '../wire/slot.js';
 import type { ClientType } from '../../types.js';
 import { SnapshotKeys } from '../../keys/snapshot.js';
 import { decodeWithNative, type OpenSnapshot } from './native.js';
@@ -18,16 +18,9 @@ export function openSnapshot(sab: SharedArrayBuffer, version: number): OpenSnaps
 
 /**
  * Writes the result records of tokens [0, count) of `slot`. `snapshot` null: no keys were ever
- * loaded. `crashAt` >= 0 is the test hook's token index at which the thread exits.
+ * loaded.
  */
-export function decodeBatch(
-  slot: Slot,
-  count: number,
-  snapshot: OpenSnapshot | null,
-  clientType: ClientType,
-  backend: CryptoBackend,
-  crashAt = -1,
-): void {
-  if (backend === 'native') decodeWithNative(slot, count, snapshot, clientType, crashAt);
-  else decodeWithNodeCrypto(slot, count, snapshot?.keys ?? null, clientType, crashAt);
+export function decodeBatch(slot: Slot, count: number, snapshot: OpenSnapshot | null, clientType: ClientType, backend: CryptoBackend): void {
+  if (backend === 'native') decodeWithNative(slot, count, snapshot, clientType);
+  else decodeWithNodeCrypto(slot, count, snapshot?.keys ?? null, clientType);
 }
