@@ -1,7 +1,7 @@
 // Decoding a whole batch slot in one call: strict base64, version routing, identity scope, both
-// decryption layers (rules 2-6 of docs/uid2-wire-format.md, in the order of src/token/decrypt.ts),
-// writing the 56-byte result records of src/engine/wire/slot.ts. Rules 1 and 7-9 stay in
-// TypeScript (src/engine/worker/native.ts), so the policy exists once.
+// decryption layers (rules 2-6, in the order of src/token/decrypt.ts), writing the 56-byte result
+// records of src/engine/wire/slot.ts. Rules 1 and 7-9 stay in TypeScript (src/token/rules.ts, run
+// over the records by src/engine/worker/native.ts), so the policy exists once.
 //
 // Nothing here allocates per token: the token bytes and both plaintext layers go to fixed buffers
 // sized for the longest token the engine accepts, and each key's cipher contexts are made once

@@ -15,7 +15,7 @@ import type { RefreshResult } from '../client/auto-refresh.js';
 import type { ClientType } from '../types.js';
 import type { PublishedSnapshot } from './pool/dispatcher.js';
 
-export interface CredentialsSource {
+interface CredentialsSource {
   readonly baseUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly secretKey: string | undefined;

@@ -10,7 +10,7 @@
 import type { CompletionHooks } from './pool/completion.js';
 import type { WorkerEntry } from './pool/dispatcher.js';
 
-export type EngineTestHooks = CompletionHooks;
+type EngineTestHooks = CompletionHooks;
 
 const installers = new WeakMap<object, (hooks: EngineTestHooks) => void>();
 const installed = new WeakMap<object, EngineTestHooks>();

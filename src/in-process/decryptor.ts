@@ -18,7 +18,7 @@ import type { OptOutStore } from '../optout/store.js';
 import type { FindingDecryptor, TokenDecryptor } from '../token/result.js';
 import { type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
 
-export interface InProcessDecryptorOptions {
+interface InProcessDecryptorOptions {
   /** The token cache; none when absent. */
   tokenCache?: TokenCache | undefined;
   /** The opt-out check; none when null or absent. */

@@ -33,7 +33,7 @@ export interface EngineMetricsOptions {
  * The figures of `engine.stats()` (engine/stats.ts EngineStats) the metrics read, declared here
  * so that observability/ and engine/ do not import each other.
  */
-export interface EngineMetricsStats {
+interface EngineMetricsStats {
   statusCounts: Record<DecryptionStatus, number>;
   batches: number;
   batchRetries: number;
@@ -49,13 +49,13 @@ export interface EngineMetricsStats {
 }
 
 /** What the metrics read from an engine. */
-export interface EngineMetricsSource {
+interface EngineMetricsSource {
   stats(): EngineMetricsStats;
   /** Adds an observer called once per completed batch. */
   onBatch(observer: (tokens: number, durationMs: number) => void): void;
 }
 
-export const DEFAULT_METRICS_PREFIX = 'uid2_engine_';
+const DEFAULT_METRICS_PREFIX = 'uid2_engine_';
 
 /** Token counts per batch: powers of two around the default batch size (256). */
 const BATCH_SIZE_BUCKETS = [1, 4, 16, 64, 128, 256, 512, 1024, 4096, 16_384, 65_536];
@@ -81,7 +81,7 @@ export async function loadPromClient(specifier = 'prom-client'): Promise<unknown
 }
 
 /** prom-client, the registry to register on and the name prefix, validated once for every family. */
-export interface OpenedRegistry {
+interface OpenedRegistry {
   prom: PromModule;
   registry: PromClient.Registry;
   prefix: string;
@@ -116,7 +116,7 @@ export async function openRegistry(
 }
 
 /** Gauges and counters whose values are read from a stats() snapshot when the registry is scraped. */
-export interface ScrapedMetrics<S> {
+interface ScrapedMetrics<S> {
   gauge(name: string, help: string, read: (s: S) => number): void;
   /** A counter that follows a monotonic number (incremented by the difference at each scrape). */
   counter(name: string, help: string, read: (s: S) => number): void;

@@ -43,7 +43,7 @@ export interface CompletionHooks {
   onBatch?: (info: BatchInfo) => void;
 }
 
-export interface CompletionOptions {
+interface CompletionOptions {
   readonly counters: CompletionCounters;
   /** Its token cache keeps the workers' findings; its opt-out check marks every result. */
   readonly decryptor: InProcessDecryptor;

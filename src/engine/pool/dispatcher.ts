@@ -74,7 +74,7 @@ export interface WorkerEntry {
   readonly workerData?: unknown;
 }
 
-export interface DispatcherOptions {
+interface DispatcherOptions {
   /** The shipped entry (worker/entry.ts) unless a test brings its own (test-hooks.ts). */
   readonly workerEntry?: WorkerEntry | undefined;
   readonly threads: number;
@@ -86,7 +86,7 @@ export interface DispatcherOptions {
   readonly backend: CryptoBackend;
 }
 
-export interface DispatcherHost {
+interface DispatcherHost {
   readonly batcher: Batcher;
   /** The snapshot a new batch uses. */
   snapshot(): PublishedSnapshot | null;

@@ -33,7 +33,7 @@ export const STATE_STARTING = 3; // the coordinator has asked for a new loop
 
 /** Descriptor ring: fixed-size entries after the header. */
 const HEADER_INTS = 4;
-export const RING_SIZE = 8;
+const RING_SIZE = 8;
 const DESC_INTS = 6;
 export const D_SLOT = 0; // slot id
 export const D_COUNT = 1; // tokens in the batch

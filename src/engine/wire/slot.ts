@@ -51,10 +51,10 @@ import type { PolicyFields } from '../../token/rules.js';
 import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
-export const INPUT_HAS_DOMAIN = 0b10;
+const INPUT_HAS_DOMAIN = 0b10;
 
 export const RECORD_BYTES = 56;
-export const RECORD_CSTG = 0b01;
+const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
 
 /** Field positions inside a record, in units of the typed array that reads them. */
@@ -64,8 +64,8 @@ export const REC_F64_EXPIRY = 2;
 export const REC_U32_UID_OFFSET = 6; // Uint32Array index offset from rec >> 2
 export const REC_U32_UID_LENGTH = 7;
 export const REC_F64_GENERATED = 4;
-export const REC_I32_MASTER_KEY_ID = 10;
-export const REC_I32_SITE_KEY_ID = 11;
+const REC_I32_MASTER_KEY_ID = 10;
+const REC_I32_SITE_KEY_ID = 11;
 export const REC_F64_SITE_KEY_SITE_ID = 6;
 
 /** Typed-array views over one slot. */
@@ -169,7 +169,7 @@ export function writeToken(s: Slot, i: number, offset: number, token: unknown, d
 const NON_ASCII = /[^\u0000-\u007f]/g;
 
 /** One token to put in a batch (packBatch). */
-export interface BatchInput {
+interface BatchInput {
   readonly token: unknown;
   readonly domain?: string | null | undefined;
   readonly nowMs: number;

@@ -36,7 +36,7 @@ import { slotViews, type Slot } from '../wire/slot.js';
 const slots = new Map<number, Slot>();
 
 /** decodeBatch()'s signature: what a lane runs per descriptor. */
-export type BatchDecoder = typeof decodeBatch;
+type BatchDecoder = typeof decodeBatch;
 
 class Lane {
   readonly ctrl: Int32Array;
