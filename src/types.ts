@@ -62,6 +62,13 @@ export interface DecryptionResult {
   uid?: string;
   established?: Date;
   siteId?: number;
+  /**
+   * The site of the key that decrypted the token's inner (site) layer: that key's `site_id` in the
+   * key JSON. Keys of the legacy key list carry one; bidstream and sharing keys belong to keysets
+   * and carry none, which reads 0, as the Java SDK's `getSiteKeySiteId()` answers (Python's
+   * `site_key_site_id` gives -1 there). Present whenever `siteId` is.
+   */
+  siteKeySiteId?: number;
   /** Absent for v2 tokens, which do not carry the identity type. */
   identityType?: IdentityType;
   advertisingTokenVersion?: AdvertisingTokenVersion;

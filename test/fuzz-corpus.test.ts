@@ -24,7 +24,7 @@ interface Saved {
   keys: object;
 }
 
-const dir = new URL('./fuzz-corpus', import.meta.url);
+const dir = new URL('./fuzz-corpus/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 const saved = files.map((f) => [f, JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Saved] as const);
 

@@ -169,7 +169,8 @@ napi_value DecodeBatch(napi_env env, napi_callback_info info) {
 
 // decodeOne's scratch Float64Array, written for a token whose layers both decrypted.
 enum Scratch { kScratchVersion, kScratchIdentityType, kScratchSiteId, kScratchPrivacyBits, kScratchEstablished,
-               kScratchExpires, kScratchGenerated, kScratchMasterKeyId, kScratchSiteKeyId, kScratchSlots };
+               kScratchExpires, kScratchGenerated, kScratchMasterKeyId, kScratchSiteKeyId, kScratchSiteKeySiteId,
+               kScratchSlots };
 
 // decodeOne(token, snapshot, snapshotVersion, scratch): rules 2-6 for one token. Returns the
 // status code of a token that failed them, or, when both layers decrypted, the raw UID's text
@@ -192,7 +193,7 @@ napi_value DecodeOne(napi_env env, napi_callback_info info) {
   void* scratch_data = nullptr;
   if (napi_get_typedarray_info(env, argv[3], &kind, &scratch_len, &scratch_data, nullptr, nullptr) != napi_ok ||
       kind != napi_float64_array || scratch_len < kScratchSlots) {
-    return Throw(env, "scratch must be a Float64Array of at least 9 elements");
+    return Throw(env, "scratch must be a Float64Array of at least 10 elements");
   }
 
   // One UTF-16 unit per byte: ASCII as is, anything else as 0x80, which no base64 alphabet holds,
@@ -245,6 +246,7 @@ napi_value DecodeOne(napi_env env, napi_callback_info info) {
   scratch[kScratchGenerated] = fields.generated_ms;
   scratch[kScratchMasterKeyId] = fields.master_key_id;
   scratch[kScratchSiteKeyId] = fields.site_key_id;
+  scratch[kScratchSiteKeySiteId] = fields.site_key_site_id;
   if (fields.version == 2) {
     // The same V8 conversion Buffer.toString('utf8') makes (invalid sequences become U+FFFD).
     CHECK_NAPI(env, napi_create_string_utf8(env, reinterpret_cast<const char*>(fields.uid), fields.uid_len, &result));

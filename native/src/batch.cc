@@ -12,7 +12,7 @@ namespace {
 
 // src/engine/wire/slot.ts (the record and input-flag layout)
 constexpr uint8_t kInputInvalid = 0b01;
-constexpr size_t kRecordBytes = 48;
+constexpr size_t kRecordBytes = 56;
 constexpr uint8_t kRecordCstg = 0b001;
 constexpr uint8_t kRecordDecoded = 0b010;
 
@@ -107,6 +107,7 @@ int BatchDecoder::DecodeV2(const SnapshotView& snap, size_t n, Decoded* out) {
   out->version = 2;
   out->master_key_id = master_key_id;
   out->site_key_id = site_key_id;
+  out->site_key_site_id = snap.KeySiteId(static_cast<uint32_t>(site_key));
   out->identity_type = 0;
   out->site_id = ReadI32BE(identity);
   out->privacy_bits = ReadI32BE(identity + id_end);
@@ -153,6 +154,7 @@ int BatchDecoder::DecodeV3(const SnapshotView& snap, size_t n, uint8_t version, 
   out->version = version;
   out->master_key_id = master_key_id;
   out->site_key_id = site_key_id;
+  out->site_key_site_id = snap.KeySiteId(static_cast<uint32_t>(site_key));
   out->identity_type = type_bits == 0 ? 1 : 2;
   out->site_id = ReadI32BE(site);
   out->privacy_bits = ReadI32BE(site + 16);
@@ -231,6 +233,7 @@ bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, u
     StoreHost<double>(rec + 32, d.generated_ms);
     StoreHost<int32_t>(rec + 40, d.master_key_id);
     StoreHost<int32_t>(rec + 44, d.site_key_id);
+    StoreHost<double>(rec + 48, d.site_key_site_id);
   }
   return !context_failed_;
 }

@@ -1,5 +1,5 @@
 // Decoding a whole batch slot in one call: strict base64, version routing, identity scope, both
-// decryption layers (rules 2-6, in the order of src/token/decrypt.ts), writing the 48-byte result
+// decryption layers (rules 2-6, in the order of src/token/decrypt.ts), writing the 56-byte result
 // records of src/engine/wire/slot.ts. Rules 1 and 7-9 stay in TypeScript (src/token/rules.ts, run
 // over the records by src/engine/worker/native.ts), so the policy exists once.
 //
@@ -73,6 +73,7 @@ class BatchDecoder {
     double generated_ms;  // NaN for v2
     int32_t master_key_id;
     int32_t site_key_id;
+    double site_key_site_id;  // the site key's site id, 0 when it has none (SnapshotView::KeySiteId)
     const uint8_t* uid;  // into the decoder's work buffer: valid until its next decode
     size_t uid_len;
   };

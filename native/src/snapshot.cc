@@ -11,6 +11,8 @@ namespace {
 constexpr double kMagic = 0x55494432;  // "UID2"
 constexpr size_t kHeaderBytes = 16 * 8;
 constexpr size_t kSecretBytes = 32;
+constexpr size_t kKeyFields = 6;    // KEY_FIELDS in src/keys/snapshot.ts
+constexpr size_t kKeySiteIdField = 2;  // F_SITE_ID
 // Far above any real key set; keeps every size computation below well inside 64 bits.
 constexpr double kMaxCount = 1 << 24;
 
@@ -44,7 +46,9 @@ bool SnapshotView::Parse(const uint8_t* data, size_t size) {
   const uint64_t key_ids = kHeaderBytes;
   const uint64_t key_hash = key_ids + 4 * key_count;
   const uint64_t secrets = key_hash + 4 * key_cap + 4 * site_count + 4 * site_cap + 8 * site_count;
-  const uint64_t end = secrets + kSecretBytes * key_count + names;
+  const uint64_t names_end = secrets + kSecretBytes * key_count + names;
+  const uint64_t key_fields = (names_end + 7) & ~uint64_t{7};
+  const uint64_t end = key_fields + 8 * kKeyFields * key_count;
   if (end > size) return false;
 
   data_ = data;
@@ -53,8 +57,14 @@ bool SnapshotView::Parse(const uint8_t* data, size_t size) {
   key_ids_ = static_cast<size_t>(key_ids);
   key_hash_ = static_cast<size_t>(key_hash);
   secrets_ = static_cast<size_t>(secrets);
+  key_fields_ = static_cast<size_t>(key_fields);
   euid_ = LoadHost<double>(data + kScope * 8) == 1;
   return true;
+}
+
+double SnapshotView::KeySiteId(uint32_t index) const {
+  const double site_id = LoadHost<double>(data_ + key_fields_ + (size_t{index} * kKeyFields + kKeySiteIdField) * 8);
+  return std::isnan(site_id) ? 0 : site_id;
 }
 
 int64_t SnapshotView::FindKey(int32_t id) const {

@@ -1,5 +1,5 @@
 // Read-only view of a key snapshot SharedArrayBuffer, laid out by src/keys/snapshot.ts (regions after
-// `names` serve the TypeScript side only and are not read here):
+// `keyFields` serve the TypeScript side only and are not read here):
 //
 //   0    header    Float64 x 16   (magic, version, keyCount, keyHashCapacity, scope, ...)
 //   128  keyIds    Int32   x keyCount
@@ -9,9 +9,11 @@
 //        siteNames Uint32  x siteCount * 2
 //        secrets   Uint8   x keyCount * 32
 //        names     Uint8   x namesBytes
+//        (padding to 8)
+//        keyFields Float64 x keyCount * 6      (id, keysetId, siteId, created, activates, expires)
 //
-// Only what decoding needs is read here (scope, key ids, secrets); the site data serves the policy
-// rules, which stay in TypeScript. Every count is validated against the buffer's real size before
+// Only what decoding needs is read here (scope, key ids, secrets, each key's site id); the site
+// data serves the policy rules, which stay in TypeScript. Every count is validated against the buffer's real size before
 // any region is touched, so a corrupt or foreign buffer is refused instead of read out of bounds.
 #pragma once
 #include <cstddef>
@@ -33,6 +35,10 @@ class SnapshotView {
   // The 32-byte secret of key `index` (index < key_count()).
   const uint8_t* Secret(uint32_t index) const { return data_ + secrets_ + size_t{index} * 32; }
 
+  // The site id of key `index` (index < key_count()) as a result's siteKeySiteId: 0 for a key
+  // that has none (NaN in the snapshot), as siteKeySiteIdOf() in src/token/result.ts reads it.
+  double KeySiteId(uint32_t index) const;
+
  private:
   const uint8_t* data_ = nullptr;
   uint32_t key_count_ = 0;
@@ -40,6 +46,7 @@ class SnapshotView {
   size_t key_ids_ = 0;
   size_t key_hash_ = 0;
   size_t secrets_ = 0;
+  size_t key_fields_ = 0;
   bool euid_ = false;
 };
 

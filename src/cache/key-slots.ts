@@ -5,10 +5,12 @@
  * Each distinct (key id, secret) pair the cache relies on gets a slot; entries hold slot
  * numbers, not keys. When the key set in force changes, every live slot is compared once with
  * the new set (constant-time on the secrets), so the hit path reads one byte per key instead of
- * touching secrets.
+ * touching secrets. The same pass notes each slot key's site id under that set, which a hit
+ * reports as `siteKeySiteId`, as a fresh decryption with the set would.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
+import { siteKeySiteIdOf } from '../token/result.js';
 
 /** State of a slot's key under the key set in force. */
 export const KEY_SAME = 0;
@@ -27,6 +29,8 @@ export class KeySlots {
   #secrets: (Buffer | undefined)[] = [];
   #refs: number[] = [];
   #state = new Uint8Array(16);
+  /** Per slot: its key's siteKeySiteId in the key set in force (meaningful where the state is KEY_SAME). */
+  #siteKeySiteIds = new Float64Array(16);
   #free: number[] = [];
   #slotsById = new Map<number, number[]>();
   /** The key set the states describe. */
@@ -37,6 +41,11 @@ export class KeySlots {
   /** State of `slot` under the key set last passed to `follow()`. */
   state(slot: number): number {
     return this.#state[slot]!;
+  }
+
+  /** The result's `siteKeySiteId` for a site key in `slot`, under the key set last passed to `follow()`. */
+  siteKeySiteId(slot: number): number {
+    return this.#siteKeySiteIds[slot]!;
   }
 
   /** Number of live slots. */
@@ -57,6 +66,7 @@ export class KeySlots {
       let state = KEY_ABSENT;
       if (key !== undefined) state = sameSecret(key.secret, secret) ? KEY_SAME : KEY_CHANGED;
       this.#state[slot] = state;
+      this.#siteKeySiteIds[slot] = key === undefined ? 0 : siteKeySiteIdOf(key);
       if (state === KEY_SAME) this.#current.set(id, slot);
     }
   }
@@ -117,10 +127,14 @@ export class KeySlots {
       const grown = new Uint8Array(this.#state.length * 2);
       grown.set(this.#state);
       this.#state = grown;
+      const siteIds = new Float64Array(grown.length);
+      siteIds.set(this.#siteKeySiteIds);
+      this.#siteKeySiteIds = siteIds;
     }
     // Its state under the key set in force, which need not be the set that decrypted the token.
     const current = this.#keys!.getKey(id);
     this.#state[slot] = current === undefined ? KEY_ABSENT : sameSecret(current.secret, secret) ? KEY_SAME : KEY_CHANGED;
+    this.#siteKeySiteIds[slot] = current === undefined ? 0 : siteKeySiteIdOf(current);
     let list = this.#slotsById.get(id);
     if (!list) this.#slotsById.set(id, (list = []));
     list.push(slot);

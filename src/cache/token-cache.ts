@@ -202,7 +202,8 @@ export class TokenCache {
       if (master === KEY_ABSENT) return this.#hit(slot, failure(DecryptionStatus.NotAuthorizedForMasterKey));
       return this.#replaced(slot);
     }
-    const site = this.#keySlots.state(this.#ints[ints + 2]!);
+    const siteSlot = this.#ints[ints + 2]!;
+    const site = this.#keySlots.state(siteSlot);
     if (site !== KEY_SAME) {
       if (site === KEY_ABSENT) return this.#hit(slot, failure(DecryptionStatus.NotAuthorizedForKey));
       return this.#replaced(slot);
@@ -224,6 +225,7 @@ export class TokenCache {
       identityTypeOf((flags & TYPE_MASK) >> TYPE_SHIFT),
       isClientSideGenerated,
       siteId,
+      this.#keySlots.siteKeySiteId(siteSlot),
       this.#times[times + 2]!,
       expiresMs,
       this.#uids[slot],

@@ -11,6 +11,7 @@ export interface DecryptionKeys {
   readonly maxBidstreamLifetimeSeconds: number;
   readonly maxSharingLifetimeSeconds: number;
   isValid(nowMs: number): boolean;
-  getKey(id: number): { readonly secret: Uint8Array } | undefined;
+  /** The key's secret, and its site id for the result's `siteKeySiteId`. */
+  getKey(id: number): { readonly secret: Uint8Array; readonly siteId: number | undefined } | undefined;
   isDomainOrAppNameAllowed(siteId: number, domainOrAppName: string | null | undefined): boolean;
 }

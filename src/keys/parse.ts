@@ -7,6 +7,10 @@
  *   {"keys":[...], ...}
  *   {"status":"success","body":[{... "site_id"...}]}  legacy key list
  *   [{...}]
+ *
+ * Where the official SDKs (Java's Gson reader, Python's dict reader) accept a value, this parser
+ * reads it the same way (docs/api.md "Key JSON fidelity"): integers may come as strings of digits,
+ * two keys with one id leave the last one, and an identity_scope other than "EUID" reads as UID2.
  */
 import { decodeBase64Strict } from '../codec/base64.js';
 import { KeysJsonError } from '../errors.js';
@@ -31,27 +35,47 @@ function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
+/** An integer in a string as Java's Integer.parseInt and Long.parseLong take it (ASCII digits here). */
+const INTEGER_TEXT = /^[+-]?[0-9]+$/;
+
+/**
+ * A JSON value as Java's Gson reads it with getAsInt/getAsLong: a number as it is, and a string
+ * that Integer.parseInt/Long.parseLong take (an optional sign then digits: "300", "+300", "-7",
+ * "007"; no spaces, point, exponent or hex: not " 300", "3e2", "300.5", "0x12c") as the number it
+ * spells. Anything else comes back as it is, for the caller to refuse by its own rule.
+ */
+function numberOf(value: unknown): unknown {
+  return typeof value === 'string' && INTEGER_TEXT.test(value) ? Number(value) + 0 : value;
+}
+
+/** How a refused value shows in a message: strings quoted (and cut short), other values by type. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? `string ${JSON.stringify(value.length > 24 ? `${value.slice(0, 24)}...` : value)}` : typeName(value);
+}
+
 function requireInteger(obj: Json, field: string, path: string): number {
   const value = obj[field];
   if (value === undefined) throw new KeysJsonError(`${path}.${field} is missing`);
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new KeysJsonError(`${path}.${field} must be an integer, got ${typeName(value)}`);
+  const number = numberOf(value);
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+    throw new KeysJsonError(`${path}.${field} must be an integer, got ${shown(value)}`);
   }
-  return value;
+  return number;
 }
 
 function optionalInteger(obj: Json, field: string, path: string): number | undefined {
   return obj[field] === undefined || obj[field] === null ? undefined : requireInteger(obj, field, path);
 }
 
-function optionalSeconds(obj: Json, field: string, path: string, fallback: number, acceptString = false): number {
-  let value = obj[field];
+/** A duration: a non-negative number (fractions kept), or a string of digits read as above. */
+function optionalSeconds(obj: Json, field: string, path: string, fallback: number): number {
+  const value = obj[field];
   if (value === undefined || value === null) return fallback;
-  if (acceptString && typeof value === 'string' && /^\s*\d+\s*$/.test(value)) value = Number(value);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new KeysJsonError(`${path}.${field} must be a non-negative number, got ${JSON.stringify(obj[field])}`);
+  const number = numberOf(value);
+  if (typeof number !== 'number' || !Number.isFinite(number) || number < 0) {
+    throw new KeysJsonError(`${path}.${field} must be a non-negative number, got ${JSON.stringify(value)}`);
   }
-  return value;
+  return number;
 }
 
 function parseKey(item: unknown, index: number, legacy: boolean): Key {
@@ -81,13 +105,13 @@ function parseKey(item: unknown, index: number, legacy: boolean): Key {
 
 function parseKeyList(list: unknown[], legacy: boolean): Key[] {
   if (list.length > MAX_KEYS) throw new KeysJsonError(`too many keys: ${list.length} (at most ${MAX_KEYS})`);
-  const seen = new Set<number>();
-  return list.map((item, index) => {
-    const key = parseKey(item, index, legacy);
-    if (seen.has(key.id)) throw new KeysJsonError(`duplicate key id ${key.id}`);
-    seen.add(key.id);
-    return key;
-  });
+  const keys = list.map((item, index) => parseKey(item, index, legacy));
+  // Two keys with one id: the last one stands, as in the Java and Python SDKs' id maps; refusing
+  // the whole set would stop every refresh. The earlier one is dropped everywhere (keyset lists
+  // too), so one id names one key whichever lookup finds it.
+  const lastIndexOf = new Map<number, number>();
+  keys.forEach((key, index) => lastIndexOf.set(key.id, index));
+  return lastIndexOf.size === keys.length ? keys : keys.filter((key, index) => lastIndexOf.get(key.id) === index);
 }
 
 function parseSiteData(value: unknown): Map<number, readonly string[]> {
@@ -107,10 +131,16 @@ function parseSiteData(value: unknown): Map<number, readonly string[]> {
   return sites;
 }
 
+/**
+ * "EUID" is EUID; any other string, number or boolean is UID2, as the Java SDK (and Python, for
+ * any value) reads it. A key response comes from the service of one scope, and a misspelt scope
+ * read as UID2 fails only the tokens of the other scope (InvalidIdentityScope), where refusing
+ * the key set would fail them all. An array or object is no scope at all and is refused.
+ */
 function parseScope(value: unknown): IdentityScope {
-  if (value === undefined || value === null) return 'UID2';
-  if (value === 'UID2' || value === 'EUID') return value;
-  throw new KeysJsonError(`identity_scope must be "UID2" or "EUID", got ${JSON.stringify(value)}`);
+  if (value === 'EUID') return 'EUID';
+  if (value === undefined || value === null || typeof value !== 'object') return 'UID2';
+  throw new KeysJsonError(`identity_scope must be a string, got ${typeName(value)}`);
 }
 
 const LEGACY_POLICY: KeySetPolicy = {
@@ -135,7 +165,7 @@ function parseBody(body: Json): KeySet {
     callerSiteId: optionalInteger(body, 'caller_site_id', 'body'),
     masterKeysetId: optionalInteger(body, 'master_keyset_id', 'body'),
     defaultKeysetId: optionalInteger(body, 'default_keyset_id', 'body'),
-    tokenExpirySeconds: optionalSeconds(body, 'token_expiry_seconds', 'body', DEFAULT_TOKEN_EXPIRY_SECONDS, true),
+    tokenExpirySeconds: optionalSeconds(body, 'token_expiry_seconds', 'body', DEFAULT_TOKEN_EXPIRY_SECONDS),
   };
   return new KeySet(policy, new KeyList(parseKeyList(keys, false), parseSiteData(body['site_data'])));
 }

@@ -13,8 +13,9 @@
  * every batch (the native addon keys its prepared contexts on buffer identity plus that number),
  * so one snapshot can serve any number of engines.
  *
- * Layout (byte offsets; all numbers little-endian, as typed arrays lay them out). The first seven
- * regions are the ones native/src/snapshot.h reads and must not move:
+ * Layout (byte offsets; all numbers little-endian, as typed arrays lay them out). The regions up to
+ * keyFields are the ones native/src/snapshot.h reads (keyFields for each key's site id) and must
+ * not move:
  *
  *   0    header      Float64 x 16   (H_* indexes below; NaN = an absent optional field)
  *   128  keyIds      Int32   x keyCount

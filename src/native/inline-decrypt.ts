@@ -40,7 +40,9 @@ const INLINE_GENERATED = 6;
 // The master and site key ids (what the token cache vouches with).
 const INLINE_MASTER_KEY_ID = 7;
 const INLINE_SITE_KEY_ID = 8;
-const INLINE_SLOTS = 9;
+// The site key's site id (the result's siteKeySiteId).
+const INLINE_SITE_KEY_SITE_ID = 9;
+const INLINE_SLOTS = 10;
 
 const scratch = new Float64Array(INLINE_SLOTS);
 /** Reused for every token: applyPolicyRules() only reads it. */
@@ -97,6 +99,7 @@ function resultFromScratch(uid: string, keys: DecryptionKeys, clientType: Client
     identityTypeOf(scratch[INLINE_IDENTITY_TYPE]!),
     policy.isClientSideGenerated,
     policy.siteId,
+    scratch[INLINE_SITE_KEY_SITE_ID]!,
     scratch[INLINE_ESTABLISHED]!,
     policy.expiresMs,
     uid,

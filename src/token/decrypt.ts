@@ -29,7 +29,7 @@ import {
   prefixIdentityTypeBits,
   prefixScopeIsEuid,
 } from './layout.js';
-import { checkedResult, failure, rawUidText, type FindingDecryptor } from './result.js';
+import { checkedResult, failure, rawUidText, siteKeySiteIdOf, type FindingDecryptor } from './result.js';
 import { applyPolicyRules, hasTokenShape, keysRule } from './rules.js';
 
 /** Token fields the rule checks need, whatever the version. */
@@ -47,6 +47,8 @@ interface DecodedToken {
   /** Ids of the keys that decrypted the master and site layers (what the token cache vouches with). */
   masterKeyId: number;
   siteKeyId: number;
+  /** The site key's site id (siteKeySiteIdOf). */
+  siteKeySiteId: number;
 }
 
 /** A token that decrypted fully, with the status the remaining rules gave it. */
@@ -88,6 +90,7 @@ function decodeV2(bytes: Buffer, keys: DecryptionKeys): DecodedToken | Decryptio
     uidBytes: identity.subarray(8, idEnd),
     masterKeyId,
     siteKeyId,
+    siteKeySiteId: siteKeySiteIdOf(siteKey),
   };
 }
 
@@ -120,6 +123,7 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
     uidBytes: site.subarray(V3_SITE_HEADER),
     masterKeyId,
     siteKeyId,
+    siteKeySiteId: siteKeySiteIdOf(siteKey),
   };
 }
 
@@ -198,6 +202,7 @@ function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionR
     outcome.identityType,
     outcome.isClientSideGenerated,
     outcome.siteId,
+    outcome.siteKeySiteId,
     outcome.establishedMs,
     outcome.expiresMs,
     outcome.status === DecryptionStatus.Success ? rawUidText(outcome.version, outcome.uidBytes) : undefined,

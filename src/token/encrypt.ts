@@ -13,7 +13,8 @@ function identityTypeOfRawUid(rawUid: string): IdentityType {
 }
 
 /**
- * Encrypts `rawUid` (base64 text) into a v4 token (base64url, no padding) at `nowMs`.
+ * Encrypts `rawUid` (base64 text) into a v4 token (base64url, no padding) at `nowMs`, floored to
+ * a whole millisecond.
  * @param identityScope defaults to the key set's scope
  */
 export function encryptRawUid(
@@ -23,6 +24,9 @@ export function encryptRawUid(
   identityScope?: IdentityScope,
 ): EncryptionResult {
   if (!keys) return { status: EncryptionStatus.NotInitialized };
+  // A token carries whole milliseconds. A fractional `now` (decryption takes one) is floored to
+  // the millisecond it falls in, for the key choice and every time the token carries alike.
+  nowMs = Math.floor(nowMs);
   if (!keys.isValid(nowMs)) return { status: EncryptionStatus.KeysNotSynced };
   const masterKey = keys.getMasterKey(nowMs);
   if (!masterKey) return { status: EncryptionStatus.NotAuthorizedForMasterKey };
@@ -41,7 +45,8 @@ export function encryptRawUid(
       siteKey,
       rawUid: uid,
       siteId: keys.callerSiteId ?? 0,
-      expiresMs: nowMs + keys.tokenExpirySeconds * 1000,
+      // A fractional token_expiry_seconds (a JSON number may have one) is floored the same way.
+      expiresMs: Math.floor(nowMs + keys.tokenExpirySeconds * 1000),
       generatedMs: nowMs,
       establishedMs: nowMs,
       refreshedMs: nowMs,

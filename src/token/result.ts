@@ -88,6 +88,15 @@ export function rawUidText(version: AdvertisingTokenVersion, uidBytes: Uint8Arra
 }
 
 /**
+ * A result's `siteKeySiteId` for the site key that decrypted the inner layer: the key's site id,
+ * or 0 for a key that has none (a keyset key), as Java's `Key.getSiteId()` reads. The native
+ * addon mirrors this rule (native/src/snapshot.h `KeySiteId`).
+ */
+export function siteKeySiteIdOf(siteKey: { readonly siteId: number | undefined }): number {
+  return siteKey.siteId ?? 0;
+}
+
+/**
  * The public result for a fully decrypted token, whichever path decrypted it (decoder, native
  * addon, engine record, token cache): one builder keeps them identical, field for field.
  */
@@ -97,6 +106,7 @@ export function checkedResult(
   identityType: IdentityType | undefined,
   isClientSideGenerated: boolean,
   siteId: number,
+  siteKeySiteId: number,
   establishedMs: number,
   expiresMs: number,
   uid: string | undefined,
@@ -106,6 +116,7 @@ export function checkedResult(
     uid: status === DecryptionStatus.Success ? uid : undefined,
     established: new Date(establishedMs),
     siteId,
+    siteKeySiteId,
     identityType,
     advertisingTokenVersion: version,
     isClientSideGenerated,

@@ -110,6 +110,8 @@ interface KeySetSpec {
   maxSharingLifetimeSeconds: number | undefined;
   allowClockSkewSeconds: number | undefined;
   domains: 'site' | 'none' | 'other';
+  /** The site keys' site_id (results' siteKeySiteId): swaps may change it under the same id and secret. */
+  siteKeySiteId: number | undefined;
 }
 
 const keySetSpec: fc.Arbitrary<KeySetSpec> = fc.record({
@@ -128,6 +130,7 @@ const keySetSpec: fc.Arbitrary<KeySetSpec> = fc.record({
   maxSharingLifetimeSeconds: fc.constantFrom(undefined, 3 * 3600),
   allowClockSkewSeconds: fc.constantFrom(undefined, 60, 1800),
   domains: fc.constantFrom<'site' | 'none' | 'other'>('site', 'none', 'other'),
+  siteKeySiteId: fc.constantFrom(undefined, 31, 2 ** 40 + 1),
 });
 
 function keysJson(spec: KeySetSpec): object {
@@ -141,6 +144,7 @@ function keysJson(spec: KeySetSpec): object {
         activates: NOW_S - DAY_S,
         created: NOW_S - DAY_S,
         expires: NOW_S + k.expiresInS,
+        ...(SITE_IDS.includes(k.id) && spec.siteKeySiteId !== undefined && { siteId: spec.siteKeySiteId }),
       }),
     );
   }
@@ -168,6 +172,7 @@ const GOOD_KEYS: KeySetSpec = {
   maxSharingLifetimeSeconds: undefined,
   allowClockSkewSeconds: undefined,
   domains: 'site',
+  siteKeySiteId: 31,
 };
 const DOMAINS = [null, undefined, 'publisher.test', 'NEWS.publisher.test', 'elsewhere.test', '987654321', 'other.example'];
 const NOW_OFFSETS = [-DAY_MS, -2 * HOUR_MS, -20 * MINUTE_MS, 0, 1, 59 * MINUTE_MS, HOUR_MS + 1, 150 * MINUTE_MS, 4 * HOUR_MS, 41 * DAY_MS];
@@ -255,6 +260,7 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
             maxSharingLifetimeSeconds: undefined,
             allowClockSkewSeconds: 60,
             domains: 'site',
+            siteKeySiteId: 31,
           }),
         );
         for (const token of POOL) {

@@ -259,9 +259,9 @@ describe('bad keys files exit 2 with one line on stderr', () => {
   });
 
   it('the key secrets never appear in error output', async () => {
-    const broken = { ...share.response, body: { ...share.response.body, identity_scope: 'MARS' } };
+    const broken = { ...share.response, body: { ...share.response.body, identity_scope: ['MARS'] } };
     const run = await runCli(['decrypt', '--keys', writeKeys('secret-bearing.json', broken), 'AAAA']);
-    expectUsageError(run, /identity_scope must be "UID2" or "EUID"/);
+    expectUsageError(run, /identity_scope must be a string, got array/);
     expect(run.stderr).not.toContain(share.master.secret.toString('base64'));
   });
 });

@@ -23,14 +23,21 @@ export interface CorpusKeys {
   site: { id: number; secret: Buffer };
 }
 
-/** A bidstream key response with one master and one site key, ids offset by `base`. */
+/** The site id the corpus's site key carries (`site_id`), which results report as siteKeySiteId. */
+export const SITE_KEY_SITE_ID = 7007;
+
+/**
+ * A bidstream key response with one master and one site key, ids offset by `base`. The site key
+ * carries a site_id (bidstream keys usually have none) so that every path must report it.
+ */
 export function keyResponse(base: number, label: string): CorpusKeys {
   const master = { id: base + 1, secret: secretFor(`${label}-master`) };
   const site = { id: base + 2, secret: secretFor(`${label}-site`) };
   const sec = (ms: number): number => Math.floor(ms / 1000);
-  const key = (k: { id: number; secret: Buffer }, keyset: number): object => ({
+  const key = (k: { id: number; secret: Buffer }, keyset: number, siteId?: number): object => ({
     id: k.id,
     keyset_id: keyset,
+    ...(siteId === undefined ? {} : { site_id: siteId }),
     created: sec(NOW_MS - 10 * DAY),
     activates: sec(NOW_MS - 9 * DAY),
     expires: sec(NOW_MS + 300 * DAY),
@@ -46,7 +53,7 @@ export function keyResponse(base: number, label: string): CorpusKeys {
         allow_clock_skew_seconds: 1800,
         max_bidstream_lifetime_seconds: 3 * 86_400,
         max_sharing_lifetime_seconds: 30 * 86_400,
-        keys: [key(master, 1), key(site, 10)],
+        keys: [key(master, 1), key(site, 10, SITE_KEY_SITE_ID)],
         site_data: [{ id: 77, domain_names: ['news.example', 'com.example.app'] }],
       },
     },

@@ -20,6 +20,7 @@ function resultLine(r: DecryptionResult): string {
     r.status,
     r.uid,
     r.siteId,
+    r.siteKeySiteId,
     r.identityType,
     r.advertisingTokenVersion,
     r.isClientSideGenerated,

@@ -12,6 +12,7 @@ import {
   REC_F64_ESTABLISHED,
   REC_F64_EXPIRY,
   REC_F64_GENERATED,
+  REC_F64_SITE_KEY_SITE_ID,
   REC_I32_SITE_ID,
   REC_U32_UID_LENGTH,
   REC_U32_UID_OFFSET,
@@ -80,7 +81,7 @@ function recordLine(slot: Slot, i: number): string {
   let line =
     `${status} flags=${flags} v=${slot.recordBytes[rec + 1]} type=${slot.recordBytes[rec + 2]} ` +
     `site=${slot.recordI32[(rec >> 2) + REC_I32_SITE_ID]} est=${f64(REC_F64_ESTABLISHED)} ` +
-    `exp=${f64(REC_F64_EXPIRY)} gen=${f64(REC_F64_GENERATED)}`;
+    `exp=${f64(REC_F64_EXPIRY)} gen=${f64(REC_F64_GENERATED)} siteKeySite=${f64(REC_F64_SITE_KEY_SITE_ID)}`;
   if (status === 'Success') {
     const off = slot.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
     line += ` uid=${slot.uids.toString('hex', off, off + slot.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!)}`;

@@ -11,7 +11,7 @@ import { DecryptionEngine } from '../../src/engine/engine.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import { BidstreamClient, SharingClient, decrypt, decryptToken, encodeAdvertisingToken, parseKeys } from '../../src/index.js';
 import { decoderOf } from '../../src/native/backend.js';
-import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';
+import { NOW_MS, SITE_KEY_SITE_ID, keyResponse } from '../engine/mixed-corpus.js';
 import { NATIVE_EXPECTED, requireNative } from './harness.js';
 
 function v4For(k: ReturnType<typeof keyResponse>, rawUid = Buffer.alloc(32, 7)): string {
@@ -37,7 +37,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
   const addon = requireNative();
   const k = keyResponse(8000, 'inline-contract');
   const snapshot = encodeSnapshot(parseKeys(k.json));
-  const scratch = new Float64Array(9);
+  const scratch = new Float64Array(10);
 
   it('rejects arguments that are not a token, a snapshot, a version and a scratch array', () => {
     const call = (...args: unknown[]): unknown => (addon().decodeOne as (...a: unknown[]) => unknown)(...args);
@@ -45,7 +45,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
     expect(() => call(5, snapshot, 1, scratch)).toThrow(/token must be a string/);
     expect(() => call('AAAA', new ArrayBuffer(256), 1, scratch)).toThrow(/snapshot must be a SharedArrayBuffer/);
     expect(() => call('AAAA', snapshot, Number.NaN, scratch)).toThrow(/snapshotVersion must be a number/);
-    expect(() => call('AAAA', snapshot, 1, new Float64Array(8))).toThrow(/scratch must be a Float64Array/);
+    expect(() => call('AAAA', snapshot, 1, new Float64Array(9))).toThrow(/scratch must be a Float64Array of at least 10 elements/);
     expect(() => call('AAAA', snapshot, 1, new Uint8Array(64))).toThrow(/scratch must be a Float64Array/);
     const corrupt = new SharedArrayBuffer(snapshot.byteLength);
     expect(() => call('AAAA', corrupt, 2, scratch)).toThrow(expect.objectContaining({ code: 'UID2_ERR_NATIVE_SNAPSHOT', message: 'not a complete key snapshot' }));
@@ -55,7 +55,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
     const uid = Buffer.from('0123456789abcdef0123456789abcdef');
     expect(addon().decodeOne(v4For(k, uid), snapshot, 1, scratch)).toBe(uid.toString('base64'));
     // version, identity type, site id, privacy bits, established, expires, generated, master and site key ids
-    expect([...scratch]).toEqual([4, 1, 77, 0, NOW_MS - 1000, NOW_MS + 60_000, NOW_MS, k.master.id, k.site.id]);
+    expect([...scratch]).toEqual([4, 1, 77, 0, NOW_MS - 1000, NOW_MS + 60_000, NOW_MS, k.master.id, k.site.id, SITE_KEY_SITE_ID]);
     // Rule 2 in the addon too: too long, too short, unknown version; non-ASCII never decodes.
     expect(addon().decodeOne('A'.repeat(2049), snapshot, 1, scratch)).toBe(4);
     expect(addon().decodeOne('AAA', snapshot, 1, scratch)).toBe(4);

@@ -93,7 +93,7 @@ describe('a service that echoes the credentials', () => {
   });
 
   it('a hostile field value is cut short', async () => {
-    const url = await serve(sealed(JSON.stringify({ status: 'success', body: { keys: [], identity_scope: 'X'.repeat(100_000) } })));
+    const url = await serve(sealed(JSON.stringify({ status: 'success', body: { keys: [], token_expiry_seconds: 'X'.repeat(100_000) } })));
     const { error } = await new BidstreamClient(url, API_KEY, SECRET_KEY).refresh();
     expect(error?.code).toBe('UID2_ERR_KEYS_JSON');
     expect(error!.message.length).toBeLessThanOrEqual(300);

@@ -219,6 +219,29 @@ describe('the v4 token it produces', () => {
     }
   });
 
+  it('a fractional now is floored to the millisecond, as decryption reads it (not EncryptionFailure)', () => {
+    const client = sharingClient(world);
+    for (const now of [NOW_MS + 0.25, NOW_MS + 0.999, NOW_MS - 0.5]) {
+      const rawUid = randomRawUid();
+      const token = encryptOk(client, rawUid, now);
+      const result = client.decryptTokenIntoRawUid(token, now);
+      expect(result.status).toBe(DecryptionStatus.Success);
+      expect(result.uid).toBe(rawUid);
+      expect(result.established).toEqual(new Date(Math.floor(now)));
+      expect(result.expiry).toEqual(new Date(Math.floor(now) + 30 * DAY_MS));
+    }
+    const direct = encryptRawUid(randomRawUid(), world.keySet, NOW_MS + 0.5);
+    expect(direct.status).toBe(EncryptionStatus.Success);
+    expect(encrypt(randomRawUid(), 'UID2', world.keySet, NOW_MS + 0.5)).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it('a fractional token_expiry_seconds gives an expiry floored to the millisecond', () => {
+    const client = sharingClient(makeSharingWorld({ tokenExpirySeconds: 1.0005 }));
+    const result = client.decryptTokenIntoRawUid(encryptOk(client, randomRawUid()), NOW_MS);
+    expect(result.status).toBe(DecryptionStatus.Success);
+    expect(result.expiry).toEqual(new Date(NOW_MS + 1000));
+  });
+
   it('uses the active master and default keys: latest activation that is active wins', () => {
     const olderMaster = makeKey(801, { keysetId: MASTER_KEYSET_ID, activates: NOW_S - 2 * DAY_S });
     const newerMaster = makeKey(802, { keysetId: MASTER_KEYSET_ID, activates: NOW_S - HOUR_S });

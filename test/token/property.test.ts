@@ -216,6 +216,8 @@ describe('round trips', () => {
           status: S.Success,
           uid: rawUid,
           siteId: CALLER_SITE_ID,
+          // Sharing keys belong to keysets and carry no site_id.
+          siteKeySiteId: 0,
           identityType: type,
           advertisingTokenVersion: 4,
           isClientSideGenerated: false,
@@ -277,6 +279,7 @@ describe('round trips', () => {
             status: S.Success,
             uid: expectedUid,
             siteId: f.siteId,
+            siteKeySiteId: 0,
             identityType: f.version === 2 ? undefined : f.identityType,
             advertisingTokenVersion: f.version,
             isClientSideGenerated: (f.privacyBits & 2) !== 0,

@@ -10,7 +10,7 @@
  *   8C             table     Uint32  x capacity * 4    token offset, token length,
  *                                                      domain offset, domain length (into `bytes`)
  *   24C            flags     Uint8   x capacity        INPUT_* bits
- *   align8(25C)    records   48 bytes x capacity       see below
+ *   align8(25C)    records   56 bytes x capacity       see below
  *   ...            bytes     Uint8   x bytesCapacity   tokens (one byte per UTF-16 unit) and domains (UTF-8)
  *   ...            uids      Uint8   x bytesCapacity   raw UID bytes of token i at token i's offset
  *
@@ -18,12 +18,20 @@
  * headers and tags), so writing it at its token's offset in a region as large as `bytes` never
  * overlaps another token's.
  *
- * Result record (48 bytes): u8 status code | u8 version | u8 identity type | u8 RECORD_* flags |
- * i32 site id | f64 established ms | f64 expiry ms | u32 uid offset | u32 uid length |
- * f64 generated ms (NaN for v2, which has none) | i32 master key id | i32 site key id (the keys
- * that decrypted the two layers: what the token cache vouches with). Written by
- * worker/node-crypto.ts and by the native addon (native/src/batch.cc), which must agree with
- * these offsets.
+ * Result record (56 bytes; byte offsets, host byte order):
+ *
+ *   0   u8   status code                 1   u8   version
+ *   2   u8   identity type               3   u8   RECORD_* flags
+ *   4   i32  site id                     8   f64  established ms
+ *   16  f64  expiry ms                   24  u32  uid offset
+ *   28  u32  uid length                  32  f64  generated ms (NaN for v2, which has none)
+ *   40  i32  master key id               44  i32  site key id
+ *   48  f64  site key's site id (the result's siteKeySiteId: token/result.ts siteKeySiteIdOf)
+ *
+ * The two key ids are the keys that decrypted the two layers (what the token cache vouches with).
+ * The site key's site id is an f64 because a key's site_id is any safe integer in the key JSON.
+ * Written by worker/node-crypto.ts and by the native addon (native/src/batch.cc), which must
+ * agree with these offsets; fields past the flags are meaningful only with RECORD_DECODED.
  *
  * Status and identity-type codes are token/result.ts's. Records are read and written only through
  * the functions at the end of this file (and by the addon).
@@ -45,7 +53,7 @@ import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 const INPUT_HAS_DOMAIN = 0b10;
 
-export const RECORD_BYTES = 48;
+export const RECORD_BYTES = 56;
 const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
 
@@ -58,6 +66,7 @@ export const REC_U32_UID_LENGTH = 7;
 export const REC_F64_GENERATED = 4;
 const REC_I32_MASTER_KEY_ID = 10;
 const REC_I32_SITE_KEY_ID = 11;
+export const REC_F64_SITE_KEY_SITE_ID = 6;
 
 /** Typed-array views over one slot. */
 export interface Slot {
@@ -221,6 +230,7 @@ export function writeDecodedRecord(s: Slot, i: number, code: number, t: CheckedT
   s.recordF64[(rec >> 3) + REC_F64_GENERATED] = t.generatedMs ?? Number.NaN;
   s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID] = t.masterKeyId;
   s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID] = t.siteKeyId;
+  s.recordF64[(rec >> 3) + REC_F64_SITE_KEY_SITE_ID] = t.siteKeySiteId;
   if (code === SUCCESS_CODE) {
     // Always fits: a raw UID is shorter than its token text (see the layout above).
     const tokenOff = s.table[i * 4]!;
@@ -278,6 +288,7 @@ export function readResult(s: Slot, i: number): DecryptionResult {
     identityTypeOf(s.recordBytes[rec + 2]!),
     (flags & RECORD_CSTG) !== 0,
     s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!,
+    s.recordF64[(rec >> 3) + REC_F64_SITE_KEY_SITE_ID]!,
     s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
     s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
     uid,
