@@ -4,6 +4,7 @@
  * hostile input (long tokens, long v2 identities) can make it hold.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { integerOption } from '../util/integer-option.js';
 
 /** `tokenCache` option of the clients (and, later, of the engine). */
 export interface TokenCacheOptions {
@@ -34,14 +35,6 @@ export const DEFAULT_TOKEN_CACHE_OPTIONS: Readonly<ResolvedTokenCacheOptions> = 
 /** Upper bound of `maxEntries`: slots are indexed by 32-bit integers with room to spare. */
 const MAX_TOKEN_CACHE_ENTRIES = 16_777_216;
 
-function positiveInteger(value: unknown, name: string, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidArgumentError(`${name} must be a positive integer no larger than ${max}`);
-  }
-  return value;
-}
-
 function admission(value: unknown, name: string): 'always' | 'repeat' {
   if (value === undefined) return DEFAULT_TOKEN_CACHE_OPTIONS.admission;
   if (value !== 'always' && value !== 'repeat') throw new InvalidArgumentError(`${name} must be "always" or "repeat"`);
@@ -61,8 +54,8 @@ export function resolveTokenCacheOptions(value: unknown, name = 'options.tokenCa
   }
   const o = value as Record<string, unknown>;
   return {
-    maxEntries: positiveInteger(o['maxEntries'], `${name}.maxEntries`, DEFAULT_TOKEN_CACHE_OPTIONS.maxEntries, MAX_TOKEN_CACHE_ENTRIES),
-    maxBytes: positiveInteger(o['maxBytes'], `${name}.maxBytes`, DEFAULT_TOKEN_CACHE_OPTIONS.maxBytes, Number.MAX_SAFE_INTEGER),
+    maxEntries: integerOption(o['maxEntries'], `${name}.maxEntries`, DEFAULT_TOKEN_CACHE_OPTIONS.maxEntries, MAX_TOKEN_CACHE_ENTRIES),
+    maxBytes: integerOption(o['maxBytes'], `${name}.maxBytes`, DEFAULT_TOKEN_CACHE_OPTIONS.maxBytes),
     admission: admission(o['admission'], `${name}.admission`),
   };
 }

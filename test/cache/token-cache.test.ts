@@ -46,8 +46,8 @@ describe('options', () => {
       [{ maxEntries: 0 }, 'options.tokenCache.maxEntries must be a positive integer no larger than 16777216'],
       [{ maxEntries: 1.5 }, 'options.tokenCache.maxEntries must be a positive integer no larger than 16777216'],
       [{ maxEntries: 2 ** 25 }, 'options.tokenCache.maxEntries must be a positive integer no larger than 16777216'],
-      [{ maxBytes: -1 }, `options.tokenCache.maxBytes must be a positive integer no larger than ${Number.MAX_SAFE_INTEGER}`],
-      [{ maxBytes: '1' }, `options.tokenCache.maxBytes must be a positive integer no larger than ${Number.MAX_SAFE_INTEGER}`],
+      [{ maxBytes: -1 }, 'options.tokenCache.maxBytes must be a positive integer'],
+      [{ maxBytes: '1' }, 'options.tokenCache.maxBytes must be a positive integer'],
       [{ admission: 'sometimes' }, 'options.tokenCache.admission must be "always" or "repeat"'],
     ];
     for (const [value, message] of cases) {
