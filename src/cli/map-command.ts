@@ -19,13 +19,13 @@ import { InternalError, Uid2Error } from '../errors.js';
 import { IdentityMapV3Client } from '../identity-map/client.js';
 import type { InputKey } from '../identity-map/batches.js';
 import { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST } from '../identity-map/options.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/credentials.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
 import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
 import { CSV_HEADER, formatRecord, isDue, outcomeRecord, parseRecord, type MapFormat, type MapRecord } from './map-records.js';
 import { ProgressBar, renderSummary } from './progress.js';
+import { resolveServiceCredentials, type KeySourceValues } from './key-source.js';
 
-export interface MapCommandValues {
+export interface MapCommandValues extends KeySourceValues {
   input?: string;
   type?: string;
   output?: string;
@@ -33,10 +33,6 @@ export interface MapCommandValues {
   'remap-due'?: string;
   concurrency?: string;
   binary?: boolean;
-  'base-url'?: string;
-  'api-key'?: string;
-  'secret-key'?: string;
-  timeout?: string;
 }
 
 /** `--type` to the client's input list. */
@@ -50,14 +46,7 @@ function positive(value: string | undefined, flag: string, max: number): number 
 }
 
 function makeClient(values: MapCommandValues): { client: IdentityMapV3Client; concurrency: number } {
-  const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
-  const missing = [
-    baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
-    apiKey === undefined && `--api-key (or ${ENV_API_KEY})`,
-    secretKey === undefined && `--secret-key (or ${ENV_SECRET_KEY})`,
-  ].filter(Boolean);
-  if (missing.length > 0) throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
-  const timeoutMs = positive(values.timeout, 'timeout', 2_147_483_647);
+  const { baseUrl, apiKey, secretKey, timeoutMs } = resolveServiceCredentials(values, 'no service credentials: pass');
   const maxConcurrentRequests = positive(values.concurrency, 'concurrency', 64);
   try {
     const client = new IdentityMapV3Client(baseUrl, apiKey, secretKey, {
