@@ -15,7 +15,7 @@ import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
 import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
-import { optOutMarkdown, runOptOutBench } from './optout.js';
+import { hashFloodRows, optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
@@ -95,9 +95,9 @@ async function main(args: BenchArgs): Promise<void> {
     `This machine has ${machine.cores} cores: the pool's default is cores - 1 = ${Math.max(1, machine.cores - 1)} worker(s), and the main thread, the generator thread and the workers share them.`,
   ];
 
-  if (args.scope === 'optout' || args.scope === 'fleet') {
+  if (args.scope === 'optout' || args.scope === 'optout-hash' || args.scope === 'fleet') {
     // Its own figures and table: the opt-out stores are measured apart from the decryption contenders.
-    const rows = await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
+    const rows = args.scope === 'optout-hash' ? hashFloodRows(args.quick) : await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
     progress('done');
