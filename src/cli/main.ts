@@ -49,9 +49,12 @@ Commands:
             store file, or Redis shared by a fleet; prints its URL once
             listening; SIGTERM finishes the requests in flight, then exits
             --store FILE|redis://HOST:PORT/DB [--port N] [--host H (default 127.0.0.1)]
-            [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
-            [--identity-param P (default identity)]
-            [--time-param P (default timestamp)]
+            [--path /optout] --token T (or UID2_OPTOUT_TOKEN; required unless
+            --allow-unauthenticated) [--identity-param P (default identity)]
+            [--time-param P (default timestamp)] [--max-connections N (default 256)]
+            [--headers-timeout MS (default 5000)] [--request-timeout MS (default
+            10000)] [--log-level debug|info|warn|error (default warn; JSON lines
+            on stderr)]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
             opted out and record those in the store; prints a JSON summary
@@ -106,6 +109,11 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     store: { type: 'string' },
     path: { type: 'string' },
     token: { type: 'string' },
+    'allow-unauthenticated': { type: 'boolean' },
+    'max-connections': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    'log-level': { type: 'string' },
     'identity-param': { type: 'string' },
     'time-param': { type: 'string' },
     input: { type: 'string' },
