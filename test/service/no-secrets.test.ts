@@ -206,7 +206,7 @@ describe('every error of every fault mode', () => {
       const seen: string[] = [];
       client.on('refreshError', (e: Error) => seen.push(e.message, String(e.stack), inspect(e)));
       await client.refresh();
-      const faults: OperatorFault[] = OPERATOR_FAULT_KINDS.map((kind) => (kind === 'delay' ? { kind, ms: 1000 } : { kind }) as OperatorFault);
+      const faults: OperatorFault[] = OPERATOR_FAULT_KINDS.map((kind) => (kind === 'delay' ? { kind, ms: 1000 } : kind === 'response-timestamp' ? { kind, timestampMs: 0 } : { kind }) as OperatorFault);
       for (const fault of faults) {
         op.setFault(fault);
         const { error } = await client.refresh();
