@@ -57,7 +57,8 @@ Commands:
             on stderr)]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
-            opted out and record those in the store; prints a JSON summary
+            opted out and record those in the store; prints a JSON summary; a
+            bad record of an answer is named on stderr and skipped (exit 3 at the end)
             --input FILE|- (one raw UID per line) --store FILE|redis://HOST:PORT/DB
             [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
 
@@ -72,7 +73,8 @@ Options:
   -h, --help     Show this help
   -v, --version  Show the version
 
-Exit codes: 0 done, 1 unexpected error, 2 bad usage or key file, 3 key refresh failed.`;
+Exit codes: 0 done, 1 unexpected error, 2 bad usage or key file, 3 key refresh or
+opt-out status request failed, or a backfill skipped a record.`;
 
 const KEY_OPTIONS = {
   ...KEY_SOURCE_OPTIONS,
