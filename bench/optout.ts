@@ -125,7 +125,7 @@ interface FloodFigures {
  * included, as a receiver starts empty), ns per `secondsForBase64` of 65,536 absent random UIDs
  * and of the present ones. Rounds alternate crafted / random; medians.
  */
-export function hashFlood(count: number, rounds: number): FloodFigures {
+function hashFlood(count: number, rounds: number): FloodFigures {
   const lists = { crafted: craftedUids(count), random: Array.from({ length: count }, () => randomBytes(32)) };
   const absent = Array.from({ length: 65_536 }, () => randomBytes(32).toString('base64'));
   const insert = (list: Buffer[]): { ms: number; set: OptOutSet } => {

@@ -38,7 +38,7 @@ export interface OptOutServeValues {
 }
 
 /** The receiver's connection limits and the level of its stderr log. */
-export interface OptOutServeLimits {
+interface OptOutServeLimits {
   /** Connections held at once (keep-alive ones included); more are closed on accept. */
   maxConnections: number;
   /** ms to receive a request's complete headers (Node's `server.headersTimeout`), else 408 and close. */
@@ -52,7 +52,7 @@ export interface OptOutServeLimits {
  * The UID2 service sends one small request per opt-out over a few connections: 256 connections
  * and a few seconds per request are far above what it needs and bound what anyone else can hold.
  */
-export const DEFAULT_OPTOUT_SERVE_LIMITS: Readonly<OptOutServeLimits> = Object.freeze({
+const DEFAULT_OPTOUT_SERVE_LIMITS: Readonly<OptOutServeLimits> = Object.freeze({
   maxConnections: 256,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,

@@ -8,7 +8,7 @@
 import type { LogFn, Logger } from './logger.js';
 
 /** pino's numeric levels. */
-export const LOG_LEVELS = Object.freeze({ debug: 20, info: 30, warn: 40, error: 50 });
+const LOG_LEVELS = Object.freeze({ debug: 20, info: 30, warn: 40, error: 50 });
 
 export type LogLevelName = keyof typeof LOG_LEVELS;
 
