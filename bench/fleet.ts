@@ -80,7 +80,7 @@ async function propagation(url: string, dir: string, rate: number, seconds: numb
   const uidFile = join(dir, 'propagation.txt');
   writeFileSync(uidFile, `${uids.join('\n')}\n`);
   const port = await freePort();
-  const receiver = spawn(process.execPath, [CLI, 'optout', 'serve', '--port', String(port), '--store', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiver = spawn(process.execPath, [CLI, 'optout', 'serve', '--port', String(port), '--store', url, '--allow-unauthenticated'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await once(receiver.stdout!, 'data');
   const followers = await Promise.all([0, 1, 2, 3].map(() => startChild(['follow', url, uidFile])));
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });

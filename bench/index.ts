@@ -16,7 +16,7 @@ import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
 import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
-import { optOutMarkdown, runOptOutBench } from './optout.js';
+import { hashFloodRows, optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
 import { identityMarkdown, runIdentityBench } from './identity.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
@@ -106,9 +106,9 @@ async function main(args: BenchArgs): Promise<void> {
     return;
   }
 
-  if (args.scope === 'optout' || args.scope === 'fleet') {
+  if (args.scope === 'optout' || args.scope === 'optout-hash' || args.scope === 'fleet') {
     // Its own figures and table: the opt-out stores are measured apart from the decryption contenders.
-    const rows = await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
+    const rows = args.scope === 'optout-hash' ? hashFloodRows(args.quick) : await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
     progress('done');

@@ -11,7 +11,11 @@
  *   connections each sending one GET after another with a new raw UID; only 200s are counted,
  *   and afterwards the file is reopened to check it holds exactly that many opt-outs;
  * - decrypt throughput with a 1M-entry store vs without: BidstreamClient in-process, the same
- *   v4 tokens (1% of them opted out), rounds alternated A/B/A/B, median of each, and the ratio.
+ *   v4 tokens (1% of them opted out), rounds alternated A/B/A/B, median of each, and the ratio;
+ * - hash flooding (also alone: `--scope optout-hash`): 20,000 raw UIDs a sender crafted to share
+ *   everything but bytes 0-3, against 20,000 random ones: inserts into a fresh set, and lookups
+ *   of absent and present UIDs, crafted and random rounds alternated, median of each, and the
+ *   ratio crafted / random (target: within 2x).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -100,11 +104,85 @@ function lookupNs(): { missNs: number; hitNs: number; mapNs: number; bytesPerEnt
   return { missNs, hitNs, mapNs, bytesPerEntry: set.byteLength / set.size };
 }
 
+/** `count` 32-byte raw UIDs equal but for bytes 0-3: what an unkeyed table sends to one bucket. */
+function craftedUids(count: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => {
+    const uid = Buffer.alloc(32, 0x5a);
+    uid.writeUInt32LE(i, 0);
+    return uid;
+  });
+}
+
+interface FloodFigures {
+  count: number;
+  insertMs: { crafted: number; random: number };
+  absentNs: { crafted: number; random: number };
+  presentNs: { crafted: number; random: number };
+}
+
+/**
+ * Crafted vs random raw UIDs, `count` of each: ms to add them all to a fresh OptOutSet (growth
+ * included, as a receiver starts empty), ns per `secondsForBase64` of 65,536 absent random UIDs
+ * and of the present ones. Rounds alternate crafted / random; medians.
+ */
+function hashFlood(count: number, rounds: number): FloodFigures {
+  const lists = { crafted: craftedUids(count), random: Array.from({ length: count }, () => randomBytes(32)) };
+  const absent = Array.from({ length: 65_536 }, () => randomBytes(32).toString('base64'));
+  const insert = (list: Buffer[]): { ms: number; set: OptOutSet } => {
+    const t0 = process.hrtime.bigint();
+    const set = new OptOutSet();
+    for (let i = 0; i < list.length; i++) set.add(list[i]!, 1_700_000_000);
+    set.finishGrowth();
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, set };
+  };
+  const probe = (set: OptOutSet, texts: readonly string[], expectFound: boolean): number => {
+    const view = set.view;
+    let found = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < texts.length; i++) if (view.secondsForBase64(texts[i]!) !== 0) found++;
+    const ns = Number(process.hrtime.bigint() - t0) / texts.length;
+    if (found !== (expectFound ? texts.length : 0)) throw new Error(`hash flood: ${found} of ${texts.length} lookups found, expected ${expectFound ? 'all' : 'none'}`);
+    return ns;
+  };
+  const samples = { insert: { crafted: [] as number[], random: [] as number[] }, absent: { crafted: [] as number[], random: [] as number[] }, present: { crafted: [] as number[], random: [] as number[] } };
+  const present = { crafted: lists.crafted.map((u) => u.toString('base64')), random: lists.random.map((u) => u.toString('base64')) };
+  // Round 0 warms the JIT up for both kinds and is not counted.
+  for (let r = 0; r <= rounds; r++) {
+    for (const kind of ['crafted', 'random'] as const) {
+      const { ms, set } = insert(lists[kind]);
+      if (set.size !== count) throw new Error(`hash flood: ${set.size} of ${count} ${kind} raw UIDs in the set`);
+      const absentNs = probe(set, absent, false);
+      const presentNs = probe(set, present[kind], true);
+      if (r === 0) continue;
+      samples.insert[kind].push(ms);
+      samples.absent[kind].push(absentNs);
+      samples.present[kind].push(presentNs);
+    }
+  }
+  const pair = (s: { crafted: number[]; random: number[] }): { crafted: number; random: number } => ({ crafted: median(s.crafted), random: median(s.random) });
+  return { count, insertMs: pair(samples.insert), absentNs: pair(samples.absent), presentNs: pair(samples.present) };
+}
+
+/** The hash-flood figures as table rows. */
+export function hashFloodRows(quick: boolean): OptOutBenchRow[] {
+  const f = hashFlood(20_000, quick ? 5 : 15);
+  const how = `${f.count.toLocaleString('en-US')} raw UIDs equal but for bytes 0-3 vs ${f.count.toLocaleString('en-US')} random, rounds alternated, median`;
+  const ratio = (p: { crafted: number; random: number }): string => `${(p.crafted / p.random).toFixed(2)}x`;
+  return [
+    { figure: 'hash flood: insert 20,000 crafted raw UIDs', value: `${f.insertMs.crafted.toFixed(2)} ms`, target: '', how: `into a fresh OptOutSet (growth included); ${how}` },
+    { figure: 'hash flood: insert 20,000 random raw UIDs', value: `${f.insertMs.random.toFixed(2)} ms`, target: '', how: 'same' },
+    { figure: 'hash flood: insert ratio, crafted / random', value: ratio(f.insertMs), target: '<= 2x', how: 'median / median, same run' },
+    { figure: 'hash flood: lookup of an absent raw UID, crafted set', value: `${f.absentNs.crafted.toFixed(1)} ns`, target: '', how: 'OptOutSetView.secondsForBase64 of 65,536 random absent UIDs in the set of crafted ones' },
+    { figure: 'hash flood: lookup of an absent raw UID, random set', value: `${f.absentNs.random.toFixed(1)} ns`, target: '', how: 'same UIDs, the set of random ones' },
+    { figure: 'hash flood: absent lookup ratio, crafted / random', value: ratio(f.absentNs), target: '<= 2x', how: 'median / median, same run' },
+    { figure: 'hash flood: lookup of a present raw UID, crafted / random', value: `${f.presentNs.crafted.toFixed(1)} / ${f.presentNs.random.toFixed(1)} ns = ${ratio(f.presentNs)}`, target: '<= 2x', how: 'every UID of each set, base64' },
+  ];
+}
 
 async function webhookRate(dir: string, seconds: number, connections: number): Promise<{ perSec: number; acked: number; stored: number; other: number }> {
   const path = join(dir, 'webhook.log');
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'optout', 'serve', '--port', String(port), '--store', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'optout', 'serve', '--port', String(port), '--store', path, '--allow-unauthenticated'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await once(child.stdout!, 'data');
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const nowS = Math.floor(Date.now() / 1000);
@@ -192,6 +270,9 @@ export async function runOptOutBench(quick: boolean, progress: (text: string) =>
     rows.push({ figure: 'lookup, raw UID opted out (base64)', value: `${lookup.hitNs.toFixed(1)} ns`, target: '<= 100 ns', how: 'same, 65,536 present UIDs' });
     rows.push({ figure: 'reference: Map.get, 1M base64 keys, absent', value: `${lookup.mapNs.toFixed(1)} ns`, target: '', how: 'same strings, a JS Map of the 1M UIDs (not shared across threads; ~100 bytes an entry): this machine\'s speed' });
     rows.push({ figure: 'bytes per entry at 1M (presized)', value: lookup.bytesPerEntry.toFixed(1), target: '<= 24', how: 'SharedArrayBuffer bytes / entries' });
+
+    progress('opt-outs: hash flooding, crafted vs random raw UIDs');
+    rows.push(...hashFloodRows(quick));
 
     const count = quick ? 1_000_000 : 10_000_000;
     progress(`opt-outs: writing a ${count.toLocaleString('en-US')}-record log file`);

@@ -111,6 +111,20 @@ export class NonceMismatchError extends Uid2Error {
   }
 }
 
+/**
+ * The response envelope's timestamp is further from this machine's clock than the window
+ * (`MAX_RESPONSE_CLOCK_SKEW_MS`, 5 minutes): a wrong clock here or at the service, or an answer
+ * that is not fresh. The UID2 service itself refuses requests more than a minute or two off.
+ */
+export class ResponseTimestampError extends Uid2Error {
+  /** The timestamp the envelope carries, Unix ms. */
+  readonly timestampMs: number;
+  constructor(timestampMs: number, message: string) {
+    super('UID2_ERR_RESPONSE_TIMESTAMP', message);
+    this.timestampMs = timestampMs;
+  }
+}
+
 /** The client secret is not base64 of 32 bytes. */
 export class SecretKeyError extends Uid2Error {
   constructor(message = 'secret key must be base64 of 32 bytes') {

@@ -40,6 +40,7 @@ export {
   AbortedError,
   EnvelopeError,
   NonceMismatchError,
+  ResponseTimestampError,
   SecretKeyError,
   ConfigError,
   StaleKeysError,
@@ -65,6 +66,7 @@ export {
   ENVELOPE_VERSION,
   NONCE_LENGTH,
   SECRET_KEY_LENGTH,
+  MAX_RESPONSE_CLOCK_SKEW_MS,
   decodeSecretKey,
   sealRequest,
   openResponse,
@@ -115,7 +117,7 @@ export { OptOutSetView, type OptOutSetChange } from './optout/set.js';
 export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook/handler.js';
 export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook/options.js';
 export { parseRawUid } from './optout/raw-uid.js';
-export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
+export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus, type OptOutStatusResult, type SkippedOptOutStatus } from './service/optout-status-request.js';
 export { applyOptOut } from './optout/check.js';
 export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';
 export { IdentityMapV3Client, type GenerateIdentityMapOptions, type IdentityMapStats } from './identity-map/client.js';

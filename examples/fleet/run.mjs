@@ -13,6 +13,7 @@
  * LOCAL OPERATOR ONLY: its admin route opts raw UIDs out, which the real service does not offer.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -84,11 +85,14 @@ try {
   const store = `redis://127.0.0.1:${redisPort}/0`;
   console.log(`redis-server     ${store} (AOF, appendfsync always)`);
 
+  // The webhook's bearer token: the receiver refuses to start without one, and the operator
+  // sends it with every delivery, as the UID2 service does with the one registered for the webhook.
+  const hookToken = randomBytes(24).toString('base64url');
   const receiverPort = await freePort();
-  const { found: hookUrl } = await start('receiver', process.execPath, [CLI, 'optout', 'serve', '--port', String(receiverPort), '--store', store], {}, 'stdout', (l) => l.startsWith('http') && l);
-  console.log(`receiver         ${hookUrl}  (optout serve --store ${store})`);
+  const { found: hookUrl } = await start('receiver', process.execPath, [CLI, 'optout', 'serve', '--port', String(receiverPort), '--store', store], { UID2_OPTOUT_TOKEN: hookToken }, 'stdout', (l) => l.startsWith('http') && l);
+  console.log(`receiver         ${hookUrl}  (optout serve --store ${store}, token from UID2_OPTOUT_TOKEN)`);
 
-  operator = await startLocalOperator({ optOutWebhook: { url: hookUrl, retryBaseMs: 50 } });
+  operator = await startLocalOperator({ optOutWebhook: { url: hookUrl, retryBaseMs: 50, headers: { Authorization: `Bearer ${hookToken}` } } });
   console.log(`local operator   ${operator.url}  (delivers opt-outs to the receiver)`);
 
   const bidders = [];

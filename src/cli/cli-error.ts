@@ -7,6 +7,6 @@ export class CliError extends Error {
   }
 }
 
-/** Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or bad key file, 3 refresh failed. */
+/** Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or bad key file, 3 the service failed or answered something unusable. */
 export const EXIT_USAGE = 2;
 export const EXIT_REFRESH_FAILED = 3;

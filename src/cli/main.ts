@@ -66,9 +66,12 @@ Commands:
             store file, or Redis shared by a fleet; prints its URL once
             listening; SIGTERM finishes the requests in flight, then exits
             --store FILE|redis://HOST:PORT/DB [--port N] [--host H (default 127.0.0.1)]
-            [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
-            [--identity-param P (default identity)]
-            [--time-param P (default timestamp)]
+            [--path /optout] --token T (or UID2_OPTOUT_TOKEN; required unless
+            --allow-unauthenticated) [--identity-param P (default identity)]
+            [--time-param P (default timestamp)] [--max-connections N (default 256)]
+            [--headers-timeout MS (default 5000)] [--request-timeout MS (default
+            10000)] [--log-level debug|info|warn|error (default warn; JSON lines
+            on stderr)]
   token generate
             Generate a publisher's UID2 identity (POST /v2/token/generate);
             prints {"status":"success","identity":{...}} or {"status":"optout"}
@@ -83,7 +86,8 @@ Commands:
             refresh, or the identity JSON) [--base-url ... as above]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
-            opted out and record those in the store; prints a JSON summary
+            opted out and record those in the store; prints a JSON summary; a
+            bad record of an answer is named on stderr and skipped (exit 3 at the end)
             --input FILE|- (one raw UID per line) --store FILE|redis://HOST:PORT/DB
             [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
 
@@ -99,7 +103,7 @@ Options:
   -v, --version  Show the version
 
 Exit codes: 0 done, 1 unexpected error, 2 bad usage, key file or input,
-3 key refresh or service call failed.`;
+3 key refresh or service call failed, or a backfill skipped a record.`;
 
 const KEY_OPTIONS = {
   ...KEY_SOURCE_OPTIONS,
@@ -152,6 +156,11 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     store: { type: 'string' },
     path: { type: 'string' },
     token: { type: 'string' },
+    'allow-unauthenticated': { type: 'boolean' },
+    'max-connections': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    'log-level': { type: 'string' },
     'identity-param': { type: 'string' },
     'time-param': { type: 'string' },
     input: { type: 'string' },

@@ -22,6 +22,17 @@ export function parsePort(value: string | undefined): number {
   return port;
 }
 
+/**
+ * An integer flag in [min, max]; absent means `fallback`.
+ * @throws CliError (usage) `<flag> must be an integer from <min> to <max>, got "<value>"`
+ */
+export function parseIntegerFlag(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliError(EXIT_USAGE, `${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
 export function parseClientType(value: string | undefined): ClientType {
   const type = value ?? 'bidstream';
   if (type !== 'bidstream' && type !== 'sharing' && type !== 'legacy') {

@@ -5,7 +5,10 @@
  * go one after another (4,096 raw UIDs each, under the 5,000 limit); the store's group commit
  * makes each batch's adds durable together. A malformed line stops the run before its batch is
  * sent (exit 2, naming the line, never its content); a service failure stops it with exit 3,
- * after everything recorded so far was made durable.
+ * after everything recorded so far was made durable. A bad record in an answer (a time out of
+ * range, a raw UID not asked about) is named on stderr by its line and reason and skipped; the
+ * run goes on, and exits 3 at the end, after the summary, so a script sees that something was
+ * left out.
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { parseRawUid } from '../optout/raw-uid.js';
@@ -43,15 +46,19 @@ export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<v
   let checked = 0;
   let optedOut = 0;
   let added = 0;
+  let skipped = 0;
   try {
     for await (const chunk of readLineChunks(input.stream)) {
       const batch: string[] = [];
+      // The line of each raw UID of the batch, to name a skipped record by its line.
+      const lineOf = new Map<string, number>();
       for (const text of chunk.lines) {
         line++;
         const uid = text.trim();
         if (uid === '') continue;
         if (!parseRawUid(uid)) throw new CliError(EXIT_USAGE, `line ${line} of ${values.input} is not a raw UID (standard base64 of 32 or 33 bytes)`);
         batch.push(uid);
+        if (!lineOf.has(uid)) lineOf.set(uid, line);
       }
       if (batch.length === 0) continue;
       let found;
@@ -62,13 +69,21 @@ export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<v
         throw new CliError(EXIT_REFRESH_FAILED, `opt-out status request failed after ${checked} raw UIDs: ${e.message} (${e.code ?? 'unknown'})`);
       }
       checked += batch.length;
-      optedOut += found.length;
-      const changes = await Promise.all(found.map((f) => store.add(f.advertisingId, Math.max(1000, f.optedOutSinceMs))));
+      optedOut += found.optedOut.length;
+      for (const s of found.skipped) {
+        const where = s.advertisingId === null ? '' : ` for line ${lineOf.get(s.advertisingId)} of ${values.input}`;
+        process.stderr.write(`uid2-engine: skipped a record of the opt-out status answer${where}: ${s.reason}\n`);
+      }
+      skipped += found.skipped.length;
+      const changes = await Promise.all(found.optedOut.map((f) => store.add(f.advertisingId, Math.max(1000, f.optedOutSinceMs))));
       added += changes.filter((c) => c !== 'unchanged').length;
     }
   } finally {
     client.close();
     await store.close();
   }
-  process.stdout.write(`${JSON.stringify({ checked, optedOut, recorded: added, storeSize: store.size })}\n`);
+  process.stdout.write(`${JSON.stringify({ checked, optedOut, recorded: added, skipped, storeSize: store.size })}\n`);
+  if (skipped > 0) {
+    throw new CliError(EXIT_REFRESH_FAILED, `${skipped} record${skipped === 1 ? '' : 's'} of the opt-out status answers ${skipped === 1 ? 'was' : 'were'} skipped (named above); the rest is recorded`);
+  }
 }

@@ -17,7 +17,7 @@ import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from './auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
-import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
+import { requestOptOutStatus, type OptOutStatusResult } from '../service/optout-status-request.js';
 import {
   validateAutoRefreshOptions,
   validateClientOptions,
@@ -197,13 +197,16 @@ export abstract class ClientBase extends EventEmitter {
    * Asks the UID2 service which of `rawUids` opted out (`POST /v2/optout/status`, the key
    * endpoints' envelope and credentials), for a backfill of an opt-out store. Sent 5,000 raw
    * UIDs a request, one request after another; `timeoutMs` applies to each request.
-   * @returns the opted-out ones only, with their opt-out time (Unix ms)
+   * @returns `optedOut`: the opted-out ones only, with their opt-out time (Unix ms);
+   *   `skipped`: entries of the answers that were unusable (a time out of range, a raw UID not
+   *   asked about, ...), each with its reason, left out of `optedOut`
    * @throws (as a rejection) InvalidArgumentError for a malformed raw UID or option (nothing is
    *   sent), ConfigError, SecretKeyError, AbortedError (the signal, or `close()`),
    *   ServiceTimeoutError, ServiceNetworkError, ServiceHttpError, EnvelopeError,
-   *   NonceMismatchError, OptOutResponseError
+   *   NonceMismatchError, ResponseTimestampError, OptOutResponseError (an answer that is not
+   *   the documented shape)
    */
-  async optOutStatus(rawUids: readonly string[], options?: RefreshOptions): Promise<OptOutStatus[]> {
+  async optOutStatus(rawUids: readonly string[], options?: RefreshOptions): Promise<OptOutStatusResult> {
     const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
     return requestOptOutStatus({
       baseUrl: this.baseUrl,

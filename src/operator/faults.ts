@@ -11,6 +11,7 @@
  * | `wrong-nonce`     | seals the answer with a nonce other than the request's           | UID2_ERR_NONCE_MISMATCH   |
  * | `garbage-body`    | answers 200 with text that is not an envelope                    | UID2_ERR_ENVELOPE         |
  * | `stale-keys`      | serves a valid key response whose keys have all expired          | UID2_ERR_KEYS_STALE       |
+ * | `response-timestamp` | seals the answer with `timestampMs` instead of its clock      | UID2_ERR_RESPONSE_TIMESTAMP (when > 5 min off) |
  */
 import { InvalidArgumentError } from '../errors.js';
 
@@ -21,7 +22,8 @@ export type OperatorFault =
   | { kind: 'truncated-body' }
   | { kind: 'wrong-nonce' }
   | { kind: 'garbage-body' }
-  | { kind: 'stale-keys' };
+  | { kind: 'stale-keys' }
+  | { kind: 'response-timestamp'; timestampMs: number };
 
 export type OperatorFaultKind = OperatorFault['kind'];
 
@@ -33,6 +35,7 @@ export const OPERATOR_FAULT_KINDS: readonly OperatorFaultKind[] = Object.freeze(
   'wrong-nonce',
   'garbage-body',
   'stale-keys',
+  'response-timestamp',
 ]);
 
 /** The body of the `garbage-body` fault: 200 OK, but HTML a misconfigured proxy might send. */
@@ -47,6 +50,9 @@ export function validateFault(fault: unknown): OperatorFault | null {
   const f = fault as OperatorFault;
   if (f.kind === 'delay' && !(Number.isSafeInteger(f.ms) && f.ms >= 0)) {
     throw new InvalidArgumentError('fault.ms must be a non-negative integer');
+  }
+  if (f.kind === 'response-timestamp' && !Number.isSafeInteger(f.timestampMs)) {
+    throw new InvalidArgumentError('fault.timestampMs must be an integer (Unix ms)');
   }
   if (f.kind === 'http-error') {
     const status = f.status ?? 500;

@@ -385,7 +385,8 @@ class LocalOperatorServer implements LocalOperator {
       json = fault?.kind === 'stale-keys' ? this.#store.staleKeyResponse(endpoint, nowMs) : this.#store.keyResponse(endpoint, nowMs);
     }
     const nonce = fault?.kind === 'wrong-nonce' ? Buffer.from(opened.nonce.map((b) => b ^ 0xff)) : opened.nonce;
-    const sealed = sealResponse(this.#secret, nonce, Buffer.from(JSON.stringify(json), 'utf8'), nowMs);
+    const sealedAt = fault?.kind === 'response-timestamp' ? fault.timestampMs : nowMs;
+    const sealed = sealResponse(this.#secret, nonce, Buffer.from(JSON.stringify(json), 'utf8'), sealedAt);
     if (fault?.kind === 'garbage-body') return { status: 200, contentType: 'text/plain', body: GARBAGE_BODY };
     const body = binary ? sealed : sealed.toString('base64');
     return {

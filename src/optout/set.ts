@@ -10,7 +10,7 @@
  *   fp     := the first 12 of the 32 identity-hash bytes (the last 32 bytes of the raw UID);
  *             for a 33-byte UID, fp0 also mixes in its metadata byte and the length
  *
- * The 32 hash bytes of a raw UID are SHA-256 output, uniform, so 12 of them are as good a
+ * The 32 hash bytes of a real raw UID are SHA-256 output, uniform, so 12 of them are as good a
  * fingerprint as any hash of all 32 and cost nothing to compute. False positives: a lookup of a
  * UID that is not in the set compares its fingerprint with at most a few slots (one bucket of 4
  * at the usual loads), each equal with probability 2^-96; at a million lookups a second for ten
@@ -18,9 +18,19 @@
  * positive would withhold one UID that did not opt out (the safe direction); two opted-out UIDs
  * sharing a fingerprint (probability n^2 / 2^97, ~1e-15 for 10M entries) simply share a slot.
  *
- * Layout: a 64-byte header (16 x i32, below), then buckets of 4 slots = 64 bytes, one cache
- * line each. Probing is linear over buckets; a lookup stops at the first bucket with an empty
- * slot. The bucket count is not a power of two (multiply-shift range reduction), so the table
+ * Why a keyed bucket choice. Raw UIDs arrive from outside (the webhook, a backfill), so nothing
+ * makes their bytes uniform: a sender can send 20,000 raw UIDs that differ only in bytes 0-3.
+ * The home bucket is therefore HalfSipHash-1-3 (util/half-siphash.ts: SipHash, the keyed
+ * function made against hash flooding) of all three fingerprint words, under a random 64-bit
+ * key drawn for each table and kept in its header, so every thread that wraps the buffer hashes
+ * alike and no sender can aim entries at one bucket. Crafting UIDs with one fingerprint (the
+ * same 12 bytes) costs nothing either: they share one slot. Such a UID withholds another only
+ * from a sender who already knows that other raw UID's hash bytes, and could opt it out directly.
+ *
+ * Layout: a 64-byte header (16 x i32: magic, bucket count, entry count, key word 0, superseded
+ * flag, key word 1, the rest zero), then buckets of 4 slots = 64 bytes, one cache line each.
+ * Probing is linear over buckets; a lookup stops at the first bucket with an empty slot. The
+ * bucket count is not a power of two (multiply-shift range reduction), so the table
  * can be sized to keep every entry within 24 bytes: it grows at 85% load to 68% (16 / 0.68 =
  * 23.5 bytes an entry; at 85%, 18.8). Entries are never removed: opt-outs are kept forever.
  *
@@ -32,14 +42,16 @@
  * sees `superseded` and asks its owner for the current buffer, as workers do for key snapshots.
  */
 import { randomBytes } from 'node:crypto';
+import { halfSipHash12 } from '../util/half-siphash.js';
 
-const MAGIC = 0x4f505431; // "OPT1"
+const MAGIC = 0x4f505432; // "OPT2": keyed buckets
 const HEADER_WORDS = 16;
 const H_MAGIC = 0;
 const H_BUCKETS = 1;
 const H_COUNT = 2;
-const H_SEED = 3;
+const H_KEY0 = 3;
 const H_SUPERSEDED = 4;
+const H_KEY1 = 5;
 const SLOTS_PER_BUCKET = 4;
 const WORDS_PER_SLOT = 4;
 const WORDS_PER_BUCKET = SLOTS_PER_BUCKET * WORDS_PER_SLOT;
@@ -69,10 +81,8 @@ function bucketsFor(count: number): number {
   return buckets;
 }
 
-function homeBucket(fp: Fingerprint, seed: number, buckets: number): number {
-  let h = Math.imul(fp[1]! ^ seed, 0x9e3779b1) ^ fp[2]!;
-  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
-  h ^= h >>> 13;
+function homeBucket(table: Int32Array, fp: Fingerprint, buckets: number): number {
+  const h = halfSipHash12(table[H_KEY0]!, table[H_KEY1]!, fp[0]!, fp[1]!, fp[2]!);
   // (h >>> 6) < 2^26 and buckets <= 2^27: the product is below 2^53, so exact.
   return Math.floor(((h >>> 6) * buckets) / 67_108_864);
 }
@@ -130,7 +140,9 @@ function allocateTable(count: number): Int32Array {
   const buckets = bucketsFor(count);
   const table = new Int32Array(new SharedArrayBuffer((HEADER_WORDS + buckets * WORDS_PER_BUCKET) * 4));
   table[H_BUCKETS] = buckets;
-  table[H_SEED] = randomBytes(4).readInt32LE(0);
+  const key = randomBytes(8);
+  table[H_KEY0] = key.readInt32LE(0);
+  table[H_KEY1] = key.readInt32LE(4);
   table[H_MAGIC] = MAGIC;
   return table;
 }
@@ -141,7 +153,7 @@ function allocateTable(count: number): Int32Array {
  */
 function locate(table: Int32Array, fp: Fingerprint): number {
   const buckets = table[H_BUCKETS]!;
-  let bucket = homeBucket(fp, table[H_SEED]!, buckets);
+  let bucket = homeBucket(table, fp, buckets);
   const f0 = fp[0]!;
   const f1 = fp[1]!;
   const f2 = fp[2]!;

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { GCM_IV_LENGTH, GCM_TAG_LENGTH, gcmDecrypt, gcmEncrypt } from '../crypto/aes.js';
-import { EnvelopeError, NonceMismatchError, SecretKeyError } from '../errors.js';
+import { EnvelopeError, NonceMismatchError, ResponseTimestampError, SecretKeyError } from '../errors.js';
 
 /** First byte of every request envelope. */
 export const ENVELOPE_VERSION = 1;
@@ -21,6 +21,13 @@ export const ENVELOPE_VERSION = 1;
 export const NONCE_LENGTH = 8;
 /** The client secret is an AES-256 key. */
 export const SECRET_KEY_LENGTH = 32;
+
+/**
+ * Furthest a response's timestamp may be from this machine's clock, either way. The service
+ * refuses requests a minute or two off its clock, so an answer further off than this comes from
+ * a broken clock (here or there) or is not fresh; 0 and 8.64e15 are not times of an answer.
+ */
+export const MAX_RESPONSE_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** The content type of envelopes sent as raw bytes instead of base64 text. */
 export const OCTET_STREAM = 'application/octet-stream';
@@ -108,14 +115,24 @@ export function sealRequest(
 }
 
 /**
- * Client side: opens a response body and checks its nonce.
+ * Client side: opens a response body and checks its nonce, then its timestamp against the local
+ * clock (within `MAX_RESPONSE_CLOCK_SKEW_MS`).
  * @param body base64 text, or raw bytes when the response was `application/octet-stream`
- * @throws EnvelopeError (bad base64, too short, bad tag), NonceMismatchError
+ * @param nowMs the local clock, Unix ms (default now)
+ * @throws EnvelopeError (bad base64, too short, bad tag), NonceMismatchError, ResponseTimestampError
  */
-export function openResponse(secret: Uint8Array, body: string | Uint8Array, expectedNonce: Uint8Array): OpenedEnvelope {
+export function openResponse(secret: Uint8Array, body: string | Uint8Array, expectedNonce: Uint8Array, nowMs: number = Date.now()): OpenedEnvelope {
   const sealed = typeof body === 'string' ? decodeEnvelopeText(body, 'response') : body;
   const opened = open(secret, sealed, 0, 'response');
   if (!opened.nonce.equals(expectedNonce)) throw new NonceMismatchError();
+  const skewMs = opened.timestampMs - nowMs;
+  if (!(Math.abs(skewMs) <= MAX_RESPONSE_CLOCK_SKEW_MS)) {
+    // Numbers only: a timestamp beyond the Date range (or past 2^53) must still make a message.
+    throw new ResponseTimestampError(
+      opened.timestampMs,
+      `response envelope timestamp ${opened.timestampMs} (Unix ms) is ${Math.floor(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? 'ahead of' : 'behind'} this machine's clock; more than ${MAX_RESPONSE_CLOCK_SKEW_MS / 1000} s is refused (a wrong clock here or at the service)`,
+    );
+  }
   return opened;
 }
 

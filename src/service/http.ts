@@ -112,7 +112,8 @@ export async function postToService(request: PostRequest): Promise<PostResponse>
     try {
       if (response.status !== 200) {
         const head = await readLimited(response.body, ERROR_BODY_READ_BYTES, true);
-        const excerpt = safeExcerpt(head.toString('utf8'), redact);
+        // A body longer than what was read is cut: its last characters may start a credential.
+        const excerpt = safeExcerpt(head.toString('utf8'), redact, undefined, head.length === ERROR_BODY_READ_BYTES);
         throw new ServiceHttpError(
           response.status,
           `UID2 service answered HTTP ${response.status} to ${path}${excerpt ? `: ${excerpt}` : ''}`,

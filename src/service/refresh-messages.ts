@@ -21,4 +21,15 @@ export type RefreshMessage = RefreshJob | RefreshCancel;
 /** The outcome: the key set's snapshot (shared, not copied), or a Uid2Error's code and message. */
 export type RefreshReply =
   | { readonly id: number; readonly snapshot: SharedArrayBuffer; readonly responseBytes: number }
-  | { readonly id: number; readonly code: string; readonly message: string; readonly statusCode?: number };
+  | RefreshErrorReply;
+
+/** A failed refresh: the Uid2Error's code and message, and the extra field its class has, if any. */
+export interface RefreshErrorReply {
+  readonly id: number;
+  readonly code: string;
+  readonly message: string;
+  /** ServiceHttpError's `statusCode`. */
+  readonly statusCode?: number;
+  /** ResponseTimestampError's `timestampMs`. */
+  readonly timestampMs?: number;
+}

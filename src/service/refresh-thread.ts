@@ -20,6 +20,7 @@ import {
   InternalError,
   KeysJsonError,
   NonceMismatchError,
+  ResponseTimestampError,
   ServiceHttpError,
   ServiceNetworkError,
   ServiceTimeoutError,
@@ -31,7 +32,7 @@ import { keySetFromSnapshot } from '../keys/key-set.js';
 import { workerScript } from '../util/worker-script.js';
 import { abortReason } from './http.js';
 import type { FetchedKeySet, SealedKeyRequest } from './key-response.js';
-import type { RefreshJob, RefreshMessage, RefreshReply } from './refresh-messages.js';
+import type { RefreshErrorReply, RefreshJob, RefreshMessage, RefreshReply } from './refresh-messages.js';
 
 /**
  * A client whose previous answer had at least this many bytes (about 160 keys) refreshes on the
@@ -44,15 +45,16 @@ export const REFRESH_THREAD_MIN_BYTES = 32 * 1024;
 export const MAX_PENDING_REFRESHES = 4;
 
 /** The errors a refresh can give, rebuilt on this side of the thread boundary. */
-const REBUILD: Readonly<Record<string, (message: string, statusCode: number) => Uid2Error>> = {
-  UID2_ERR_SERVICE_HTTP: (m, status) => new ServiceHttpError(status, m),
-  UID2_ERR_SERVICE_NETWORK: (m) => new ServiceNetworkError(m),
-  UID2_ERR_SERVICE_TIMEOUT: (m) => new ServiceTimeoutError(m),
-  UID2_ERR_ABORTED: (m) => new AbortedError(m),
-  UID2_ERR_ENVELOPE: (m) => new EnvelopeError(m),
-  UID2_ERR_NONCE_MISMATCH: (m) => new NonceMismatchError(m),
-  UID2_ERR_KEYS_JSON: (m) => new KeysJsonError(m),
-  UID2_ERR_KEYS_STALE: (m) => new StaleKeysError(m),
+const REBUILD: Readonly<Record<string, (reply: RefreshErrorReply) => Uid2Error>> = {
+  UID2_ERR_SERVICE_HTTP: (r) => new ServiceHttpError(r.statusCode ?? 0, r.message),
+  UID2_ERR_SERVICE_NETWORK: (r) => new ServiceNetworkError(r.message),
+  UID2_ERR_SERVICE_TIMEOUT: (r) => new ServiceTimeoutError(r.message),
+  UID2_ERR_ABORTED: (r) => new AbortedError(r.message),
+  UID2_ERR_ENVELOPE: (r) => new EnvelopeError(r.message),
+  UID2_ERR_NONCE_MISMATCH: (r) => new NonceMismatchError(r.message),
+  UID2_ERR_RESPONSE_TIMESTAMP: (r) => new ResponseTimestampError(r.timestampMs ?? Number.NaN, r.message),
+  UID2_ERR_KEYS_JSON: (r) => new KeysJsonError(r.message),
+  UID2_ERR_KEYS_STALE: (r) => new StaleKeysError(r.message),
 };
 
 interface Pending {
@@ -141,7 +143,7 @@ class RefreshThread {
       pending.resolve({ keySet, responseBytes: reply.responseBytes });
     } else {
       const rebuild = REBUILD[reply.code];
-      pending.reject(rebuild ? rebuild(reply.message, reply.statusCode ?? 0) : new InternalError(reply.message));
+      pending.reject(rebuild ? rebuild(reply) : new InternalError(reply.message));
     }
   }
 

@@ -4,7 +4,7 @@
  * (see refresh-thread.ts). Messages are declared in refresh-messages.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { AbortedError, ServiceHttpError, Uid2Error } from '../errors.js';
+import { AbortedError, ResponseTimestampError, ServiceHttpError, Uid2Error } from '../errors.js';
 import { snapshotOf } from '../keys/key-set.js';
 import { fetchKeySet } from './key-response.js';
 import type { RefreshJob, RefreshMessage, RefreshReply } from './refresh-messages.js';
@@ -19,6 +19,7 @@ async function refresh(job: RefreshJob): Promise<RefreshReply> {
     return { id: job.id, snapshot: snapshotOf(keySet), responseBytes };
   } catch (err) {
     if (err instanceof ServiceHttpError) return { id: job.id, code: err.code, message: err.message, statusCode: err.statusCode };
+    if (err instanceof ResponseTimestampError) return { id: job.id, code: err.code, message: err.message, timestampMs: err.timestampMs };
     if (err instanceof Uid2Error) return { id: job.id, code: err.code, message: err.message };
     // Not an expected failure; its message could hold anything, so only its class crosses.
     return { id: job.id, code: 'UID2_ERR_INTERNAL', message: `unexpected ${err instanceof Error ? err.name : typeof err} during a key refresh` };

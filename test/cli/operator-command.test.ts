@@ -139,6 +139,7 @@ describe('exit code 3 when the refresh fails, with one line naming the cause', (
     [{ kind: 'wrong-nonce' }, 'UID2_ERR_NONCE_MISMATCH'],
     [{ kind: 'garbage-body' }, 'UID2_ERR_ENVELOPE'],
     [{ kind: 'stale-keys' }, 'UID2_ERR_KEYS_STALE'],
+    [{ kind: 'response-timestamp', timestampMs: 0 }, 'UID2_ERR_RESPONSE_TIMESTAMP'],
   ];
   it.each(faults)('%j', async (fault, code) => {
     op.setFault(fault);

@@ -115,7 +115,7 @@ describe('local operator opt-outs', () => {
     await until(() => hook.calls.length, (n) => n === 1, 'the delivery');
     const { BidstreamClient } = await import('../../src/index.js');
     const status = await new BidstreamClient(op.url, op.apiKey, op.secretKey).optOutStatus([u, uid()]);
-    expect(status).toEqual([{ advertisingId: u, optedOutSinceMs: 1_700_000_000_000 }]);
+    expect(status).toEqual({ optedOut: [{ advertisingId: u, optedOutSinceMs: 1_700_000_000_000 }], skipped: [] });
     expect(() => op.optOut('bad')).toThrow('rawUid must be a raw UID');
   });
 

@@ -27,7 +27,7 @@ afterAll(() => {
 
 
 async function startReceiver(port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', String(port), '--store', storePath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', String(port), '--store', storePath, '--allow-unauthenticated'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   await new Promise<void>((resolve, reject) => {

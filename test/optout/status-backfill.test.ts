@@ -51,7 +51,8 @@ describe('client.optOutStatus', () => {
       }
     });
     const before = op.requests.length;
-    const found = await client().optOutStatus(list);
+    const { optedOut: found, skipped } = await client().optOutStatus(list);
+    expect(skipped).toEqual([]);
     const calls = op.requests.slice(before);
     expect(calls.map((r) => [r.path, r.status])).toEqual([
       ['/v2/optout/status', 200],
@@ -60,7 +61,7 @@ describe('client.optOutStatus', () => {
     ]);
     expect(found.length).toBe(opted.size);
     for (const f of found) expect(opted.get(f.advertisingId)).toBe(f.optedOutSinceMs);
-    expect(await client().optOutStatus([])).toEqual([]);
+    expect(await client().optOutStatus([])).toEqual({ optedOut: [], skipped: [] });
   });
 
   it('rejects with typed errors: malformed input (nothing sent), HTTP errors, wrong credentials, timeouts, close', async () => {
@@ -117,11 +118,77 @@ describe('client.optOutStatus', () => {
       expect(maxConcurrent).toBe(1);
     });
 
+    it('uid2-engine optout backfill: a bad record is named on stderr (line, reason, never the raw UID) and skipped, the run goes on, exit 3 at the end', async () => {
+      const list = Array.from({ length: 5003 }, uid);
+      answer = (a) => ({
+        status: 'success',
+        // The first batch (lines 1-4096) has a bad record for line 2; the second only a good one.
+        body: {
+          opted_out:
+            a[0] === list[0]
+              ? [{ advertising_id: a[0], opted_out_since: 1_710_000_000_000 }, { advertising_id: a[1], opted_out_since: 8.64e15 }, { advertising_id: a[2], opted_out_since: 1_710_000_000_000 }]
+              : [{ advertising_id: a[0], opted_out_since: 1_720_000_000_000 }],
+        },
+      });
+      const input = join(dir, 'hostile.txt');
+      writeFileSync(input, `${list.join('\n')}\n`);
+      const storePath = join(dir, 'hostile.log');
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const run = await runCli(['optout', 'backfill', '--input', input, '--store', storePath, '--base-url', base, '--api-key', 'key', '--secret-key', secret.toString('base64')]);
+      expect(run.code).toBe(3);
+      // Every batch was asked (the one after the bad record too) and every good record is stored.
+      expect(JSON.parse(run.stdout)).toEqual({ checked: 5003, optedOut: 3, recorded: 3, skipped: 1, storeSize: 3 });
+      expect(run.stderr).toContain('uid2-engine: skipped a record of the opt-out status answer for line 2 of');
+      expect(run.stderr).toContain('opted_out_since of the answer for rawUids[0..4095] must be Unix milliseconds');
+      expect(run.stderr).toContain('uid2-engine: 1 record of the opt-out status answers was skipped');
+      for (const u of list) expect(run.stderr).not.toContain(u);
+      const store = await FileOptOutStore.open(storePath, { readOnly: true });
+      expect([store.has(list[0]!), store.has(list[1]!), store.has(list[2]!), store.has(list[4096]!)]).toEqual([true, false, true, true]);
+      await store.close();
+    });
+
+    it('skips and reports a bad record (time out of range or not an integer, a raw UID not asked about), keeping the others', async () => {
+      const MAX_MS = 4_294_967_295_000;
+      answer = (a) => ({
+        status: 'success',
+        body: {
+          opted_out: a.length === 2 ? [{ advertising_id: a[0], opted_out_since: 1_700_000_000_000 }, { advertising_id: a[1], opted_out_since: -5 }] : [
+            { advertising_id: a[0], opted_out_since: 1_700_000_000_000 },
+            { advertising_id: a[1], opted_out_since: 1e16 },
+            { advertising_id: a[2], opted_out_since: '1' },
+            { advertising_id: uid(), opted_out_since: 1 },
+            'not an object',
+            { advertising_id: a[3], opted_out_since: MAX_MS },
+            { advertising_id: a[4], opted_out_since: -1 },
+          ],
+        },
+      });
+      const asked = Array.from({ length: 5002 }, uid);
+      const result = await hostile().optOutStatus(asked);
+      // Two batches (5,000 + 2): seven entries for the first, two for the second.
+      expect(result.optedOut).toEqual([
+        { advertisingId: asked[0], optedOutSinceMs: 1_700_000_000_000 },
+        { advertisingId: asked[3], optedOutSinceMs: MAX_MS },
+        { advertisingId: asked[5000], optedOutSinceMs: 1_700_000_000_000 },
+      ]);
+      const reasons = result.skipped.map((s) => s.reason);
+      expect(reasons.slice(0, 5)).toEqual([
+        `body.opted_out[1].opted_out_since of the answer for rawUids[0..4999] must be Unix milliseconds, an integer from 0 to ${MAX_MS}`,
+        'body.opted_out[2].opted_out_since of the answer for rawUids[0..4999] must be Unix milliseconds, an integer from 0 to 4294967295000',
+        'body.opted_out[3].advertising_id of the answer for rawUids[0..4999] is not one of the raw UIDs asked about',
+        'body.opted_out[4] of the answer for rawUids[0..4999] is not an object',
+        'body.opted_out[6].opted_out_since of the answer for rawUids[0..4999] must be Unix milliseconds, an integer from 0 to 4294967295000',
+      ]);
+      expect(result.skipped.map((s) => s.advertisingId).slice(0, 5)).toEqual([asked[1], asked[2], null, null, asked[4]]);
+      expect(result.skipped.slice(5)).toEqual([
+        { advertisingId: asked[5001], reason: 'body.opted_out[1].opted_out_since of the answer for rawUids[5000..5001] must be Unix milliseconds, an integer from 0 to 4294967295000' },
+      ]);
+      for (const text of reasons) for (const u of asked) expect(text).not.toContain(u);
+    });
+
     it.each([
       ['a status other than success', () => ({ status: 'error', message: 'nope' }), 'status is "error", not "success": nope'],
       ['no opted_out array', () => ({ status: 'success', body: {} }), 'has no body.opted_out array'],
-      ['a raw UID not asked about', () => ({ status: 'success', body: { opted_out: [{ advertising_id: uid(), opted_out_since: 1 }] } }), 'is not one of the raw UIDs asked about'],
-      ['a time that is not an integer', (a: string[]) => ({ status: 'success', body: { opted_out: [{ advertising_id: a[0], opted_out_since: '1' }] } }), 'must be Unix milliseconds'],
       ['more entries than asked', (a: string[]) => ({ status: 'success', body: { opted_out: [{ advertising_id: a[0], opted_out_since: 1 }, { advertising_id: a[0], opted_out_since: 1 }] } }), 'lists 2 raw UIDs for 1 asked'],
       ['not an object', () => [1, 2], 'is not a JSON object'],
     ])('refuses %s with OptOutResponseError', async (_name, make, message) => {
@@ -147,9 +214,9 @@ describe('uid2-engine optout backfill', () => {
     const run = await runCli(args);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ checked: 9000, optedOut: 900, recorded: 900, storeSize: 900 });
+    expect(JSON.parse(run.stdout)).toEqual({ checked: 9000, optedOut: 900, recorded: 900, skipped: 0, storeSize: 900 });
     const again = await runCli(args);
-    expect(JSON.parse(again.stdout)).toEqual({ checked: 9000, optedOut: 900, recorded: 0, storeSize: 900 });
+    expect(JSON.parse(again.stdout)).toEqual({ checked: 9000, optedOut: 900, recorded: 0, skipped: 0, storeSize: 900 });
     const store = await FileOptOutStore.open(storePath, { readOnly: true });
     expect(opted.every((u) => store.optedOutSince(u) === 1_710_000_000_000)).toBe(true);
     expect(list.filter((u) => store.has(u)).length).toBe(900);

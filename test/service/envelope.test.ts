@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   EnvelopeError,
   NonceMismatchError,
+  ResponseTimestampError,
   SecretKeyError,
   Uid2Error,
   decodeSecretKey,
@@ -11,9 +12,17 @@ import {
   sealRequest,
   sealResponse,
 } from '../../src/index.js';
+import { gcmDecrypt } from '../../src/crypto/aes.js';
+import { MAX_RESPONSE_CLOCK_SKEW_MS } from '../../src/service/envelope.js';
 import { loadVectors } from '../helpers/vectors.js';
 
 const cases = loadVectors().responseEnvelopes;
+
+/** The timestamp sealed in a response envelope (now, when it does not decrypt). */
+function vectorTime(secret: Buffer, base64: string): number {
+  const plain = gcmDecrypt(secret, Buffer.from(base64, 'base64'), 0);
+  return plain ? Number(plain.readBigInt64BE(0)) : Date.now();
+}
 const SECRET = Buffer.alloc(32, 7);
 const OTHER_SECRET = Buffer.alloc(32, 8);
 
@@ -26,16 +35,19 @@ describe('responseEnvelopes vectors', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const secret = decodeSecretKey(c.secretKey);
     const nonce = Buffer.from(c.nonceHex, 'hex');
+    // The vectors were sealed long ago: they are opened at the time they carry.
+    const sealedAt = vectorTime(secret, c.responseBase64);
     if (c.expect.ok) {
-      const opened = openResponse(secret, c.responseBase64, nonce);
+      const opened = openResponse(secret, c.responseBase64, nonce, sealedAt);
       expect(JSON.parse(opened.payload.toString('utf8'))).toEqual(c.expect.json);
       expect(opened.nonce.equals(nonce)).toBe(true);
+      expect(opened.timestampMs).toBe(sealedAt);
       // The same bytes sent raw (application/octet-stream) open identically.
-      expect(openResponse(secret, Buffer.from(c.responseBase64, 'base64'), nonce).payload).toEqual(opened.payload);
+      expect(openResponse(secret, Buffer.from(c.responseBase64, 'base64'), nonce, sealedAt).payload).toEqual(opened.payload);
     } else {
       let error: unknown;
       try {
-        openResponse(secret, c.responseBase64, nonce);
+        openResponse(secret, c.responseBase64, nonce, sealedAt);
       } catch (err) {
         error = err;
       }
@@ -82,12 +94,33 @@ describe('response envelope', () => {
   const nonce = Buffer.from('0102030405060708', 'hex');
 
   it('round-trips as base64 text and as raw bytes, with the service timestamp', () => {
-    const sealed = sealResponse(SECRET, nonce, Buffer.from('{"status":"success"}'), 1234);
+    const at = Date.now() - 1234;
+    const sealed = sealResponse(SECRET, nonce, Buffer.from('{"status":"success"}'), at);
     for (const body of [sealed.toString('base64'), sealed, `${sealed.toString('base64')}\n`]) {
       const opened = openResponse(SECRET, body, nonce);
       expect(opened.payload.toString()).toBe('{"status":"success"}');
-      expect(opened.timestampMs).toBe(1234);
+      expect(opened.timestampMs).toBe(at);
     }
+  });
+
+  it('refuses a timestamp more than 5 minutes from the local clock, with its own code', () => {
+    expect(MAX_RESPONSE_CLOCK_SKEW_MS).toBe(300_000);
+    const now = 1_760_000_000_000;
+    for (const at of [0, 8.64e15, -1, Number.MAX_SAFE_INTEGER, now - 300_001, now + 300_001]) {
+      const sealed = sealResponse(SECRET, nonce, Buffer.from('{}'), at);
+      let error: unknown;
+      try {
+        openResponse(SECRET, sealed, nonce, now);
+      } catch (err) {
+        error = err;
+      }
+      expect(error, String(at)).toBeInstanceOf(ResponseTimestampError);
+      expect(error).toMatchObject({ code: 'UID2_ERR_RESPONSE_TIMESTAMP', timestampMs: at });
+      expect((error as Error).message).toMatch(/^response envelope timestamp -?\d+ \(Unix ms\) is \d+ s (ahead of|behind) this machine's clock; more than 300 s is refused \(a wrong clock here or at the service\)$/);
+    }
+    for (const at of [now, now - 300_000, now + 300_000]) expect(openResponse(SECRET, sealResponse(SECRET, nonce, Buffer.from('{}'), at), nonce, now).timestampMs).toBe(at);
+    // A wrong nonce is reported as such, whatever the time.
+    expect(() => openResponse(SECRET, sealResponse(SECRET, nonce, Buffer.from('{}'), 0), Buffer.alloc(8), now)).toThrow(NonceMismatchError);
   });
 
   it.each([

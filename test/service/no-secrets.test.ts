@@ -62,6 +62,16 @@ function expectClean(text: string): void {
   expect(text).not.toContain(KEY_SECRET);
 }
 
+/** No run of 10 characters of any of `secrets` (a credential or an encoding of one) is in `text`. */
+function expectNoFragment(text: string, secrets: readonly string[]): void {
+  for (const secret of secrets) {
+    for (let i = 0; i + 10 <= secret.length; i++) {
+      const fragment = secret.slice(i, i + 10);
+      if (text.includes(fragment)) expect.fail(`"${fragment}" (of a credential form) is in: ${text}`);
+    }
+  }
+}
+
 describe('a service that echoes the credentials', () => {
   it('non-200 body: excerpt redacted, single line, at most 200 characters', async () => {
     const url = await serve((req, _body, res) => {
@@ -129,6 +139,49 @@ describe('a service that echoes the credentials', () => {
     expect(error!.message).toMatch(/^UID2 service answered HTTP 502 to \/v2\/key\/bidstream: (\[redacted\] )+/);
   });
 
+  it('a credential behind a run of whitespace: redacted whole, not cut first and then shown in part', async () => {
+    // The excerpt used to be cut (at 2,624 characters) before redaction and then have its
+    // whitespace collapsed, so the head of a credential straddling the cut came through.
+    for (const pad of [2614, 2600, 4080]) {
+      const url = await serve((_req, _body, res) => {
+        res.writeHead(500);
+        res.end(`oops${' '.repeat(pad)}${API_KEY} and ${SECRET_KEY}`);
+      });
+      const { error } = await new BidstreamClient(url, API_KEY, SECRET_KEY).refresh();
+      expect(error).toMatchObject({ code: 'UID2_ERR_SERVICE_HTTP', statusCode: 500 });
+      expectNoFragment(error!.message, [API_KEY, SECRET_KEY]);
+      expect(error!.message).toMatch(/: oops( \[redacted\]( and( \[redacted\])?)?)?$/);
+    }
+  });
+
+  it('encoded forms of a credential (URL, JSON escapes, base64, base64url, line-wrapped) are redacted too', async () => {
+    const apiKey = 'UID2-C-L-999-ab+cd/ef=gh+ij/kl=mn+op/qr==';
+    const secretKey = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 97 + 0xfb) & 0xff)).toString('base64');
+    expect(secretKey).toMatch(/\+.*\//);
+    const forms = {
+      url: encodeURIComponent(secretKey),
+      urlLower: encodeURIComponent(apiKey).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+      form: apiKey.replaceAll('+', ' '),
+      jsonSlash: JSON.stringify(secretKey).slice(1, -1).replaceAll('/', '\\/'),
+      jsonUnicode: apiKey.replaceAll('+', '\\u002B').replaceAll('/', '\\u002f'),
+      base64: Buffer.from(`Bearer ${apiKey}`).toString('base64'),
+      base64Shifted: Buffer.from(`k=${secretKey}`).toString('base64'),
+      base64url: Buffer.from(secretKey, 'base64').toString('base64url'),
+      wrapped: `${secretKey.slice(0, 20)}\r\n${secretKey.slice(20)}`,
+    };
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(400);
+      res.end(Object.entries(forms).map(([name, form]) => `${name}=${form}`).join(' '));
+    });
+    const { error } = await new BidstreamClient(url, apiKey, secretKey).refresh();
+    expect(error).toMatchObject({ code: 'UID2_ERR_SERVICE_HTTP', statusCode: 400 });
+    const raw = Buffer.from(secretKey, 'base64').toString('latin1');
+    // The base64 forms without their first and last characters, which mix in the bytes around the credential.
+    const bearing = { ...forms, base64: forms.base64.slice(10, -4), base64Shifted: forms.base64Shifted.slice(3, -4) };
+    expectNoFragment(error!.message, [apiKey, secretKey, raw, ...Object.values(bearing)]);
+    for (const name of Object.keys(forms)) expect(error!.message).toContain(`${name}=`);
+  });
+
   it('a redirect is not followed (it would carry the Authorization header away)', async () => {
     let followed = false;
     const target = await serve((_req, _body, res) => {
@@ -153,7 +206,7 @@ describe('every error of every fault mode', () => {
       const seen: string[] = [];
       client.on('refreshError', (e: Error) => seen.push(e.message, String(e.stack), inspect(e)));
       await client.refresh();
-      const faults: OperatorFault[] = OPERATOR_FAULT_KINDS.map((kind) => (kind === 'delay' ? { kind, ms: 1000 } : { kind }) as OperatorFault);
+      const faults: OperatorFault[] = OPERATOR_FAULT_KINDS.map((kind) => (kind === 'delay' ? { kind, ms: 1000 } : kind === 'response-timestamp' ? { kind, timestampMs: 0 } : { kind }) as OperatorFault);
       for (const fault of faults) {
         op.setFault(fault);
         const { error } = await client.refresh();

@@ -118,6 +118,8 @@ describe('service failures on the refresh worker', () => {
     ['a truncated body', { kind: 'truncated-body' }],
     ['a garbage body', { kind: 'garbage-body' }],
     ['a wrong nonce', { kind: 'wrong-nonce' }],
+    ['a response timestamp of 0', { kind: 'response-timestamp', timestampMs: 0 }],
+    ['a response timestamp of 8.64e15', { kind: 'response-timestamp', timestampMs: 8.64e15 }],
     ['stale keys', { kind: 'stale-keys' }],
     ['a delay past the timeout', { kind: 'delay', ms: 2_000 }],
     ['an unreachable service', 'unreachable'],
@@ -137,6 +139,7 @@ describe('service failures on the refresh worker', () => {
       outcomes.push(describeError(result.error));
     }
     expect(outcomes[1]).toEqual(outcomes[0]);
+    if (fault !== 'unreachable' && fault.kind === 'response-timestamp') expect(outcomes[0]).toMatchObject({ name: 'ResponseTimestampError', code: 'UID2_ERR_RESPONSE_TIMESTAMP' });
   });
 });
 

@@ -147,6 +147,8 @@ describe('each fault keeps the previous keys and reports a typed error', () => {
     ['wrong nonce', { kind: 'wrong-nonce' }, 'UID2_ERR_NONCE_MISMATCH', /nonce does not match/],
     ['garbage body', { kind: 'garbage-body' }, 'UID2_ERR_ENVELOPE', /not valid base64/],
     ['stale key set', { kind: 'stale-keys' }, 'UID2_ERR_KEYS_STALE', /no unexpired key/],
+    ['response timestamp 0', { kind: 'response-timestamp', timestampMs: 0 }, 'UID2_ERR_RESPONSE_TIMESTAMP', /^response envelope timestamp 0 \(Unix ms\) is \d+ s behind this machine's clock/],
+    ['response timestamp 8.64e15', { kind: 'response-timestamp', timestampMs: 8.64e15 }, 'UID2_ERR_RESPONSE_TIMESTAMP', /^response envelope timestamp 8640000000000000 \(Unix ms\) is \d+ s ahead of/],
   ];
 
   it.each(cases)('%s', async (_name, fault, code, message) => {
