@@ -75,7 +75,9 @@ describe('documents', () => {
     expect(block).toContain('kill %1');
     // The suite runs after `npm run build`; building again here would rewrite dist/ under the
     // other test files' workers.
-    const script = block!.split('\n').filter((line) => line.trim() !== 'npm run build').join('\n');
+    const steps = block!.split('\n').filter((line) => line.trim() !== 'npm run build').join('\n');
+    // A failing step must not leave the background operator holding the output pipe.
+    const script = `trap 'kill $(jobs -p) 2>/dev/null' EXIT\nrm -f /tmp/uid2-operator.env\n${steps}`;
     const run = spawnSync('bash', ['-e', '-c', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).not.toMatch(/Error|error:/);
     expect(run.status).toBe(0);
