@@ -167,7 +167,7 @@ export class OptOutLog {
     const size = (await fh.stat()).size;
     const header = Buffer.alloc(LOG_HEADER_BYTES);
     if (size > 0) await fh.read(header, 0, Math.min(size, LOG_HEADER_BYTES), 0);
-    let version = headerVersion(header);
+    const version = headerVersion(header);
     if (size < LOG_HEADER_BYTES || (version === 0 && size === LOG_HEADER_BYTES)) {
       // New file, or a crash while the header was written (no record follows an unsynced
       // header): its start is our magic, or zeros where the data never reached the disk.
@@ -212,7 +212,6 @@ export class OptOutLog {
     if (readOnly) return report;
     if (report.tornTailBytes > 0) await fh.truncate(scan.end);
     if (version === LEGACY_LOG_VERSION) {
-      version = LOG_VERSION;
       await this.#rewrite(headerCreatedMs(header), false, (_uid, ms) => ms);
     } else if (scan.end > scan.committedEnd) {
       // Records a crash left after the last commit (a write whose fdatasync may not have
@@ -401,7 +400,17 @@ export class OptOutLog {
       await out.abort();
       throw err;
     }
-    const data = await open(this.#realPath, constants.O_RDWR);
+    let data: FileHandle;
+    try {
+      data = await open(this.#realPath, constants.O_RDWR);
+    } catch (err) {
+      // The new file is in place but cannot be written through: writing on would go to the old,
+      // unlinked one, so nothing more is acknowledged.
+      this.#broken = err as Error;
+      this.#stats.lastError = failureCode(err);
+      await lock.close().catch(() => undefined);
+      throw err;
+    }
     const [oldFh, oldLock] = [this.#fh, this.#lock];
     this.#lock = lock;
     this.#fh = data;
