@@ -6,6 +6,7 @@
  * acknowledged opt-outs.
  */
 import { Uid2Error } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
 import { FileOptOutStore } from '../optout/file/store.js';
 import { isRedisUrl } from '../optout/redis/options.js';
 import { describeRedisPersistence } from '../optout/redis/persistence.js';
@@ -13,13 +14,17 @@ import { RedisOptOutStore } from '../optout/redis/store.js';
 import type { OptOutStore } from '../optout/store.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 
-export async function openStoreForCli(path: string | undefined, readOnly: boolean): Promise<FileOptOutStore | RedisOptOutStore> {
+/**
+ * @param logger for a Redis store: its persistence check and warm-start cache failures (the
+ *   receiver passes its own; default silent, the warnings below are printed either way)
+ */
+export async function openStoreForCli(path: string | undefined, readOnly: boolean, logger?: Logger): Promise<FileOptOutStore | RedisOptOutStore> {
   if (path === undefined || path === '') throw new CliError(EXIT_USAGE, 'missing --store FILE|redis://HOST:PORT/DB');
   const redis = isRedisUrl(path);
   let store: FileOptOutStore | RedisOptOutStore;
   try {
     // A Redis store is shared by design: a reader and the receiver use it at once, no lock.
-    store = redis ? await RedisOptOutStore.open(path) : await FileOptOutStore.open(path, { readOnly });
+    store = redis ? await RedisOptOutStore.open(path, { logger }) : await FileOptOutStore.open(path, { readOnly });
   } catch (err) {
     const reason = err instanceof Uid2Error ? err.message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     // A URL may carry a password: name only host:port/db.
