@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { ArrivalProcess } from './schedule.js';
 
-export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'cache' | 'fleet' | 'all';
+export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'cache' | 'fleet' | 'identity' | 'map' | 'all';
 
 export interface BenchArgs {
   quick: boolean;
@@ -20,7 +20,7 @@ export interface BenchArgs {
   windowUs: number;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|cache|fleet|all] [--rates 10000,50000,...]
+export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|cache|fleet|identity|map|all] [--rates 10000,50000,...]
                        [--duration S] [--threads N] [--out DIR] [--json]
                        [--process poisson|uniform] [--seed N] [--no-search] [--window US]`;
 
@@ -45,7 +45,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   });
   if (values.help) throw new RangeError(USAGE);
   const scope = values.scope as Scope;
-  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'cache', 'fleet', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, cache, fleet or all`);
+  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'cache', 'fleet', 'identity', 'map', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, cache, fleet, identity, map or all`);
   const process = values.process as ArrivalProcess;
   if (process !== 'poisson' && process !== 'uniform') throw new RangeError('--process must be poisson or uniform');
   const quick = values.quick ?? false;

@@ -10,6 +10,7 @@ import { type BenchArgs, parseBenchArgs } from './args.js';
 import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
 import { runHandoff, type HandoffRow } from './handoff.js';
+import { mapBenchMarkdown, runIdentityMapBench } from './identity-map.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
 import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
@@ -17,6 +18,7 @@ import { machineInfo, stallProbe } from './machine.js';
 import { runMicro, type MicroRow } from './micro.js';
 import { optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
+import { identityMarkdown, runIdentityBench } from './identity.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
@@ -95,11 +97,29 @@ async function main(args: BenchArgs): Promise<void> {
     `This machine has ${machine.cores} cores: the pool's default is cores - 1 = ${Math.max(1, machine.cores - 1)} worker(s), and the main thread, the generator thread and the workers share them.`,
   ];
 
+  if (args.scope === 'map') {
+    // Identity Map v3 through the CLI against the local operator: its own figures and table.
+    const rows = await runIdentityMapBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, map: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${mapBenchMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
+
   if (args.scope === 'optout' || args.scope === 'fleet') {
     // Its own figures and table: the opt-out stores are measured apart from the decryption contenders.
     const rows = await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'identity') {
+    // One thread, no operator: normalization and hashing against createHash per email.
+    const result = runIdentityBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, identity: result }, null, 2) + '\n');
+    else process.stdout.write(`\n${identityMarkdown(result)}\n`);
     progress('done');
     return;
   }

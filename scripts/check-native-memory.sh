@@ -18,7 +18,7 @@ TOKENS="${1:-30000}"
 ADDON=native/build/Release/uid2_native.node
 [[ -f "$ADDON" ]] || { echo "check-native-memory: $ADDON missing (node scripts/build-native.mjs --force)"; exit 1; }
 export UID2_ENGINE_NATIVE_ADDON="$PWD/$ADDON"
-[[ -f dist/engine/worker.js ]] || { echo "check-native-memory: dist/ missing (npm run build)"; exit 1; }
+[[ -f dist/engine/worker/entry.js ]] || { echo "check-native-memory: dist/ missing (npm run build)"; exit 1; }
 command -v valgrind >/dev/null || { echo "check-native-memory: valgrind not installed"; exit 1; }
 
 DRIVER="$(mktemp --suffix=.mjs -p "$PWD")"
@@ -28,10 +28,10 @@ cat >"$DRIVER" <<'JS'
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
-import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
-import { RECORD_BYTES, packBatch } from './dist/engine/slot.js';
+import { decodeBatch, openSnapshot } from './dist/engine/worker/decode.js';
+import { RECORD_BYTES, packBatch } from './dist/engine/wire/slot.js';
 import { encodeSnapshot } from './dist/keys/snapshot.js';
-import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
+import { decoderOf } from './dist/native/backend.js';
 import { nativeAddonPath } from './dist/native/load.js';
 
 const TOKENS = Number(process.argv[2]);
@@ -42,7 +42,7 @@ const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 429496
 const int = (n) => Math.floor(rnd() * n);
 const statuses = new Map();
 const inlineStatuses = new Map();
-const decryptInProcess = inProcessDecryptor('native');
+const decryptInProcess = decoderOf('native').decrypt;
 
 // keySet: a new KeySet per call, so the in-process path opens a new snapshot in its table each time.
 function run(keySet, clientType, inputs) {

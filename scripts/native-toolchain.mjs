@@ -49,7 +49,7 @@ export function libcTag() {
   return existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
 }
 
-/** The prebuilt addon for this platform, arch and libc, relative to the package root. */
-export function prebuildRelativePath() {
-  return `prebuilds/${process.platform}-${process.arch}/${PREBUILD_NAME}.${libcTag()}.node`;
+/** The prebuilt addon for this platform, libc and arch (default this machine's), relative to the package root. */
+export function prebuildRelativePath(arch = process.arch) {
+  return `prebuilds/${process.platform}-${arch}/${PREBUILD_NAME}.${libcTag()}.node`;
 }

@@ -157,6 +157,30 @@ export class NativeUnavailableError extends Uid2Error {
  */
 export const NATIVE_ERROR_CODES: readonly string[] = Object.freeze(['UID2_ERR_NATIVE_SNAPSHOT', 'UID2_ERR_NATIVE_OPENSSL']);
 
+// --- Publisher tokens (src/publisher/). Messages never hold an email, a phone number, a hash,
+// --- a token or a refresh response key: they name the field, never its value.
+
+/** An email, phone number or hash given for token generation is not one the service accepts. */
+export class InvalidIdentityError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_INVALID_IDENTITY', message);
+  }
+}
+
+/** Identity JSON (a token response body, or a string kept from one) is not the documented shape. */
+export class IdentityTokensError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_IDENTITY_TOKENS', message);
+  }
+}
+
+/** A decrypted token generate or refresh response is not JSON, or has a status it should not have. */
+export class TokenResponseError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_TOKEN_RESPONSE', message);
+  }
+}
+
 // --- Opt-outs (src/optout/). Messages name files and counts, never a raw UID.
 
 /** An opt-out could not be made durable (a failed write or fsync); it was not recorded. */
@@ -204,5 +228,28 @@ export class OptOutRedisError extends Uid2Error {
 export class OptOutResponseError extends Uid2Error {
   constructor(message: string) {
     super('UID2_ERR_OPTOUT_RESPONSE', message);
+  }
+}
+
+// --- Identity Map v3 (src/identity-map/). Messages name batches, counts and fields, never an
+// --- email, phone number, hash or raw UID.
+
+/** A decrypted `/v3/identity/map` answer that is not the documented shape for the request it answers. */
+export class IdentityMapResponseError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_IDENTITY_MAP_RESPONSE', message);
+  }
+}
+
+/**
+ * A request kept failing with answers worth retrying (429, 5xx, network errors, timeouts) until
+ * its retry deadline passed; `cause` holds the last failure and `attempts` how many were made.
+ */
+export class RetryDeadlineError extends Uid2Error {
+  /** Requests sent, the first one included. */
+  readonly attempts: number;
+  constructor(attempts: number, message: string, options?: { cause?: unknown }) {
+    super('UID2_ERR_RETRY_DEADLINE', message, options);
+    this.attempts = attempts;
   }
 }

@@ -10,6 +10,9 @@ export {
   type TimeInput,
 } from './types.js';
 export { Uid2Error, KeysJsonError, InvalidArgumentError, EncryptionError } from './errors.js';
+export { normalizeEmail, normalizeAndHashEmail } from './identity/email.js';
+export { isNormalizedPhone, normalizeAndHashPhone } from './identity/phone.js';
+export { normalizeHash } from './identity/hash.js';
 export { KeySet } from './keys/key-set.js';
 export type { Key, KeySetPolicy } from './keys/key.js';
 export { parseKeys } from './keys/parse.js';
@@ -22,6 +25,12 @@ export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/opt
 export { type TokenCacheStats } from './cache/token-cache.js';
 export { registerTokenCacheMetrics } from './observability/token-cache-metrics.js';
 export { SharingClient } from './client/sharing-client.js';
+export { PublisherClient } from './publisher/publisher-client.js';
+export { IdentityTokens, type IdentityTokensJson } from './publisher/identity-tokens.js';
+export { type TokenGenerateInput } from './publisher/generate-input.js';
+export { type TokenGenerateResult, type TokenRefreshResult } from './publisher/token-response.js';
+export { DEFAULT_PUBLISHER_CLIENT_OPTIONS, type PublisherClientOptions, type PublisherCallOptions } from './publisher/options.js';
+export { TOKEN_GENERATE_PATH, TOKEN_REFRESH_PATH } from './service/token-request.js';
 export type { RefreshResult } from './client/auto-refresh.js';
 export { decrypt, encrypt } from './free-functions.js';
 export {
@@ -46,6 +55,11 @@ export {
   OptOutClosedError,
   OptOutResponseError,
   OptOutRedisError,
+  InvalidIdentityError,
+  IdentityTokensError,
+  TokenResponseError,
+  IdentityMapResponseError,
+  RetryDeadlineError,
 } from './errors.js';
 export {
   ENVELOPE_VERSION,
@@ -79,6 +93,7 @@ export { DEFAULT_LOCAL_OPERATOR_OPTIONS, type LocalOperatorOptions, type Operato
 export { OPERATOR_FAULT_KINDS, type OperatorFault, type OperatorFaultKind } from './operator/faults.js';
 export { MASTER_KEYSET_ID, type KeyResponseJson, type KeyJson } from './operator/key-store.js';
 export { type MintTokenOptions } from './operator/minting.js';
+export { TEST_IDENTITIES } from './operator/identities.js';
 export { extractUid2Tokens, UID2_SOURCE, EUID_SOURCE, type ExtractedToken, type ExtractedTokens, type TokenSource } from './openrtb/extract.js';
 export { domainFromPage } from './openrtb/site-domain.js';
 export { type BidRequestResult, type BidRequestToken, type DecryptBidRequestsOptions } from './openrtb/decrypt-bid-requests.js';
@@ -106,3 +121,9 @@ export { parseRawUid } from './optout/raw-uid.js';
 export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus } from './service/optout-status-request.js';
 export { applyOptOut } from './optout/check.js';
 export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';
+export { IdentityMapV3Client, type GenerateIdentityMapOptions, type IdentityMapStats } from './identity-map/client.js';
+export { IdentityMapV3Response } from './identity-map/result.js';
+export type { IdentityMapInput } from './identity-map/batches.js';
+export type { IdentityMapOutcome, MappedIdentity, UnmappedIdentity, UnmappedReason } from './identity-map/outcome.js';
+export { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST, type IdentityMapOptions } from './identity-map/options.js';
+export { IDENTITY_MAP_PATH } from './identity-map/request.js';

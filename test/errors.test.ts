@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
 import * as api from '../src/index.js';
-import { createSlot } from '../src/engine/slot.js';
+import { createSlot } from '../src/engine/wire/slot.js';
 import { loadNative } from '../src/native/load.js';
 import { DecryptionStatus, EncryptionStatus } from '../src/types.js';
 
@@ -120,7 +120,26 @@ const ROWS: Row[] = [
   { cls: errors.OptOutLockedError, make: () => new errors.OptOutLockedError('held by process 42'), name: 'OptOutLockedError', code: 'UID2_ERR_OPTOUT_LOCKED', message: 'held by process 42' },
   { cls: errors.OptOutClosedError, make: () => new errors.OptOutClosedError(), name: 'OptOutClosedError', code: 'UID2_ERR_OPTOUT_CLOSED', message: 'the opt-out store is closed' },
   { cls: errors.OptOutResponseError, make: () => new errors.OptOutResponseError('body.opted_out is missing'), name: 'OptOutResponseError', code: 'UID2_ERR_OPTOUT_RESPONSE', message: 'body.opted_out is missing' },
+  { cls: errors.InvalidIdentityError, make: () => new errors.InvalidIdentityError('email is not a valid email address'), name: 'InvalidIdentityError', code: 'UID2_ERR_INVALID_IDENTITY', message: 'email is not a valid email address' },
+  { cls: errors.IdentityTokensError, make: () => new errors.IdentityTokensError('identity.refresh_from must be Unix milliseconds'), name: 'IdentityTokensError', code: 'UID2_ERR_IDENTITY_TOKENS', message: 'identity.refresh_from must be Unix milliseconds' },
+  { cls: errors.TokenResponseError, make: () => new errors.TokenResponseError('token generate response status is "nope"'), name: 'TokenResponseError', code: 'UID2_ERR_TOKEN_RESPONSE', message: 'token generate response status is "nope"' },
   { cls: errors.OptOutRedisError, make: () => new errors.OptOutRedisError('Redis at 127.0.0.1:6379/0 is unreachable'), name: 'OptOutRedisError', code: 'UID2_ERR_OPTOUT_REDIS', message: 'Redis at 127.0.0.1:6379/0 is unreachable' },
+  {
+    cls: errors.IdentityMapResponseError,
+    make: () => new errors.IdentityMapResponseError('body.email_hash has 3 entries for 4 identities'),
+    name: 'IdentityMapResponseError',
+    code: 'UID2_ERR_IDENTITY_MAP_RESPONSE',
+    message: 'body.email_hash has 3 entries for 4 identities',
+  },
+  {
+    cls: errors.RetryDeadlineError,
+    make: () => new errors.RetryDeadlineError(7, 'gave up after 7 attempts in 60000 ms', { cause }),
+    name: 'RetryDeadlineError',
+    code: 'UID2_ERR_RETRY_DEADLINE',
+    message: 'gave up after 7 attempts in 60000 ms',
+    fields: { attempts: 7 },
+    cause,
+  },
 ];
 
 describe('error classes', () => {

@@ -1,45 +1,28 @@
 /**
  * Prints an OpenRTB 2.6 bid request carrying a fresh UID2 advertising token, for loading the
- * example bidder (e.g. `autocannon -i`). LOCAL OPERATOR ONLY: the local operator has no
- * token-generation endpoint, so this mints the token itself with the keys its sharing endpoint
- * hands to the caller site (a real UID2 service's tokens come from publishers; never do this with
- * real keys). Bidstream keys cannot be used: as from the real service they carry no keyset, so a
- * bidder cannot tell which key would encrypt.
+ * example bidder (e.g. `autocannon -i`). The token comes the way a real one does: a publisher
+ * generates it for a signed-in user with POST /v2/token/generate (PublisherClient), here for a
+ * random test user of the operator that UID2_BASE_URL points to (the local operator, whose
+ * api key is both a publisher's and a bidder's).
  *
  * Environment: UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY, as for the bidder.
  * Usage: node examples/bidder/bid-request.mjs [--invalid] > /tmp/bid.json
  */
 import { randomBytes } from 'node:crypto';
-import { SharingClient, encodeAdvertisingToken } from '../../dist/index.js';
+import { PublisherClient } from '../../dist/index.js';
 
-const client = new SharingClient();
-const refreshed = await client.refresh();
-if (!refreshed.success) {
-  console.error(`bid-request: key refresh failed: ${refreshed.error.message} (${refreshed.error.code})`);
-  process.exit(1);
+let token = 'A4AAAAs6aUKLMhqGoHVqv6JgMLkYBmwmm8YSDKVgxbnQ4DsdCHu6YwMo6EeVMgSy'; // no key of this operator opens it
+if (!process.argv.includes('--invalid')) {
+  try {
+    const result = await new PublisherClient().generateToken({ email: `user-${randomBytes(6).toString('hex')}@example.com` });
+    if (result.status !== 'success') throw Object.assign(new Error(`the user is ${result.status}`), { code: 'NO_TOKEN' });
+    token = result.identity.advertisingToken;
+  } catch (err) {
+    console.error(`bid-request: token generation failed: ${err.message} (${err.code})`);
+    process.exit(1);
+  }
 }
-const keySet = client.keySet;
-const now = Date.now();
-// The keys a sharer encrypts with: the master key and its own site's (the default keyset).
-const masterKey = keySet.getMasterKey(now);
-const siteKey = keySet.getDefaultKey(now);
 
-const token = process.argv.includes('--invalid')
-  ? 'A4AAAAs6aUKLMhqGoHVqv6JgMLkYBmwmm8YSDKVgxbnQ4DsdCHu6YwMo6EeVMgSy' // no key of this operator opens it
-  : encodeAdvertisingToken({
-      version: 4,
-      masterKey,
-      siteKey,
-      rawUid: randomBytes(32).toString('base64'),
-      siteId: keySet.callerSiteId,
-      generatedMs: now,
-      establishedMs: now,
-      expiresMs: now + 3 * 86_400_000, // within the bidstream lifetime limit, unlike a 30-day sharing token
-      identityScope: keySet.identityScope,
-      identityType: 'Email',
-    });
-
-client.close();
 process.stdout.write(
   JSON.stringify({
     id: `load-${randomBytes(4).toString('hex')}`,

@@ -2,15 +2,15 @@
  * A bidder fleet sharing one opt-out set through Redis, on one machine: starts redis-server
  * (AOF, appendfsync always, in a temporary directory), the local operator, one webhook receiver
  * (`uid2-engine optout serve --store redis://...`) and three example bidders
- * (examples/bidder/server.mjs with OPTOUT_STORE=redis://...). Then it mints tokens for three
- * users, shows every bidder bidding on all three, opts two of them out through the operator's
+ * (examples/bidder/server.mjs with OPTOUT_STORE=redis://...). Then it generates tokens for three
+ * users as a publisher would (PublisherClient, POST /v2/token/generate), shows every bidder bidding on all three, opts two of them out through the operator's
  * admin route (operator -> webhook -> receiver -> Redis -> every bidder), and shows every bidder
  * refusing to bid on those two while still bidding on the third. Exits 0 when every bidder
  * honored both opt-outs (within 10 s), 1 otherwise; everything it started is stopped.
  *
  * Usage (from the repository root, after `npm ci && npm run build`; needs redis-server):
  *   node examples/fleet/run.mjs
- * LOCAL OPERATOR ONLY: the tokens are minted with the local operator's own keys.
+ * LOCAL OPERATOR ONLY: its admin route opts raw UIDs out, which the real service does not offer.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startLocalOperator } from '../../dist/index.js';
+import { BidstreamClient, PublisherClient, startLocalOperator } from '../../dist/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -106,10 +106,19 @@ try {
     console.log(`bidder ${i}         ${found}  (OPTOUT_STORE=${store})`);
   }
 
-  const users = ['alice', 'bob', 'carol'].map((name) => {
-    const rawUid = operator.randomRawUid();
-    return { name, rawUid, token: operator.mintToken({ version: 4, rawUid }) };
-  });
+  // Each user signs in at a publisher, which generates their token; a bidder-side client
+  // decrypts it once to learn the raw UID the opt-out will name.
+  const publisher = new PublisherClient(operator.url, operator.apiKey, operator.secretKey);
+  const decryptor = new BidstreamClient(operator.url, operator.apiKey, operator.secretKey);
+  await decryptor.refresh();
+  const users = [];
+  for (const name of ['alice', 'bob', 'carol']) {
+    const result = await publisher.generateToken({ email: `${name}@example.com` });
+    if (result.status !== 'success') throw new Error(`no token for ${name}: ${result.status}`);
+    const token = result.identity.advertisingToken;
+    users.push({ name, token, rawUid: decryptor.decryptTokenIntoRawUid(token).uid });
+  }
+  decryptor.close();
   const table = async () => {
     const rows = [];
     for (const u of users) rows.push([u.name, ...(await Promise.all(bidders.map((b, i) => bid(b, u.token, i))))]);

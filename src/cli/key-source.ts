@@ -44,6 +44,34 @@ function credentialsGiven(values: KeySourceValues): boolean {
   return [values['base-url'], values['api-key'], values['secret-key']].some((v) => v !== undefined);
 }
 
+/** Credentials for a service call, each from its flag or environment variable, all present. */
+export interface ServiceCredentials {
+  baseUrl: string;
+  apiKey: string;
+  secretKey: string;
+  timeoutMs: number | undefined;
+}
+
+/**
+ * The service credentials and timeout of a command, with one message naming every missing one.
+ * @param none how the message starts when none at all is given (e.g. `no keys: pass --keys FILE, or`)
+ * @throws CliError (exit 2)
+ */
+export function resolveServiceCredentials(values: KeySourceValues, none: string): ServiceCredentials {
+  const timeoutMs = parseTimeout(values.timeout);
+  const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
+  if (baseUrl === undefined && apiKey === undefined && secretKey === undefined) {
+    throw new CliError(EXIT_USAGE, `${none} --base-url, --api-key and --secret-key (or set ${ENV_BASE_URL}, ${ENV_API_KEY}, ${ENV_SECRET_KEY})`);
+  }
+  const missing = [
+    baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
+    apiKey === undefined && `--api-key (or ${ENV_API_KEY})`,
+    secretKey === undefined && `--secret-key (or ${ENV_SECRET_KEY})`,
+  ].filter(Boolean);
+  if (baseUrl === undefined || apiKey === undefined || secretKey === undefined) throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
+  return { baseUrl, apiKey, secretKey, timeoutMs };
+}
+
 /**
  * Loads the key file, or refreshes `endpoint` from the service.
  * @throws CliError: exit 2 for missing or conflicting options, exit 3 when the refresh fails
@@ -53,21 +81,7 @@ export async function resolveKeySet(values: KeySourceValues, endpoint: KeyEndpoi
     if (credentialsGiven(values)) throw new CliError(EXIT_USAGE, '--keys cannot be combined with --base-url, --api-key or --secret-key');
     return loadKeysFile(values.keys);
   }
-  const timeoutMs = parseTimeout(values.timeout);
-  const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
-  if (baseUrl === undefined && apiKey === undefined && secretKey === undefined) {
-    throw new CliError(
-      EXIT_USAGE,
-      `no keys: pass --keys FILE, or --base-url, --api-key and --secret-key (or set ${ENV_BASE_URL}, ${ENV_API_KEY}, ${ENV_SECRET_KEY})`,
-    );
-  }
-  const missing = [
-    baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
-    apiKey === undefined && `--api-key (or ${ENV_API_KEY})`,
-    secretKey === undefined && `--secret-key (or ${ENV_SECRET_KEY})`,
-  ].filter(Boolean);
-  if (missing.length > 0) throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
-
+  const { baseUrl, apiKey, secretKey, timeoutMs } = resolveServiceCredentials(values, 'no keys: pass --keys FILE, or');
   const options = timeoutMs === undefined ? undefined : { timeoutMs };
   const client =
     endpoint === 'sharing' ? new SharingClient(baseUrl, apiKey, secretKey, options) : new BidstreamClient(baseUrl, apiKey, secretKey, options);

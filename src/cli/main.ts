@@ -7,10 +7,12 @@ import { runDecrypt, type DecryptCommandValues } from './decrypt-command.js';
 import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
 import { KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
+import { runMap, type MapCommandValues } from './map-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
 import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
 import { runOptOutRepair } from './optout-repair-command.js';
 import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
+import { runToken, TOKEN_OPTIONS, type TokenCommandValues } from './token-command.js';
 
 const USAGE = `Usage: uid2-engine <command> [options]
 
@@ -38,9 +40,24 @@ Commands:
   keys      Fetch a key set and print a JSON summary (scope, key count,
             keysets, sites, newest expiry; never a secret)
             KEYS [--sharing]
+  map       Map identities to raw UIDs (POST /v3/identity/map), one record per
+            input line, in input order, streamed in flat memory
+            --input FILE|- --type email|phone|email_hash|phone_hash
+            [--output FILE] [--format jsonl|csv] [--concurrency N (default 1)]
+            [--binary] [--base-url URL --api-key KEY --secret-key SECRET]
+            [--timeout MS]
+            or --remap-due PREVIOUS --type ...: read an earlier output and map
+            again only its failed records and those whose refreshFrom has
+            passed, copying the others (write to a new file). Emails and phones
+            are normalized and hashed here; only hashes are sent. 429 and 5xx
+            are retried with back-off; a request that still fails stops the
+            run (exit 3) and the rest is written as "failed". A progress bar
+            (terminals) and a summary go to stderr.
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
             [--port N (default 0: any free port)] [--scope UID2|EUID]
+            [--throttle FRACTION]: answer HTTP 429 (no body) to that fraction
+            of service requests, e.g. 0.05, so clients' back-off can be seen
             [--optout-webhook URL [--optout-method GET|POST]
              [--optout-header "Name: value"]... [--optout-identity-param P]
              [--optout-time-param P]]: deliver opt-outs (POST /local/optout
@@ -53,6 +70,18 @@ Commands:
             [--path /optout] [--token T (or UID2_OPTOUT_TOKEN)]
             [--identity-param P (default identity)]
             [--time-param P (default timestamp)]
+  token generate
+            Generate a publisher's UID2 identity (POST /v2/token/generate);
+            prints {"status":"success","identity":{...}} or {"status":"optout"}
+            --email E | --phone P | --email-hash H | --phone-hash H
+            (a value of - reads it from stdin, out of sight of ps; emails and
+            phones are normalized and hashed here, only the hash is sent)
+            [--tcf-consent TCF] [--base-url URL --api-key KEY --secret-key SECRET]
+            [--timeout MS]
+  token refresh
+            Refresh an identity (POST /v2/token/refresh); prints the same
+            --identity FILE|- (default stdin: the output of token generate or
+            refresh, or the identity JSON) [--base-url ... as above]
   optout backfill
             Ask the UID2 service (/v2/optout/status) which raw UIDs of a list
             opted out and record those in the store; prints a JSON summary
@@ -75,7 +104,8 @@ Options:
   -h, --help     Show this help
   -v, --version  Show the version
 
-Exit codes: 0 done, 1 unexpected error, 2 bad usage or key file, 3 key refresh failed.`;
+Exit codes: 0 done, 1 unexpected error, 2 bad usage, key file or input,
+3 key refresh or service call failed.`;
 
 const KEY_OPTIONS = {
   ...KEY_SOURCE_OPTIONS,
@@ -96,8 +126,23 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   encrypt: { ...KEY_OPTIONS, output: { type: 'string' } },
   keys: { ...KEY_SOURCE_OPTIONS, sharing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  map: {
+    input: { type: 'string' },
+    type: { type: 'string' },
+    output: { type: 'string' },
+    format: { type: 'string' },
+    'remap-due': { type: 'string' },
+    concurrency: { type: 'string' },
+    binary: { type: 'boolean' },
+    'base-url': { type: 'string' },
+    'api-key': { type: 'string' },
+    'secret-key': { type: 'string' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
   operator: {
     port: { type: 'string' },
+    throttle: { type: 'string' },
     scope: { type: 'string' },
     'optout-webhook': { type: 'string' },
     'optout-method': { type: 'string' },
@@ -106,6 +151,7 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     'optout-time-param': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
+  token: TOKEN_OPTIONS,
   optout: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -155,13 +201,15 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
-  if ((command === 'keys' || command === 'operator') && parsed.positionals.length > 0) {
+  if ((command === 'keys' || command === 'operator' || command === 'map') && parsed.positionals.length > 0) {
     throw new CliError(EXIT_USAGE, `${command} takes no arguments, got "${parsed.positionals[0]}"`);
   }
   if (command === 'decrypt') await runDecrypt(values as DecryptCommandValues, parsed.positionals);
   else if (command === 'encrypt') await runEncrypt(values as EncryptCommandValues, parsed.positionals);
   else if (command === 'keys') await runKeys(values as KeysCommandValues);
   else if (command === 'optout') await runOptOut(values, parsed.positionals);
+  else if (command === 'token') await runToken(values as TokenCommandValues, parsed.positionals);
+  else if (command === 'map') await runMap(values as MapCommandValues);
   else await runOperator(values as OperatorCommandValues);
 }
 

@@ -14,6 +14,7 @@ import { parsePort } from './options.js';
 export interface OperatorCommandValues {
   port?: string;
   scope?: string;
+  throttle?: string;
   'optout-webhook'?: string;
   'optout-method'?: string;
   'optout-header'?: string[];
@@ -52,13 +53,22 @@ function parseScope(value: string | undefined): 'UID2' | 'EUID' {
   return scope;
 }
 
+/** `--throttle FRACTION`: 0 to 1 (e.g. 0.05); absent means 0. */
+function parseThrottle(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const fraction = /^\s*(0|1|0?\.\d+|1\.0*)\s*$/.test(value) ? Number(value) : NaN;
+  if (!(fraction >= 0 && fraction <= 1)) throw new CliError(EXIT_USAGE, `--throttle must be a fraction from 0 to 1 (e.g. 0.05), got "${value.slice(0, 20)}"`);
+  return fraction;
+}
+
 export async function runOperator(values: OperatorCommandValues): Promise<void> {
   const port = parsePort(values.port);
   const identityScope = parseScope(values.scope);
+  const throttleFraction = parseThrottle(values.throttle);
   const optOutWebhook = webhookOptions(values);
   let operator;
   try {
-    operator = await startLocalOperator({ port, identityScope, optOutWebhook });
+    operator = await startLocalOperator({ port, identityScope, optOutWebhook, throttleFraction });
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw new CliError(EXIT_USAGE, err.message.replace(/options\.optOutWebhook\.(\w+)/, (_, k: string) => `--optout-${k === 'url' ? 'webhook' : k.replace(/Param$/, '-param').toLowerCase()}`));
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -69,6 +79,7 @@ export async function runOperator(values: OperatorCommandValues): Promise<void> 
     `${ENV_BASE_URL}=${operator.url}\n${ENV_API_KEY}=${operator.apiKey}\n${ENV_SECRET_KEY}=${operator.secretKey}\n`,
   );
   process.stderr.write(`uid2-engine: local ${identityScope} operator listening on ${operator.url} (Ctrl+C to stop)\n`);
+  if (throttleFraction > 0) process.stderr.write(`uid2-engine: answering HTTP 429 to ${Math.round(throttleFraction * 10_000) / 100}% of service requests\n`);
   if (optOutWebhook) {
     process.stderr.write(`uid2-engine: opt-outs (POST ${operator.url}${ADMIN_OPTOUT_PATH}) are delivered to the webhook\n`);
   }

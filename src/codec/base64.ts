@@ -9,7 +9,7 @@
  * - without padding, a final unit of a single character is invalid (it holds no whole byte).
  */
 
-export type Base64Alphabet = 'standard' | 'url' | 'either';
+type Base64Alphabet = 'standard' | 'url' | 'either';
 
 // Per character code: 1 = standard-only (+ /), 2 = url-only (- _), 3 = in both alphabets.
 const CLASS = new Uint8Array(128);
@@ -50,6 +50,12 @@ export function decodeBase64Strict(text: string, alphabet: Base64Alphabet): Buff
   if (end < 0) return null;
   // Node's decoder accepts both alphabets; validation above already enforced the right one.
   return Buffer.from(end === text.length ? text : text.slice(0, end), 'base64');
+}
+
+/** The number of bytes `text` decodes to if it is strictly valid base64 in `alphabet`, else -1 (nothing is allocated). */
+export function base64ByteLength(text: string, alphabet: Base64Alphabet): number {
+  const end = validate(text, alphabet);
+  return end < 0 ? -1 : (end * 3) >> 2;
 }
 
 /** True when `text` contains a base64url-only character ('-' or '_'). */

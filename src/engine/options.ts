@@ -11,7 +11,7 @@ import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCac
 import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
-import { SNAPSHOT_CACHE_SIZE } from './messages.js';
+import { SNAPSHOT_CACHE_SIZE } from './wire/messages.js';
 
 export interface EngineOptions {
   /** Key JSON (text or parsed): a decrypted key response. */
@@ -119,7 +119,7 @@ const MAX_BATCH_SIZE = 65_536;
 /** More threads than this is a configuration mistake, not a machine. */
 const MAX_THREADS = 1024;
 
-export function defaultThreads(): number {
+function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 

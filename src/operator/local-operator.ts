@@ -14,7 +14,9 @@
  * (answered in kind) and falls back to base64 text (answered as text).
  *
  * Opt-outs (`/v2/optout/status`, the admin route `/local/optout`, webhook delivery) live in
- * optout-routes.ts and optout-delivery.ts; this file only routes to them.
+ * optout-routes.ts and optout-delivery.ts, `/v3/identity/map` in identity-map-routes.ts; this
+ * file only routes to them. With `throttleFraction`, that fraction of requests to the service
+ * routes is answered 429 with no body before anything else, as the service's rate limit does.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,13 +24,19 @@ import type { AddressInfo } from 'node:net';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { InvalidArgumentError, Uid2Error } from '../errors.js';
 import { decodeSecretKey, OCTET_STREAM, openRequest, sealResponse, type OpenedEnvelope } from '../service/envelope.js';
+import { IDENTITY_MAP_PATH, MAX_REQUEST_BODY_BYTES } from '../identity-map/request.js';
 import { KEY_ENDPOINT_PATHS, type KeyEndpoint } from '../service/key-request.js';
+import { TOKEN_GENERATE_PATH, TOKEN_REFRESH_PATH } from '../service/token-request.js';
 import type { IdentityScope } from '../types.js';
 import { GARBAGE_BODY, truncateBody, validateFault, type OperatorFault } from './faults.js';
 import { KeyStore, type KeyResponseJson } from './key-store.js';
+import { OperatorIdentities } from './identities.js';
+import { identityMapJson } from './identity-map-routes.js';
 import { mintToken, randomRawUid, rawUidFor, type MintTokenOptions } from './minting.js';
 import { OptOutDelivery, type OptOutDeliveryStats } from './optout-delivery.js';
-import { ADMIN_OPTOUT_PATH, OPTOUT_MAX_REQUEST_BYTES, OPTOUT_ROUTE_PATHS, OptOutRegistry, RouteRefusal } from './optout-routes.js';
+import { ADMIN_OPTOUT_PATH, OPTOUT_MAX_REQUEST_BYTES, OPTOUT_ROUTE_PATHS, OptOutRegistry } from './optout-routes.js';
+import { RouteRefusal } from './routes.js';
+import { TOKEN_MAX_REQUEST_BYTES, TokenRoutes } from './token-routes.js';
 import { resolveOperatorOptions, type LocalOperatorOptions, type OperatorSite, type ResolvedOperatorOptions } from './options.js';
 
 /** Requests are a few hundred bytes; anything much larger is refused before it is read. */
@@ -72,6 +80,12 @@ export interface LocalOperator {
   setFault(fault: OperatorFault | null): void;
   /** Adds a key that activates now to every keyset; returns the new key ids. */
   rotateKeys(): number[];
+  /**
+   * Rotates the salts of `fraction` (0-1, default all) of the salt buckets, those due soonest
+   * first: their identities get new raw UIDs and report the old ones as previous raw UIDs.
+   * @returns how many buckets rotated
+   */
+  rotateSalts(fraction?: number): number;
   /** Mints an advertising token with the keys active now. */
   mintToken(options: MintTokenOptions): string;
   /** The deterministic raw UID for `seed`. */
@@ -170,6 +184,8 @@ class LocalOperatorServer implements LocalOperator {
   readonly #store: KeyStore;
   readonly #delivery: OptOutDelivery | null;
   readonly #optOuts: OptOutRegistry;
+  readonly #identities: OperatorIdentities;
+  readonly #tokens: TokenRoutes;
   readonly #server: Server;
   readonly #closing = new AbortController();
   readonly #requests: OperatorRequestRecord[] = [];
@@ -188,6 +204,12 @@ class LocalOperatorServer implements LocalOperator {
     this.#store = new KeyStore(options, Date.now());
     this.#delivery = options.optOutWebhook ? new OptOutDelivery(options.optOutWebhook) : null;
     this.#optOuts = new OptOutRegistry(this.#delivery);
+    this.#identities = new OperatorIdentities(Date.now(), {
+      bucketCount: options.saltBucketCount,
+      rotationPeriodMs: options.saltRotationPeriodSeconds * 1000,
+      isRawUidOptedOut: (rawUid) => this.#optOuts.isOptedOut(rawUid),
+    });
+    this.#tokens = new TokenRoutes(options, this.#store, this.#identities);
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -224,6 +246,11 @@ class LocalOperatorServer implements LocalOperator {
 
   rotateKeys(): number[] {
     return this.#store.rotate(Date.now());
+  }
+
+  rotateSalts(fraction = 1): number {
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError('fraction must be a number in (0, 1]');
+    return this.#identities.rotateSalts(fraction, Date.now());
   }
 
   mintToken(options: MintTokenOptions): string {
@@ -277,6 +304,15 @@ class LocalOperatorServer implements LocalOperator {
     this.#requests.push(record);
     if (this.#requests.length > REQUEST_LOG_SIZE) this.#requests.shift();
     try {
+      if (this.#options.throttleFraction > 0 && !record.path.startsWith('/local/') && Math.random() < this.#options.throttleFraction) {
+        // The service's rate limit: 429 with no body; the request body is drained so the
+        // connection stays usable.
+        record.status = 429;
+        req.resume();
+        res.writeHead(429, { 'Content-Length': 0 });
+        res.end();
+        return;
+      }
       if (fault?.kind === 'drop-connection') {
         req.socket.destroy();
         return;
@@ -288,11 +324,10 @@ class LocalOperatorServer implements LocalOperator {
       res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     } catch (err) {
-      const reply = err instanceof HttpReply ? err : new HttpReply(500, 'internal error');
+      const reply = err instanceof RouteRefusal ? err : new RouteRefusal(err instanceof HttpReply ? err.status : 500, err instanceof HttpReply ? err.reason : 'internal error');
       record.status = reply.status;
       if (res.headersSent || res.destroyed) return;
-      const status = reply.status === 401 ? 'unauthorized' : reply.status < 500 ? 'client_error' : 'error';
-      const body = JSON.stringify({ status, message: reply.reason });
+      const body = JSON.stringify({ status: reply.serviceStatus, message: reply.message });
       res.writeHead(reply.status, { 'Content-Type': 'application/json', Connection: 'close' });
       res.end(body);
     }
@@ -301,13 +336,21 @@ class LocalOperatorServer implements LocalOperator {
   async #answer(req: IncomingMessage, record: OperatorRequestRecord, fault: OperatorFault | null): Promise<{ status: number; contentType: string; body: string | Buffer }> {
     const endpoint = (Object.keys(KEY_ENDPOINT_PATHS) as KeyEndpoint[]).find((e) => KEY_ENDPOINT_PATHS[e] === record.path);
     const optOutRoute = OPTOUT_ROUTE_PATHS.has(record.path);
-    if (!endpoint && !optOutRoute) throw new HttpReply(404, 'no such endpoint');
+    const tokenRoute = record.path === TOKEN_GENERATE_PATH || record.path === TOKEN_REFRESH_PATH;
+    const mapRoute = record.path === IDENTITY_MAP_PATH;
+    if (!endpoint && !optOutRoute && !tokenRoute && !mapRoute) throw new HttpReply(404, 'no such endpoint');
     if (req.method !== 'POST') throw new HttpReply(405, 'method not allowed');
     if (fault?.kind === 'http-error') throw new HttpReply(fault.status ?? 500, `injected fault: HTTP ${fault.status ?? 500}`);
+    if (record.path === TOKEN_REFRESH_PATH) {
+      // No envelope and no api key needed: the refresh token is the body (token-routes.ts).
+      const answer = this.#tokens.refreshAnswer(await readBody(req, TOKEN_MAX_REQUEST_BYTES), record.authorized, announcesRawBytes(record.contentType), Date.now());
+      if (fault?.kind === 'garbage-body') return { status: 200, contentType: 'text/plain', body: GARBAGE_BODY };
+      return fault?.kind === 'truncated-body' ? { ...answer, body: truncateBody(answer.body) } : answer;
+    }
     if (!record.authorized) throw new HttpReply(401, 'invalid or missing api key');
 
     // A status request of 5,000 raw UIDs is far larger than a key request.
-    const raw = await readBody(req, optOutRoute ? OPTOUT_MAX_REQUEST_BYTES : MAX_REQUEST_BYTES);
+    const raw = await readBody(req, optOutRoute ? OPTOUT_MAX_REQUEST_BYTES : tokenRoute ? TOKEN_MAX_REQUEST_BYTES : mapRoute ? MAX_REQUEST_BODY_BYTES : MAX_REQUEST_BYTES);
     if (record.path === ADMIN_OPTOUT_PATH) return this.#optOuts.adminAnswer(raw);
     let binary = announcesRawBytes(record.contentType);
     let opened: OpenedEnvelope;
@@ -330,9 +373,11 @@ class LocalOperatorServer implements LocalOperator {
     const nowMs = Date.now();
 
     let json: object;
-    if (!endpoint) {
+    if (record.path === TOKEN_GENERATE_PATH) {
+      json = this.#tokens.generateJson(opened.payload, nowMs);
+    } else if (!endpoint) {
       try {
-        json = this.#optOuts.statusJson(opened.payload);
+        json = mapRoute ? identityMapJson(opened.payload, this.#identities, nowMs) : this.#optOuts.statusJson(opened.payload);
       } catch (err) {
         throw err instanceof RouteRefusal ? new HttpReply(err.status, err.message) : err;
       }

@@ -37,8 +37,12 @@ export interface LocalOperatorOptions {
   keyLifetimeSeconds?: number;
   /** A new key activates in every keyset this often, s. Default 86 400 (1 day). */
   rotationIntervalSeconds?: number;
-  /** Lifetime of minted advertising tokens, s. Default 259 200 (3 days). */
+  /** Lifetime of minted advertising tokens (`identity_expires` of generated ones), s. Default 259 200 (3 days). */
   tokenLifetimeSeconds?: number;
+  /** `refresh_from` of generated tokens: this long after they are issued, s. Default 3600 (or `tokenLifetimeSeconds`, if shorter). */
+  refreshIdentityAfterSeconds?: number;
+  /** Lifetime of refresh tokens (`refresh_expires`), s. Default 2 592 000 (30 days, or `tokenLifetimeSeconds`, if longer). */
+  refreshTokenLifetimeSeconds?: number;
   /**
    * Longest bidstream token lifetime; sent as `max_bidstream_lifetime_seconds` = this + 10 s.
    * At least `tokenLifetimeSeconds`, its default.
@@ -55,6 +59,15 @@ export interface LocalOperatorOptions {
   allowClockSkewSeconds?: number;
   /** Where and how to deliver opt-outs (see OptOutWebhookOptions). Default: no delivery. */
   optOutWebhook?: OptOutWebhookOptions | null;
+  /** Salt buckets that raw UIDs are derived from (see operator/identities.ts). Default 1024. */
+  saltBucketCount?: number;
+  /** How long a bucket's salt lives before it is due to rotate, s. Default 31 536 000 (365 days). */
+  saltRotationPeriodSeconds?: number;
+  /**
+   * Fraction of service requests (every route but `/local/...`) answered HTTP 429 with no body,
+   * as the service's rate limit answers, chosen at random: 0 to 1. Default 0.
+   */
+  throttleFraction?: number;
 }
 
 export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
@@ -68,9 +81,14 @@ export const DEFAULT_LOCAL_OPERATOR_OPTIONS = Object.freeze({
   keyLifetimeSeconds: 30 * 86_400,
   rotationIntervalSeconds: 86_400,
   tokenLifetimeSeconds: 3 * 86_400,
+  refreshIdentityAfterSeconds: 3600,
+  refreshTokenLifetimeSeconds: 30 * 86_400,
   sharingTokenExpirySeconds: 30 * 86_400,
   allowClockSkewSeconds: 1800,
   optOutWebhook: null,
+  saltBucketCount: 1024,
+  saltRotationPeriodSeconds: 365 * 86_400,
+  throttleFraction: 0,
 });
 
 /**
@@ -81,6 +99,8 @@ export type ResolvedOperatorOptions = Required<Omit<LocalOperatorOptions, 'optOu
 
 /** Token fields are i32: site ids and lifetimes in seconds must fit. */
 const MAX_I32 = 2_147_483_647;
+/** The production service has 2^20 salt buckets; more would only cost memory. */
+const MAX_SALT_BUCKETS = 1 << 20;
 
 function positiveInteger(value: unknown, name: string, fallback: number, allowZero = false): number {
   return integerOption(value, `options.${name}`, fallback, MAX_I32, allowZero ? 0 : 1);
@@ -102,6 +122,12 @@ function validateSites(value: unknown): readonly OperatorSite[] {
     seen.add(s.id as number);
     return Object.freeze({ id: s.id as number, domainNames: Object.freeze([...s.domainNames]) });
   });
+}
+
+function fractionOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`options.${name} must be a number from 0 to 1`);
+  return value;
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
@@ -129,15 +155,28 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     keyLifetimeSeconds: positiveInteger(options.keyLifetimeSeconds, 'keyLifetimeSeconds', d.keyLifetimeSeconds),
     rotationIntervalSeconds: positiveInteger(options.rotationIntervalSeconds, 'rotationIntervalSeconds', d.rotationIntervalSeconds),
     tokenLifetimeSeconds,
+    // Defaults bend to a short or long token lifetime rather than refuse it.
+    refreshIdentityAfterSeconds: positiveInteger(options.refreshIdentityAfterSeconds, 'refreshIdentityAfterSeconds', Math.min(d.refreshIdentityAfterSeconds, tokenLifetimeSeconds)),
+    refreshTokenLifetimeSeconds: positiveInteger(options.refreshTokenLifetimeSeconds, 'refreshTokenLifetimeSeconds', Math.max(d.refreshTokenLifetimeSeconds, tokenLifetimeSeconds)),
     maxBidstreamLifetimeSeconds: positiveInteger(options.maxBidstreamLifetimeSeconds, 'maxBidstreamLifetimeSeconds', tokenLifetimeSeconds),
     sharingTokenExpirySeconds,
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
     optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
+    saltBucketCount: integerOption(options.saltBucketCount, 'options.saltBucketCount', d.saltBucketCount, MAX_SALT_BUCKETS, 1),
+    saltRotationPeriodSeconds: positiveInteger(options.saltRotationPeriodSeconds, 'saltRotationPeriodSeconds', d.saltRotationPeriodSeconds),
+    throttleFraction: fractionOption(options.throttleFraction, 'throttleFraction', d.throttleFraction),
   };
   if (resolved.keyLifetimeSeconds <= resolved.rotationIntervalSeconds) {
     // Otherwise a keyset would have gaps with no active key between one expiry and the next activation.
     throw new InvalidArgumentError('options.keyLifetimeSeconds must be greater than options.rotationIntervalSeconds');
+  }
+  // The real operator refuses to start otherwise (UIDOperatorService.validateTokenDurations).
+  if (resolved.refreshIdentityAfterSeconds > tokenLifetimeSeconds) {
+    throw new InvalidArgumentError('options.refreshIdentityAfterSeconds must not exceed options.tokenLifetimeSeconds');
+  }
+  if (tokenLifetimeSeconds > resolved.refreshTokenLifetimeSeconds) {
+    throw new InvalidArgumentError('options.tokenLifetimeSeconds must not exceed options.refreshTokenLifetimeSeconds');
   }
   if (resolved.maxBidstreamLifetimeSeconds < tokenLifetimeSeconds) {
     // The real operator refuses this configuration too: its own tokens would fail the limit.

@@ -9,6 +9,7 @@ import { parseRawUid } from '../optout/raw-uid.js';
 import { isOptOutMs } from '../optout/time.js';
 import { MAX_OPTOUT_STATUS_BATCH, OPTOUT_STATUS_PATH } from '../service/optout-status-request.js';
 import type { OptOutDelivery } from './optout-delivery.js';
+import { RouteRefusal, type RouteAnswer } from './routes.js';
 
 /** The admin route that opts a raw UID out (not a path of the real service). */
 export const ADMIN_OPTOUT_PATH = '/local/optout';
@@ -18,23 +19,6 @@ export const OPTOUT_MAX_REQUEST_BYTES = 1024 * 1024;
 
 /** The paths this module answers. */
 export const OPTOUT_ROUTE_PATHS: ReadonlySet<string> = new Set([OPTOUT_STATUS_PATH, ADMIN_OPTOUT_PATH]);
-
-/** An HTTP answer for the operator to send. */
-export interface RouteAnswer {
-  status: number;
-  contentType: string;
-  body: string | Buffer;
-}
-
-/** A request this module refuses, with the HTTP status to answer. */
-export class RouteRefusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function jsonAnswer(status: number, doc: object): RouteAnswer {
   return { status, contentType: 'application/json', body: JSON.stringify(doc) };
@@ -55,6 +39,11 @@ export class OptOutRegistry {
 
   get size(): number {
     return this.#optedOut.size;
+  }
+
+  /** Whether `rawUid` (canonical base64) opted out: token generation and identity map ask. */
+  isOptedOut(rawUid: string): boolean {
+    return this.#optedOut.has(rawUid);
   }
 
   /**

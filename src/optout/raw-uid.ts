@@ -3,7 +3,7 @@
  * hash) or of 33 bytes (a metadata byte, then the 32 hash bytes). Everything that enters the
  * opt-out store goes through `parseRawUid`, so the store only ever holds well-formed raw UIDs.
  */
-import { decodeBase64Strict } from '../codec/base64.js';
+import { base64ByteLength, decodeBase64Strict } from '../codec/base64.js';
 
 /** Longest raw UID, bytes. */
 export const MAX_RAW_UID_BYTES = 33;
@@ -22,4 +22,14 @@ export function parseRawUid(text: unknown): Buffer | null {
   if (typeof text !== 'string' || text.length < 43 || text.length > 44) return null;
   const bytes = decodeBase64Strict(text.includes(' ') ? text.replaceAll(' ', '+') : text, 'standard');
   return bytes && isRawUidBytes(bytes) ? bytes : null;
+}
+
+/**
+ * True when `text` is a raw UID exactly as the service writes one: standard base64 of 32 or 33
+ * bytes, padded (44 characters). Checks without decoding, for answers carrying thousands.
+ */
+export function isRawUidText(text: unknown): text is string {
+  if (typeof text !== 'string' || text.length !== 44) return false;
+  const bytes = base64ByteLength(text, 'standard');
+  return bytes === 32 || bytes === 33;
 }

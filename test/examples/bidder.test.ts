@@ -12,6 +12,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalOperator, type LocalOperator } from '../../src/index.js';
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/bidder/server.mjs');
+const BID_REQUEST = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/bidder/bid-request.mjs');
+
+/** Runs bid-request.mjs with the operator's credentials; resolves with its stdout. */
+async function runBidRequest(args: string[] = []): Promise<string> {
+  const env = { ...process.env, UID2_BASE_URL: op.url, UID2_API_KEY: op.apiKey, UID2_SECRET_KEY: op.secretKey };
+  const child = spawn(process.execPath, [BID_REQUEST, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`bid-request.mjs exited ${code}: ${err}`);
+  return out;
+}
 
 interface Bidder {
   child: ChildProcessWithoutNullStreams;
@@ -98,6 +112,20 @@ function bidRequest(id: string, tokens: string[], where: Record<string, unknown>
 }
 
 describe('example bidder', () => {
+  it('bids on the request bid-request.mjs makes with a token from /v2/token/generate', async () => {
+    const bidder = await startBidder();
+    try {
+      const body = await runBidRequest();
+      expect((JSON.parse(body) as { user: { eids: { uids: { id: string }[] }[] } }).user.eids[0]!.uids[0]!.id).toMatch(/^A4/);
+      expect(op.requests.some((r) => r.path === '/v2/token/generate' && r.status === 200)).toBe(true);
+      expect((await http(`${bidder.url}/bid`, 'POST', body)).status).toBe(200);
+      expect((await http(`${bidder.url}/bid`, 'POST', await runBidRequest(['--invalid']))).status).toBe(204);
+    } finally {
+      bidder.child.kill('SIGTERM');
+      expect(await bidder.exit).toEqual([0, null]);
+    }
+  });
+
   it('bids on decryptable users, no-bids otherwise, and exposes its metrics', async () => {
     const bidder = await startBidder();
     try {

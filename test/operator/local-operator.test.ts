@@ -65,7 +65,7 @@ describe('the operator refuses', () => {
   });
 
   it('unknown paths (404) and other methods (405)', async () => {
-    expect((await post('/v2/token/generate', '')).status).toBe(404);
+    expect((await post('/v2/token/validate', '')).status).toBe(404);
     expect((await fetch(`${op.url}/v2/key/bidstream`)).status).toBe(405);
   });
 

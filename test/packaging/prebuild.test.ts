@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const PREBUILD = join(ROOT, `prebuilds/${process.platform}-${process.arch}/uid2-engine.glibc.node`);
+/** The shipped prebuilds: linux-x64 built natively, linux-arm64 cross-built (scripts/prebuild.mjs --all). */
+const PREBUILDS = ['x64', 'arm64'].map((arch) => `prebuilds/linux-${arch}/uid2-engine.glibc.node`);
 const scratch: string[] = [];
 afterAll(() => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -25,7 +26,7 @@ describe('prebuilds/ is up to date', () => {
     const run = checkPrebuild(ROOT);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^prebuild: prebuilds\/linux-x64\/uid2-engine\.glibc\.node up to date/);
+    expect(run.stdout).toMatch(/^prebuild: prebuilds\/linux-arm64\/uid2-engine\.glibc\.node, prebuilds\/linux-x64\/uid2-engine\.glibc\.node up to date/);
   });
 
   it('the check fails on a changed source, a changed binding.gyp and a swapped binary', () => {
@@ -43,7 +44,7 @@ describe('prebuilds/ is up to date', () => {
     const stale = checkPrebuild(source);
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/uid2-engine\.glibc\.node is stale: built from native\/ sources [0-9a-f]{12}, they now hash to [0-9a-f]{12}/);
-    expect(stale.stderr).toContain('run "npm run prebuildify"');
+    expect(stale.stderr).toContain('run "npm run prebuildify -- --all"');
 
     const gyp = copy();
     writeFileSync(join(gyp, 'native/binding.gyp'), readFileSync(join(gyp, 'native/binding.gyp'), 'utf8').replace('-O2', '-O3'));
@@ -63,8 +64,8 @@ const versionNumber = (v: string): number => {
 const tools = ['nm', 'readelf'].every((t) => spawnSync(t, ['--version']).status === 0);
 
 describe.skipIf(!tools || process.platform !== 'linux')('the prebuild uses nothing of Node but Node-API (binutils)', () => {
-  it('every symbol it imports is Node-API, Node\'s OpenSSL, or versioned libc/libstdc++ (no V8, node:: or libuv)', () => {
-    const nm = spawnSync('nm', ['-D', '--undefined-only', PREBUILD], { encoding: 'utf8' });
+  it.each(PREBUILDS)('%s: every symbol it imports is Node-API, Node\'s OpenSSL, or versioned libc/libstdc++ (no V8, node:: or libuv)', (prebuild) => {
+    const nm = spawnSync('nm', ['-D', '--undefined-only', join(ROOT, prebuild)], { encoding: 'utf8' });
     expect(nm.status).toBe(0);
     const symbols = nm.stdout.split('\n').map((l) => l.trim().split(/\s+/).pop()!).filter(Boolean);
     expect(symbols.length).toBeGreaterThan(20);
@@ -78,18 +79,25 @@ describe.skipIf(!tools || process.platform !== 'linux')('the prebuild uses nothi
     expect(symbols.filter((s) => /_ZN2v8|_ZN4node|^uv_/.test(s))).toEqual([]);
     expect(symbols.filter((s) => s.startsWith('napi_')).length).toBeGreaterThan(10);
 
-    // Node 20's official linux-x64 builds need glibc 2.28 (RHEL 8, whose libstdc++ is GCC 8's); ask no more.
+    // Node 20's official linux-x64 and linux-arm64 builds need glibc 2.28 (RHEL 8, whose libstdc++ is GCC 8's); ask no more.
     const version = (tag: string): number[] =>
       symbols.flatMap((s) => new RegExp(`@${tag}_([0-9.]+)$`).exec(s)?.[1] ?? []).map(versionNumber);
     expect(Math.max(...version('GLIBC'))).toBeLessThanOrEqual(versionNumber('2.28'));
     expect(Math.max(0, ...version('GLIBCXX'))).toBeLessThanOrEqual(versionNumber('3.4.25'));
   });
 
-  it('it links only libraries the node binary itself loads', () => {
-    const readelf = spawnSync('readelf', ['-d', PREBUILD], { encoding: 'utf8' });
+  it.each(PREBUILDS)('%s: it links only libraries the node binary itself loads', (prebuild) => {
+    const readelf = spawnSync('readelf', ['-d', join(ROOT, prebuild)], { encoding: 'utf8' });
     const needed = [...readelf.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
     expect(needed.length).toBeGreaterThan(0);
     expect(needed.filter((lib) => !['libc.so.6', 'libstdc++.so.6', 'libm.so.6', 'libgcc_s.so.1'].includes(lib!))).toEqual([]);
+  });
+});
+
+describe('the arm64 prebuild is the arm64 addon', () => {
+  it('is an AArch64 shared object (ELF e_machine 183) and the x64 one an x86-64 one (62)', () => {
+    const machine = (file: string): number => readFileSync(join(ROOT, file)).readUInt16LE(18);
+    expect(PREBUILDS.map(machine)).toEqual([62, 183]);
   });
 });
 

@@ -232,7 +232,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('packed tarball', () => {
-  it('holds only what users need: the build without source maps, the prebuild, the native sources, docs', () => {
+  it('holds only what users need: the build without source maps, both prebuilds (linux-x64, linux-arm64), the native sources, docs', () => {
     const paths = packed.files.map((f) => f.path);
     const allowed = [
       /^package\.json$/,
@@ -245,7 +245,7 @@ describe('packed tarball', () => {
       /^scripts\/(build-native|native-toolchain)\.mjs$/,
     ];
     expect(paths.filter((p) => !allowed.some((re) => re.test(p)))).toEqual([]);
-    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker.js', PREBUILD, 'native/binding.gyp', 'scripts/build-native.mjs', 'scripts/native-toolchain.mjs']) {
+    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker/entry.js', PREBUILD, 'prebuilds/linux-arm64/uid2-engine.glibc.node', 'native/binding.gyp', 'scripts/build-native.mjs', 'scripts/native-toolchain.mjs']) {
       expect(paths).toContain(needed);
     }
     // No output of a source file that no longer exists (prepack starts from an empty dist/; this

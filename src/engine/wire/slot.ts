@@ -1,0 +1,306 @@
+/**
+ * The batch slot: the one shared-memory format between the coordinator and a worker. The
+ * coordinator writes a batch's tokens into a slot once; the worker reads them in place and writes
+ * one fixed-size result record per token; the coordinator builds results from the records. Slots
+ * are recycled, so the steady state allocates no shared memory.
+ *
+ * Layout of a slot for `capacity` tokens and `bytesCapacity` bytes of text (byte offsets):
+ *
+ *   0              nows      Float64 x capacity        decryption time of each token (Unix ms)
+ *   8C             table     Uint32  x capacity * 4    token offset, token length,
+ *                                                      domain offset, domain length (into `bytes`)
+ *   24C            flags     Uint8   x capacity        INPUT_* bits
+ *   align8(25C)    records   48 bytes x capacity       see below
+ *   ...            bytes     Uint8   x bytesCapacity   tokens (one byte per UTF-16 unit) and domains (UTF-8)
+ *   ...            uids      Uint8   x bytesCapacity   raw UID bytes of token i at token i's offset
+ *
+ * A raw UID is always shorter than the token text it came from (base64 expands, encryption adds
+ * headers and tags), so writing it at its token's offset in a region as large as `bytes` never
+ * overlaps another token's.
+ *
+ * Result record (48 bytes): u8 status code | u8 version | u8 identity type | u8 RECORD_* flags |
+ * i32 site id | f64 established ms | f64 expiry ms | u32 uid offset | u32 uid length |
+ * f64 generated ms (NaN for v2, which has none) | i32 master key id | i32 site key id (the keys
+ * that decrypted the two layers: what the token cache vouches with). Written by
+ * worker/node-crypto.ts and by the native addon (native/src/batch.cc), which must agree with
+ * these offsets.
+ *
+ * Status and identity-type codes are token/result.ts's. Records are read and written only through
+ * the functions at the end of this file (and by the addon).
+ */
+import type { CheckedToken } from '../../token/decrypt.js';
+import { MAX_TOKEN_LENGTH } from '../../token/layout.js';
+import {
+  STATUS_BY_CODE,
+  SUCCESS_CODE,
+  checkedResult,
+  failure,
+  identityCodeOf,
+  identityTypeOf,
+  type TokenFindings,
+} from '../../token/result.js';
+import type { PolicyFields } from '../../token/rules.js';
+import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
+
+export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
+const INPUT_HAS_DOMAIN = 0b10;
+
+export const RECORD_BYTES = 48;
+const RECORD_CSTG = 0b01;
+export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
+
+/** Field positions inside a record, in units of the typed array that reads them. */
+export const REC_I32_SITE_ID = 1; // Int32Array index offset from rec >> 2
+export const REC_F64_ESTABLISHED = 1; // Float64Array index offset from rec >> 3
+export const REC_F64_EXPIRY = 2;
+export const REC_U32_UID_OFFSET = 6; // Uint32Array index offset from rec >> 2
+export const REC_U32_UID_LENGTH = 7;
+export const REC_F64_GENERATED = 4;
+const REC_I32_MASTER_KEY_ID = 10;
+const REC_I32_SITE_KEY_ID = 11;
+
+/** Typed-array views over one slot. */
+export interface Slot {
+  /** Position in the coordinator's slot list; workers find the slot by it. */
+  readonly id: number;
+  readonly sab: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly bytesCapacity: number;
+  readonly nows: Float64Array;
+  readonly table: Uint32Array;
+  readonly flags: Uint8Array;
+  readonly recordBytes: Uint8Array;
+  readonly recordI32: Int32Array;
+  readonly recordU32: Uint32Array;
+  readonly recordF64: Float64Array;
+  /** Token and domain text, as a Buffer for fast string reads and writes. */
+  readonly bytes: Buffer;
+  readonly uids: Buffer;
+}
+
+function recordsOffset(capacity: number): number {
+  return (25 * capacity + 7) & ~7;
+}
+
+function slotByteLength(capacity: number, bytesCapacity: number): number {
+  return recordsOffset(capacity) + capacity * RECORD_BYTES + 2 * bytesCapacity;
+}
+
+export function createSlot(capacity: number, bytesCapacity: number, id = -1): Slot {
+  return slotViews(new SharedArrayBuffer(slotByteLength(capacity, bytesCapacity)), capacity, bytesCapacity, id);
+}
+
+/** Views over a slot another thread created (the worker side). */
+export function slotViews(sab: SharedArrayBuffer, capacity: number, bytesCapacity: number, id = -1): Slot {
+  const records = recordsOffset(capacity);
+  const bytesStart = records + capacity * RECORD_BYTES;
+  return {
+    id,
+    sab,
+    capacity,
+    bytesCapacity,
+    nows: new Float64Array(sab, 0, capacity),
+    table: new Uint32Array(sab, 8 * capacity, capacity * 4),
+    flags: new Uint8Array(sab, 24 * capacity, capacity),
+    recordBytes: new Uint8Array(sab, records, capacity * RECORD_BYTES),
+    recordI32: new Int32Array(sab, records, (capacity * RECORD_BYTES) / 4),
+    recordU32: new Uint32Array(sab, records, (capacity * RECORD_BYTES) / 4),
+    recordF64: new Float64Array(sab, records, (capacity * RECORD_BYTES) / 8),
+    bytes: Buffer.from(sab, bytesStart, bytesCapacity),
+    uids: Buffer.from(sab, bytesStart + bytesCapacity, bytesCapacity),
+  };
+}
+
+function isWritableToken(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH;
+}
+
+/**
+ * Text bytes to reserve for a token and its domain: 3 per UTF-16 unit, the most UTF-8 can take, so
+ * that writeToken's UTF-8 write of a token never truncates and its byte count tells exactly
+ * whether the token is ASCII. A token ends up taking one byte per unit.
+ */
+export function textBytes(token: unknown, domain: unknown): number {
+  return (isWritableToken(token) ? token.length * 3 : 0) + (typeof domain === 'string' ? domain.length * 3 : 0);
+}
+
+/**
+ * Writes token `i` of the slot at text offset `offset`; returns the next free offset. A token is
+ * stored as one byte per UTF-16 unit so that its byte length is its `length`, as the in-process
+ * decoder sees it: ASCII as is, and every other character (never part of base64) as 0xFF, which
+ * no base64 alphabet holds either. Rules that look at the text (length, the 4-character header,
+ * the alphabet) therefore decide exactly as they do on the original string.
+ */
+export function writeToken(s: Slot, i: number, offset: number, token: unknown, domain: unknown, nowMs: number): number {
+  let flags = 0;
+  s.nows[i] = nowMs;
+  const row = i * 4;
+  s.table[row] = offset;
+  if (isWritableToken(token)) {
+    // The common case: pure ASCII, where UTF-8 is one byte per unit (the reservation makes the
+    // count exact). Anything else is rewritten as latin1 with every non-ASCII unit as 0xFF.
+    if (s.bytes.write(token, offset, 'utf8') !== token.length) s.bytes.write(token.replace(NON_ASCII, '\xff'), offset, 'latin1');
+    s.table[row + 1] = token.length;
+    offset += token.length;
+  } else {
+    flags |= INPUT_INVALID;
+    s.table[row + 1] = 0;
+  }
+  if (typeof domain === 'string') {
+    const written = s.bytes.write(domain, offset, 'utf8');
+    s.table[row + 2] = offset;
+    s.table[row + 3] = written;
+    offset += written;
+    flags |= INPUT_HAS_DOMAIN;
+  }
+  s.flags[i] = flags;
+  return offset;
+}
+
+const NON_ASCII = /[^\u0000-\u007f]/g;
+
+/** One token to put in a batch (packBatch). */
+interface BatchInput {
+  readonly token: unknown;
+  readonly domain?: string | null | undefined;
+  readonly nowMs: number;
+}
+
+/**
+ * Writes `inputs` into a new slot sized for them (or into `slot` when it is large enough) and
+ * returns it: the one way bench, tests, tools and scripts fill a slot, the same code the
+ * coordinator runs.
+ */
+export function packBatch(inputs: readonly BatchInput[], slot?: Slot): Slot {
+  let bytes = 0;
+  for (const input of inputs) bytes += textBytes(input.token, input.domain);
+  const s = slot && slot.capacity >= inputs.length && slot.bytesCapacity >= bytes ? slot : createSlot(Math.max(1, inputs.length), Math.max(64, bytes));
+  let offset = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    offset = writeToken(s, i, offset, input.token, input.domain, input.nowMs);
+  }
+  return s;
+}
+
+// ---- Inputs, as a worker reads them ----
+
+/** Token `i`'s text (one byte per UTF-16 unit, see writeToken), or null when it was not token text. */
+export function inputToken(s: Slot, i: number): string | null {
+  if (s.flags[i]! & INPUT_INVALID) return null;
+  const off = s.table[i * 4]!;
+  return s.bytes.toString('latin1', off, off + s.table[i * 4 + 1]!);
+}
+
+/** The domain or app name given with token `i`, if any. */
+export function inputDomain(s: Slot, i: number): string | undefined {
+  if ((s.flags[i]! & INPUT_HAS_DOMAIN) === 0) return undefined;
+  const off = s.table[i * 4 + 2]!;
+  return s.bytes.toString('utf8', off, off + s.table[i * 4 + 3]!);
+}
+
+// ---- Result records ----
+
+/** A record with status `code` and nothing else (a failure before both layers decrypted). */
+export function writeFailureRecord(s: Slot, i: number, code: number): void {
+  const rec = i * RECORD_BYTES;
+  s.recordBytes[rec] = code;
+  s.recordBytes[rec + 3] = 0;
+}
+
+/** The record of a token that decrypted fully, with status `code`; the raw UID goes at the token's text offset. */
+export function writeDecodedRecord(s: Slot, i: number, code: number, t: CheckedToken): void {
+  const rec = i * RECORD_BYTES;
+  s.recordBytes[rec] = code;
+  s.recordBytes[rec + 1] = t.version;
+  s.recordBytes[rec + 2] = identityCodeOf(t.identityType);
+  s.recordBytes[rec + 3] = RECORD_DECODED | (t.isClientSideGenerated ? RECORD_CSTG : 0);
+  s.recordI32[(rec >> 2) + REC_I32_SITE_ID] = t.siteId;
+  s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = t.establishedMs;
+  s.recordF64[(rec >> 3) + REC_F64_EXPIRY] = t.expiresMs;
+  s.recordF64[(rec >> 3) + REC_F64_GENERATED] = t.generatedMs ?? Number.NaN;
+  s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID] = t.masterKeyId;
+  s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID] = t.siteKeyId;
+  if (code === SUCCESS_CODE) {
+    // Always fits: a raw UID is shorter than its token text (see the layout above).
+    const tokenOff = s.table[i * 4]!;
+    s.uids.set(t.uidBytes, tokenOff);
+    s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET] = tokenOff;
+    s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH] = t.uidBytes.length;
+  }
+}
+
+/** Replaces the status of record `i` (rules the worker applies after the addon decoded it). */
+export function setRecordStatus(s: Slot, i: number, code: number): void {
+  s.recordBytes[i * RECORD_BYTES] = code;
+}
+
+/** The status code of record `i`. */
+export function recordStatusCode(s: Slot, i: number): number {
+  return s.recordBytes[i * RECORD_BYTES]!;
+}
+
+/**
+ * Fills `policy` with what rules 7-9 read of record `i` and returns true, or returns false when
+ * the record is a failure decided before both layers decrypted.
+ */
+export function readPolicyFields(s: Slot, i: number, policy: PolicyFields): boolean {
+  const rec = i * RECORD_BYTES;
+  const flags = s.recordBytes[rec + 3]!;
+  if ((flags & RECORD_DECODED) === 0) return false;
+  policy.expiresMs = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+  policy.generatedMs = s.recordBytes[rec + 1] === 2 ? undefined : s.recordF64[(rec >> 3) + REC_F64_GENERATED]!;
+  policy.siteId = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+  policy.isClientSideGenerated = (flags & RECORD_CSTG) !== 0;
+  return true;
+}
+
+const FAILURES: readonly DecryptionResult[] = STATUS_BY_CODE.map((status) => Object.freeze(failure(status)));
+
+/** Builds the result of record `i` (the worker has written it). */
+export function readResult(s: Slot, i: number): DecryptionResult {
+  const rec = i * RECORD_BYTES;
+  const code = s.recordBytes[rec]!;
+  const flags = s.recordBytes[rec + 3]!;
+  if ((flags & RECORD_DECODED) === 0) return { ...FAILURES[code]! };
+  const version = s.recordBytes[rec + 1]! as AdvertisingTokenVersion;
+  let uid: string | undefined;
+  if (code === SUCCESS_CODE) {
+    const u32 = rec >> 2;
+    const off = s.recordU32[u32 + REC_U32_UID_OFFSET]!;
+    const end = off + s.recordU32[u32 + REC_U32_UID_LENGTH]!;
+    // Straight from the shared region: the same encodings as rawUidText().
+    uid = version === 2 ? s.uids.toString('utf8', off, end) : s.uids.toString('base64', off, end);
+  }
+  return checkedResult(
+    STATUS_BY_CODE[code]!,
+    version,
+    identityTypeOf(s.recordBytes[rec + 2]!),
+    (flags & RECORD_CSTG) !== 0,
+    s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!,
+    s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+    s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
+    uid,
+  );
+}
+
+/**
+ * What record `i` of a token that decrypted says, for the token cache; `result` is its
+ * readResult(), whose `uid` (a fresh string made from the record's bytes) the cache may keep.
+ */
+export function readFindings(s: Slot, i: number, result: DecryptionResult): TokenFindings {
+  const rec = i * RECORD_BYTES;
+  const version = result.advertisingTokenVersion!;
+  return {
+    version,
+    identityType: result.identityType,
+    isClientSideGenerated: result.isClientSideGenerated!,
+    siteId: result.siteId!,
+    establishedMs: s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+    expiresMs: s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
+    generatedMs: version === 2 ? undefined : s.recordF64[(rec >> 3) + REC_F64_GENERATED]!,
+    uid: result.uid!,
+    masterKeyId: s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
+    siteKeyId: s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
+  };
+}
