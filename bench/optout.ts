@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BidstreamClient, FileOptOutStore, startLocalOperator } from '../dist/index.js';
 import { OptOutSet } from '../dist/optout/set.js';
-import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeRecord } from '../dist/optout/file/log.js';
+import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeCommit, encodeRecord } from '../dist/optout/file/format.js';
 
 export interface OptOutBenchRow {
   figure: string;
@@ -39,13 +39,13 @@ export interface OptOutBenchRow {
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-/** Writes `count` random opt-out records to a fresh log file (header from a real store). */
+/** Writes `count` random opt-out records to a fresh log file (header from a real store), in groups of 65,536 each closed by its commit. */
 async function writeLogFile(path: string, count: number, extra: readonly Buffer[] = []): Promise<void> {
   const store = await FileOptOutStore.open(path);
   await store.close();
   const fd = openSync(path, 'r+');
   const perChunk = 65_536;
-  const buf = Buffer.alloc(perChunk * LOG_RECORD_BYTES);
+  const buf = Buffer.alloc((perChunk + 1) * LOG_RECORD_BYTES);
   let position = LOG_HEADER_BYTES;
   const ms = Date.now();
   for (let done = 0; done < count; done += perChunk) {
@@ -55,8 +55,9 @@ async function writeLogFile(path: string, count: number, extra: readonly Buffer[
       const uid = done + i < extra.length ? extra[done + i]! : uids.subarray(i * 32, i * 32 + 32);
       encodeRecord(buf, i * LOG_RECORD_BYTES, uid, ms);
     }
-    writeSync(fd, buf, 0, n * LOG_RECORD_BYTES, position);
-    position += n * LOG_RECORD_BYTES;
+    encodeCommit(buf, n * LOG_RECORD_BYTES, position, n);
+    writeSync(fd, buf, 0, (n + 1) * LOG_RECORD_BYTES, position);
+    position += (n + 1) * LOG_RECORD_BYTES;
   }
   closeSync(fd);
 }
@@ -208,14 +209,19 @@ async function webhookRate(dir: string, seconds: number, connections: number): P
     }
   };
   await Promise.all(Array.from({ length: connections }, () => loop(performance.now() + 1000, false)));
-  const warm = statSync(path).size;
+  const fileRecords = async (): Promise<number> => {
+    const reader = await FileOptOutStore.open(path, { readOnly: true });
+    await reader.close();
+    return reader.fileRecords;
+  };
+  const warm = await fileRecords();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: connections }, () => loop(t0 + seconds * 1000, true)));
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
   child.kill('SIGTERM');
   await once(child, 'exit');
-  const stored = (statSync(path).size - warm) / LOG_RECORD_BYTES;
+  const stored = (await fileRecords()) - warm;
   return { perSec: acked / elapsed, acked, stored, other };
 }
 

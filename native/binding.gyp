@@ -9,6 +9,7 @@
         "src/addon.cc",
         "src/aes.cc",
         "src/batch.cc",
+        "src/file-lock.cc",
         "src/inline.cc",
         "src/snapshot.cc"
       ],

@@ -108,11 +108,14 @@ export {
   type BatchChannelMessage,
 } from './observability/channels.js';
 export type { CryptoBackend } from './native/backend.js';
-export type { OptOutStore, RawUidInput } from './optout/store.js';
-export { FileOptOutStore, DEFAULT_FILE_OPTOUT_STORE_OPTIONS, type FileOptOutStoreOptions } from './optout/file/store.js';
+export type { OptOutStore, OptOutStoreHealth, RawUidInput } from './optout/store.js';
+export { FileOptOutStore, DEFAULT_FILE_OPTOUT_STORE_OPTIONS, type FileOptOutStoreOptions, type FileOptOutStoreStats } from './optout/file/store.js';
 export { RedisOptOutStore, type RedisOptOutStoreStats } from './optout/redis/store.js';
 export { DEFAULT_REDIS_OPTOUT_STORE_OPTIONS, type RedisOptOutStoreOptions } from './optout/redis/options.js';
+export type { RedisDurability, RedisPersistence } from './optout/redis/persistence.js';
+export type { WarmStartCacheStats } from './optout/redis/cache.js';
 export { type OptOutStoreMetricsOptions } from './observability/optout-store-metrics.js';
+export { type OptOutWebhookMetricsOptions } from './observability/optout-webhook-metrics.js';
 export { OptOutSetView, type OptOutSetChange } from './optout/set.js';
 export { createOptOutHandler, type OptOutHandler, type OptOutHandlerStats } from './optout/webhook/handler.js';
 export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './optout/webhook/options.js';

@@ -6,6 +6,7 @@
 //   gcmDecrypt(key, blobs): (Buffer | null)[]   test seam: one prepared context, many openings
 //   benchGcmFloor(iterations, uidLength?): number   ns per v4 token of pure AES-GCM work
 //   opensslVersion: string
+//   lockFile(fd): number   flock(fd, LOCK_EX | LOCK_NB): 0, or the errno (-1: no flock here)
 //
 // Each thread that loads the addon (every Piscina worker) gets its own BatchDecoder and
 // InlineDecoder as instance data, so no state is shared between threads and no lock is taken on
@@ -18,6 +19,7 @@
 
 #include "base64.h"
 #include "batch.h"
+#include "file-lock.h"
 #include "inline.h"
 
 namespace uid2 {
@@ -348,6 +350,21 @@ napi_value BenchGcmFloorJs(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// lockFile(fd): the opt-out log writer's lock (file-lock.h). Needs no instance data: it only
+// passes a descriptor the caller owns to the kernel.
+napi_value LockFileJs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    return Throw(env, "lockFile(fd) needs a file descriptor (a non-negative integer)");
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, LockFileExclusive(fd), &result));
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   auto* inst = new Instance();
   if (!inst->decoder.Init()) {
@@ -375,6 +392,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"inlineStats", nullptr, InlineStats, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gcmDecrypt", nullptr, GcmDecrypt, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"benchGcmFloor", nullptr, BenchGcmFloorJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"lockFile", nullptr, LockFileJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"opensslVersion", nullptr, nullptr, nullptr, nullptr, version, napi_enumerable, nullptr},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -10,6 +10,7 @@ import { runKeys, type KeysCommandValues } from './keys-command.js';
 import { runMap, type MapCommandValues } from './map-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
 import { runOptOutBackfill, type OptOutBackfillValues } from './optout-backfill-command.js';
+import { runOptOutRepair } from './optout-repair-command.js';
 import { runOptOutServe, type OptOutServeValues } from './optout-serve-command.js';
 import { runToken, TOKEN_OPTIONS, type TokenCommandValues } from './token-command.js';
 
@@ -90,6 +91,11 @@ Commands:
             bad record of an answer is named on stderr and skipped (exit 3 at the end)
             --input FILE|- (one raw UID per line) --store FILE|redis://HOST:PORT/DB
             [--base-url URL --api-key KEY --secret-key SECRET] [--timeout MS]
+  optout repair FILE
+            Salvage a damaged opt-out file (one a receiver refuses): keep every
+            intact record, move the damaged bytes to FILE.damaged-<time>, say
+            what it did; a file with no damage is left alone. Stop the
+            receiver first (it holds the file)
 
 KEYS is either
   --keys FILE    a decrypted key response (JSON), or
@@ -174,10 +180,11 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
 
 async function runOptOut(values: Record<string, unknown>, positionals: string[]): Promise<void> {
   const [sub, ...extra] = positionals;
+  if (sub === 'repair') return runOptOutRepair(extra);
   if (extra.length > 0) throw new CliError(EXIT_USAGE, `optout ${sub} takes no further arguments, got "${extra[0]}"`);
   if (sub === 'serve') await runOptOutServe(values as OptOutServeValues);
   else if (sub === 'backfill') await runOptOutBackfill(values as OptOutBackfillValues);
-  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve or backfill' : `unknown optout subcommand "${sub}" (serve, backfill)`);
+  else throw new CliError(EXIT_USAGE, sub === undefined ? 'optout needs a subcommand: serve, backfill or repair' : `unknown optout subcommand "${sub}" (serve, backfill, repair)`);
 }
 
 async function main(argv: string[]): Promise<void> {

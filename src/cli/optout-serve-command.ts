@@ -101,7 +101,7 @@ export async function runOptOutServe(values: OptOutServeValues): Promise<void> {
       `optout serve needs a bearer token: --token T or ${ENV_OPTOUT_TOKEN} (the UID2 service sends it as Authorization: Bearer T); --allow-unauthenticated accepts opt-outs from anyone who can reach the port`,
     );
   }
-  const store = await openStoreForCli(values.store, false);
+  const store = await openStoreForCli(values.store, false, logger);
   const handler = createOptOutHandler(store, handlerOptions);
   const server = createServer(
     {

@@ -54,6 +54,12 @@ export interface NativeAddon {
   gcmDecrypt(key: Uint8Array, blobs: readonly Uint8Array[]): (Buffer | null)[];
   /** Mean nanoseconds of the two GCM decryptions of one v4 token with prepared contexts. */
   benchGcmFloor(iterations: number, uidLength?: number): number;
+  /**
+   * `flock(fd, LOCK_EX | LOCK_NB)` (native/src/file-lock.h): 0 when taken, else the errno
+   * (EWOULDBLOCK: another open file description holds it), -1 where there is no flock. The opt-out
+   * log's writer lock (src/optout/file/lock.ts); closing the descriptor releases it.
+   */
+  lockFile(fd: number): number;
   /** The OpenSSL the addon runs on (Node's own). */
   readonly opensslVersion: string;
 }

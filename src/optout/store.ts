@@ -8,6 +8,16 @@ import type { OptOutSetChange } from './set.js';
 /** A raw UID as the store takes it: standard base64 text, or its 32 or 33 bytes. */
 export type RawUidInput = string | Uint8Array;
 
+/** Whether a store can make opt-outs durable now (what the webhook receiver's /healthz answers). */
+export interface OptOutStoreHealth {
+  ok: boolean;
+  /**
+   * Why not, for an operator: an errno code (`ENOSPC`, `EIO`), a `UID2_ERR_*` code, `closed` or
+   * `disconnected`; null when ok. Never a path, a credential or a raw UID.
+   */
+  reason: string | null;
+}
+
 export interface OptOutStore {
   /**
    * Records that `rawUid` opted out at `optedOutMs` (Unix ms); resolves once the opt-out is
@@ -29,6 +39,12 @@ export interface OptOutStore {
    * `superseded`: fetch `snapshot()` again then.
    */
   snapshot(): SharedArrayBuffer;
+  /**
+   * Whether the store can make opt-outs durable now: false after its last write failed (until
+   * one succeeds), while its backend is unreachable, or once closed. Optional: a store without
+   * it counts as healthy.
+   */
+  health?(): OptOutStoreHealth;
   /** Finishes pending writes, then releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -16,19 +16,21 @@ export class RedisServer {
   port = 0;
   #child: ChildProcess | undefined;
   readonly #appendfsync: string;
+  readonly #appendonly: boolean;
 
-  private constructor(dir: string, appendfsync: string) {
+  private constructor(dir: string, appendfsync: string, appendonly: boolean) {
     this.dir = dir;
     this.#appendfsync = appendfsync;
+    this.#appendonly = appendonly;
   }
 
-  /** Starts a server; throws (with redis-server's output) when it cannot. */
-  static async start(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
+  /** Starts a server (AOF on unless `appendonly: false`); throws (with redis-server's output) when it cannot. */
+  static async start(options: { appendfsync?: 'always' | 'everysec'; appendonly?: boolean } = {}): Promise<RedisServer> {
     const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (found.error || found.status !== 0) {
       throw new Error('redis-server is not installed: apt-get install -y redis-server (the Redis tests never skip)');
     }
-    const server = new RedisServer(mkdtempSync(join(tmpdir(), 'uid2-redis-')), options.appendfsync ?? 'always');
+    const server = new RedisServer(mkdtempSync(join(tmpdir(), 'uid2-redis-')), options.appendfsync ?? 'always', options.appendonly ?? true);
     server.port = await freePort();
     await server.restart();
     return server;
@@ -45,7 +47,7 @@ export class RedisServer {
   /** (Re)starts the server on the same port and directory (the AOF is replayed). */
   async restart(): Promise<void> {
     if (this.#child) throw new Error('redis-server is already running');
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', this.#appendfsync, '--save', '', '--daemonize', 'no', '--protected-mode', 'no'];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', this.#appendonly ? 'yes' : 'no', '--appendfsync', this.#appendfsync, '--save', '', '--daemonize', 'no', '--protected-mode', 'no'];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     await new Promise<void>((resolve, reject) => {

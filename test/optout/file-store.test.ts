@@ -1,5 +1,4 @@
-/** The file opt-out store: durable adds, reload, torn-tail recovery, damage refused, compaction, locking. */
-import { spawnSync } from 'node:child_process';
+/** The file opt-out store: durable adds, reload, torn-tail recovery, damage refused, compaction, locking (more in log-recovery, write-failures and writer-lock tests). */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, OptOutClosedError, OptOutCorruptError, OptOutLockedError, OptOutWriteError } from '../../src/errors.js';
 import { DEFAULT_FILE_OPTOUT_STORE_OPTIONS, FileOptOutStore } from '../../src/optout/file/store.js';
-import { LOG_HEADER_BYTES, LOG_RECORD_BYTES } from '../../src/optout/file/log.js';
+import { LOG_HEADER_BYTES, LOG_RECORD_BYTES } from '../../src/optout/file/format.js';
 
 let dir: string;
 let path: string;
@@ -31,10 +30,9 @@ async function filled(count: number): Promise<string[]> {
 describe('FileOptOutStore', () => {
   it('records opt-outs durably and finds them all after reopening, with their times', async () => {
     const list = await filled(1000);
-    expect(statSync(path).size).toBe(LOG_HEADER_BYTES + 1000 * LOG_RECORD_BYTES);
     const store = await FileOptOutStore.open(path);
     expect(store.size).toBe(1000);
-    expect(store.loadReport).toEqual({ records: 1000, tornTailBytes: 0 });
+    expect(store.loadReport).toEqual({ records: 1000, tornTailBytes: 0, damagedBytes: 0, damagedRanges: 0, damaged: [] });
     list.forEach((u, i) => {
       expect(store.has(u)).toBe(true);
       expect(store.optedOutSince(u)).toBe(T + i * 1000);
@@ -73,35 +71,57 @@ describe('FileOptOutStore', () => {
     await expect(store.add(uid(), T)).rejects.toBeInstanceOf(OptOutClosedError);
   });
 
-  it('cuts a torn tail (a partial record, a half-written group with a bad record) and keeps every complete record before it', async () => {
+  it('cuts a torn tail (a partial record, a half-written last group) and keeps every complete record before it', async () => {
     const list = await filled(100);
+    const clean = statSync(path).size;
     appendFileSync(path, randomBytes(30)); // a partial record
     let store = await FileOptOutStore.open(path);
-    expect(store.loadReport).toEqual({ records: 100, tornTailBytes: 30 });
+    expect(store.loadReport).toEqual({ records: 100, tornTailBytes: 30, damagedBytes: 0, damagedRanges: 0, damaged: [] });
     expect(list.every((u) => store.has(u))).toBe(true);
     await store.close();
-    expect(statSync(path).size).toBe(LOG_HEADER_BYTES + 100 * LOG_RECORD_BYTES);
+    expect(statSync(path).size).toBe(clean);
 
-    // The last group: one record never reached the disk (zeros), the ones after it did.
+    // The last group (5 records and its commit, one write): from its third record on, nothing
+    // reached the disk (zeros), as a power loss can leave it.
     const good = await FileOptOutStore.open(path);
     const later = Array.from({ length: 5 }, uid);
-    for (const u of later) await good.add(u, T);
+    // The first add is written alone; the five queued behind its fdatasync go out as one group.
+    const first = uid();
+    await Promise.all([good.add(first, T), ...later.map((u) => good.add(u, T))]);
     await good.close();
+    const groupAt = clean + 2 * LOG_RECORD_BYTES;
+    expect(statSync(path).size).toBe(groupAt + 6 * LOG_RECORD_BYTES);
     const fd = openSync(path, 'r+');
-    writeSync(fd, Buffer.alloc(LOG_RECORD_BYTES), 0, LOG_RECORD_BYTES, LOG_HEADER_BYTES + 102 * LOG_RECORD_BYTES);
+    writeSync(fd, Buffer.alloc(4 * LOG_RECORD_BYTES), 0, 4 * LOG_RECORD_BYTES, groupAt + 2 * LOG_RECORD_BYTES);
     closeSync(fd);
     store = await FileOptOutStore.open(path);
-    expect(store.loadReport).toEqual({ records: 102, tornTailBytes: 3 * LOG_RECORD_BYTES });
+    expect(store.loadReport).toEqual({ records: 103, tornTailBytes: 4 * LOG_RECORD_BYTES, damagedBytes: 0, damagedRanges: 0, damaged: [] });
+    expect(store.has(first)).toBe(true);
     expect(list.every((u) => store.has(u))).toBe(true);
     expect(later.map((u) => store.has(u))).toEqual([true, true, false, false, false]);
-    // The file takes new opt-outs right after the cut.
+    // The file takes new opt-outs right after the cut (the two kept records committed first).
     const next = uid();
     await store.add(next, T);
     await store.close();
     store = await FileOptOutStore.open(path);
     expect(store.has(next)).toBe(true);
     expect(store.loadReport.tornTailBytes).toBe(0);
+    expect(later.slice(0, 2).every((u) => store.has(u))).toBe(true);
     await store.close();
+  });
+
+  it('refuses zeros inside a group that has its commit, even the last one: never cuts a complete group', async () => {
+    const store = await FileOptOutStore.open(path);
+    await store.add(uid(), T);
+    const groupAt = statSync(path).size;
+    const group = Array.from({ length: 5 }, uid);
+    await Promise.all([store.add(uid(), T), ...group.map((u) => store.add(u, T))]);
+    await store.close();
+    const zeroAt = groupAt + 4 * LOG_RECORD_BYTES;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(LOG_RECORD_BYTES), 0, LOG_RECORD_BYTES, zeroAt);
+    closeSync(fd);
+    await expect(FileOptOutStore.open(path)).rejects.toMatchObject({ code: 'UID2_ERR_OPTOUT_CORRUPT', offset: zeroAt });
   });
 
   it('refuses a file damaged before its last write group instead of dropping opt-outs', async () => {
@@ -109,10 +129,12 @@ describe('FileOptOutStore', () => {
     const fd = openSync(path, 'r+');
     writeSync(fd, Buffer.of(0xff), 0, 1, LOG_HEADER_BYTES + 10 * LOG_RECORD_BYTES + 20); // flips a UID byte: bad checksum
     closeSync(fd);
-    const error = await FileOptOutStore.open(path, { maxGroupRecords: 64 }).catch((e: unknown) => e);
+    const size = statSync(path).size;
+    const error = await FileOptOutStore.open(path).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OptOutCorruptError);
     expect((error as OptOutCorruptError).offset).toBe(LOG_HEADER_BYTES + 10 * LOG_RECORD_BYTES);
-    expect(statSync(path).size).toBe(LOG_HEADER_BYTES + 200 * LOG_RECORD_BYTES);
+    expect((error as OptOutCorruptError).message).toContain('uid2-engine optout repair');
+    expect(statSync(path).size).toBe(size);
   });
 
   it('refuses a file that is not an opt-out file, and recovers one whose header write was torn', async () => {
@@ -135,7 +157,8 @@ describe('FileOptOutStore', () => {
     const after = uid();
     await store.add(after, T);
     await store.close();
-    expect(statSync(path).size).toBe(LOG_HEADER_BYTES + 51 * LOG_RECORD_BYTES);
+    // 50 records and the compaction's commit, then the add and its commit.
+    expect(statSync(path).size).toBe(LOG_HEADER_BYTES + 53 * LOG_RECORD_BYTES);
     const reopened = await FileOptOutStore.open(path);
     list.forEach((u, i) => expect(reopened.optedOutSince(u)).toBe(i < 20 ? T : T + 10_000));
     expect(reopened.has(after)).toBe(true);
@@ -153,7 +176,7 @@ describe('FileOptOutStore', () => {
     await reopened.close();
   });
 
-  it('lets one live process write, takes over the lock of a dead one, and lets readers in', async () => {
+  it('lets one writer in (a second open is refused) and readers beside it; an old-style .lock file means nothing', async () => {
     const store = await FileOptOutStore.open(path);
     await expect(FileOptOutStore.open(path)).rejects.toBeInstanceOf(OptOutLockedError);
     const u = uid();
@@ -165,11 +188,11 @@ describe('FileOptOutStore', () => {
     await reader.close();
     await store.close();
 
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    writeFileSync(`${path}.lock`, `${dead.stdout}\n`);
+    // Earlier versions locked with <file>.lock holding a pid; this one's live pid is ignored now.
+    writeFileSync(`${path}.lock`, `${process.pid}\n`);
     const again = await FileOptOutStore.open(path);
-    expect(readFileSync(`${path}.lock`, 'utf8').trim()).toBe(String(process.pid));
     expect(again.has(u)).toBe(true);
+    expect(readFileSync(`${path}.lock`, 'utf8').trim()).toBe(String(process.pid));
     await again.close();
   });
 

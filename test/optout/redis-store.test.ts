@@ -197,10 +197,13 @@ describe('RedisOptOutStore', () => {
       expect(follower.has(before)).toBe(true);
       await until(() => follower.stats(), (s) => !s.connected && s.errors > 0, 'the follower to notice the outage');
       expect(writer.stats().writeErrors).toBeGreaterThanOrEqual(1);
+      expect(writer.health().ok).toBe(false);
+      expect(writer.stats().healthy).toBe(false);
 
       await redis.restart();
       const after = await until(() => hook(during), (r) => r.status === 200, 'the receiver to take writes again');
       expect(after.status).toBe(200);
+      expect(writer.health()).toEqual({ ok: true, reason: null });
       await until(() => follower.has(during), Boolean, 'the follower to catch up');
       const s = follower.stats();
       expect(s.connected).toBe(true);
@@ -286,6 +289,8 @@ describe('Redis store options and loading', () => {
       [{ maxBackoffMs: 0 }, 'options.maxBackoffMs must be a positive integer no larger than 60000'],
       [{ connectTimeoutMs: 0 }, 'options.connectTimeoutMs must be a positive integer no larger than 600000'],
       [{ writeTimeoutMs: 0 }, 'options.writeTimeoutMs must be a positive integer no larger than 600000'],
+      [{ onNoPersistence: 'ignore' }, "options.onNoPersistence must be 'warn' or 'refuse'"],
+      [{ logger: {} }, 'options.logger must have info, warn, error and debug functions'],
     ];
     for (const [options, message] of cases) expect(() => validateRedisOptOutStoreOptions(options), message).toThrow(new InvalidArgumentError(message));
   });

@@ -119,8 +119,9 @@ describe('uid2-engine optout serve', () => {
   });
 
   it('answers 503 once the disk refuses writes, never 200 for an opt-out it did not store; restarts clean', async () => {
-    // 8 KiB file-size limit: about 170 records. SIGXFSZ ignored, so writes fail with EFBIG.
-    const { child, url, stderr } = await startServe(['--port', '0', '--allow-unauthenticated'], "trap '' XFSZ; ulimit -f 8");
+    // 16 KiB file-size limit: about 170 opt-outs delivered one at a time (each a record and its
+    // commit). SIGXFSZ ignored, so writes fail with EFBIG.
+    const { child, url, stderr } = await startServe(['--port', '0', '--allow-unauthenticated'], "trap '' XFSZ; ulimit -f 16");
     const uids = Array.from({ length: 260 }, () => randomBytes(32).toString('base64'));
     const statuses: number[] = [];
     for (const u of uids) statuses.push(await deliver(url, u));

@@ -153,6 +153,67 @@ describe('createOptOutHandler', () => {
     expect(handler.stats.failed).toBe(1);
   });
 
+  it('/healthz (no token) says whether the store can take opt-outs; a store without health() is judged by its last add', async () => {
+    await serve({ path: '/optout', token: 'secret' });
+    const health = async (): Promise<[number, unknown]> => {
+      const r = await fetch(`${base}/healthz`);
+      return [r.status, await r.json()];
+    };
+    expect(await health()).toEqual([200, { status: 'ok' }]);
+    expect((await raw('HEAD', '/healthz')).status).toBe(200);
+    expect((await raw('POST', '/healthz')).status).toBe(404);
+    await store.close();
+    expect(await health()).toEqual([503, { status: 'failing', reason: 'closed' }]);
+
+    // A store of one's own, without health(): failing after a failed add, ok after a good one.
+    let fail = true;
+    const custom = {
+      add: async () => {
+        if (fail) throw Object.assign(new Error('nope'), { code: 'EIO' });
+        return 'added' as const;
+      },
+      has: () => false,
+      optedOutSince: () => undefined,
+      size: 0,
+      snapshot: () => new SharedArrayBuffer(64),
+      close: async () => {},
+    };
+    const own = createOptOutHandler(custom, { healthPath: '/ready' });
+    expect(own.health()).toEqual({ ok: true, reason: null });
+    const second = createServer(own);
+    await new Promise<void>((r) => second.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(second.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${url}/x?${q(uid(), NOW_S)}`)).status).toBe(503);
+      expect(own.health()).toEqual({ ok: false, reason: 'EIO' });
+      expect((await fetch(`${url}/ready`)).status).toBe(503);
+      expect((await fetch(`${url}/healthz?${q(uid(), NOW_S)}`)).status).toBe(503); // not the health path here: a delivery
+      fail = false;
+      expect((await fetch(`${url}/x?${q(uid(), NOW_S)}`)).status).toBe(200);
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+    } finally {
+      await new Promise<void>((r) => second.close(() => r()));
+    }
+  });
+
+  it('metrics: handler.metrics() on a registry, and GET metricsPath with the handler\'s and the store\'s figures', async () => {
+    const { Registry } = await import('prom-client');
+    await serve({ path: '/optout', metricsPath: '/metrics' });
+    expect((await fetch(`${base}/optout?${q(uid(), NOW_S)}`)).status).toBe(200);
+    expect((await fetch(`${base}/optout?identity=bad&timestamp=1`)).status).toBe(400);
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('uid2_optout_webhook_deliveries_total{outcome="recorded"} 1');
+    expect(text).toContain('uid2_optout_webhook_deliveries_total{outcome="rejected"} 1');
+    expect(text).toContain('uid2_optout_webhook_healthy 1');
+    expect(text).toContain('uid2_optout_size 1');
+    expect(text).toContain('uid2_optout_writes_total 1');
+    const registry = new Registry();
+    await handler.metrics(registry, { prefix: 'hook_' });
+    expect(await registry.getSingleMetricAsString('hook_deliveries_total')).toContain('hook_deliveries_total{outcome="failed"} 0');
+  });
+
   it('serves every path when options.path is null (a router chose it) and validates its options', async () => {
     await serve({});
     expect((await fetch(`${base}/anything/here?${q(uid(), NOW_S)}`)).status).toBe(200);
@@ -163,6 +224,12 @@ describe('createOptOutHandler', () => {
     expect(() => createOptOutHandler(store, { token: 'has space' })).toThrow('options.token must be printable ASCII without spaces, or null');
     expect(() => createOptOutHandler(store, { maxBodyBytes: 0 })).toThrow('options.maxBodyBytes must be a positive integer');
     expect(() => createOptOutHandler(store, 5 as never)).toThrow('options must be an object');
+    expect(() => createOptOutHandler(store, { healthPath: 'healthz' })).toThrow('options.healthPath must be a path starting with "/" (no query), or null');
+    expect(() => createOptOutHandler(store, { path: '/a', metricsPath: '/a' })).toThrow('options.path, options.healthPath and options.metricsPath must differ');
+    expect(() => createOptOutHandler(store, { failureLogIntervalMs: -1 })).toThrow('options.failureLogIntervalMs must be a non-negative integer no larger than 86400000');
+    expect(DEFAULT_OPTOUT_HANDLER_OPTIONS).toMatchObject({ healthPath: '/healthz', metricsPath: null, failureLogIntervalMs: 10_000 });
+    // With path null, /healthz is still the health path.
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect(() => createOptOutHandler(null as never)).toThrow('store must be an OptOutStore');
   });
 });

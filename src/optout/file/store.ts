@@ -6,16 +6,19 @@
  * every opt-out a caller saw acknowledged survives one.
  */
 import { InvalidArgumentError } from '../../errors.js';
+import type { MetricsRegistry } from '../../observability/metrics.js';
+import { registerOptOutStoreMetrics, type OptOutStoreMetricsOptions } from '../../observability/optout-store-metrics.js';
 import { integerOption } from '../../util/integer-option.js';
-import { OptOutLog, type LogLoadReport } from './log.js';
+import { OptOutLog, type LogLoadReport, type LogWriteStats } from './log.js';
 import { OptOutSet, type OptOutSetChange } from '../set.js';
 import { isRawUidBytes, parseRawUid } from '../raw-uid.js';
-import type { OptOutStore, RawUidInput } from '../store.js';
+import type { OptOutStore, OptOutStoreHealth, RawUidInput } from '../store.js';
 import { isOptOutMs, toOptOutSeconds } from '../time.js';
 
 export interface FileOptOutStoreOptions {
   /**
-   * Open without writing: no lock, adds rejected, a torn tail skipped but left for the writer.
+   * Open without writing: no lock, adds rejected, a torn tail skipped but left for the writer,
+   * damage skipped (every intact record around it loaded; `loadReport` says what was skipped).
    * For processes that only check (e.g. `decrypt --optout-store`). Default false.
    */
   readOnly?: boolean;
@@ -54,10 +57,18 @@ function uidBytes(rawUid: RawUidInput): Uint8Array | null {
   return rawUid instanceof Uint8Array && isRawUidBytes(rawUid) ? rawUid : null;
 }
 
+/** What `FileOptOutStore.stats()` reports. */
+export interface FileOptOutStoreStats extends LogWriteStats {
+  /** Opted-out raw UIDs held. */
+  size: number;
+  /** Records in the file, duplicates included. */
+  fileRecords: number;
+}
+
 /** The local file opt-out store. Open it with `FileOptOutStore.open(path)`. */
 export class FileOptOutStore implements OptOutStore {
   readonly path: string;
-  /** What loading the file found (records read, torn tail cut). */
+  /** What loading the file found (records read, torn tail cut, damage a read-only open skipped). */
   readonly loadReport: LogLoadReport;
   readonly #log: OptOutLog;
   readonly #set: OptOutSet;
@@ -72,9 +83,11 @@ export class FileOptOutStore implements OptOutStore {
 
   /**
    * Opens (or creates) the store at `path` and loads it.
-   * @throws InvalidArgumentError for bad options; OptOutLockedError when another live process
-   *   writes the file; OptOutCorruptError when it is damaged beyond a torn tail; the file
-   *   system's error (e.g. ENOENT for a missing file opened read-only)
+   * @throws InvalidArgumentError for bad options; OptOutLockedError when another open holds the
+   *   file for writing; NativeUnavailableError for a writer without the native addon (its file
+   *   lock); OptOutCorruptError when a writer finds damage beyond a torn last write (its
+   *   `offset`; `uid2-engine optout repair FILE` salvages); the file system's error (e.g. ENOENT
+   *   for a missing file opened read-only)
    */
   static async open(path: string, options?: FileOptOutStoreOptions): Promise<FileOptOutStore> {
     if (typeof path !== 'string' || path === '') throw new InvalidArgumentError('path must be a non-empty string');
@@ -152,6 +165,29 @@ export class FileOptOutStore implements OptOutStore {
       written.add(uid, seconds);
       return ms;
     });
+  }
+
+  /** How writes have gone, with the sizes. */
+  stats(): FileOptOutStoreStats {
+    return { ...this.#log.stats(), size: this.#set.size, fileRecords: this.#log.records };
+  }
+
+  health(): OptOutStoreHealth {
+    if (this.#closed) return { ok: false, reason: 'closed' };
+    const s = this.#log.stats();
+    return s.healthy ? { ok: true, reason: null } : { ok: false, reason: s.lastError ?? 'read-only' };
+  }
+
+  /**
+   * Registers Prometheus metrics read from `stats()` (`uid2_optout_size`, `_healthy`,
+   * `_writes_total`, `_write_errors_total`) on `register` (default: prom-client's global
+   * registry). Needs the optional peer dependency prom-client.
+   */
+  metrics(register?: MetricsRegistry, options?: OptOutStoreMetricsOptions): Promise<void> {
+    return registerOptOutStoreMetrics(() => {
+      const s = this.stats();
+      return { size: s.size, healthy: s.healthy, writes: s.written, writeErrors: s.failed };
+    }, register, options);
   }
 
   async close(): Promise<void> {

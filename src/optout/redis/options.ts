@@ -3,6 +3,7 @@
  * apart from the store so its file stays about the sync protocol.
  */
 import { InvalidArgumentError } from '../../errors.js';
+import { resolveLogger, type Logger } from '../../observability/logger.js';
 import { integerOption } from '../../util/integer-option.js';
 
 export interface RedisOptOutStoreOptions {
@@ -35,9 +36,20 @@ export interface RedisOptOutStoreOptions {
   connectTimeoutMs?: number;
   /** An add waiting longer than this for Redis is rejected (the webhook answers 503), ms. Default 5000. */
   writeTimeoutMs?: number;
+  /**
+   * What `open` does when Redis would lose acknowledged opt-outs on a restart (`appendonly no`)
+   * or its persistence cannot be read (CONFIG and INFO refused): `'warn'` logs it (and
+   * `store.persistence` says it); `'refuse'` fails the open with OptOutRedisError. Default `'warn'`.
+   */
+  onNoPersistence?: 'warn' | 'refuse';
+  /**
+   * A pino-compatible logger for the persistence check and warm-start cache failures (logged once
+   * per interval; never a raw UID or a credential). Default: silent.
+   */
+  logger?: Logger;
 }
 
-export const DEFAULT_REDIS_OPTOUT_STORE_OPTIONS: Readonly<Required<RedisOptOutStoreOptions>> = Object.freeze({
+export const DEFAULT_REDIS_OPTOUT_STORE_OPTIONS: Readonly<Required<Omit<RedisOptOutStoreOptions, 'logger'>>> = Object.freeze({
   keyPrefix: '{uid2:optout}',
   cacheFile: null,
   streamMaxLen: 1_000_000,
@@ -47,13 +59,14 @@ export const DEFAULT_REDIS_OPTOUT_STORE_OPTIONS: Readonly<Required<RedisOptOutSt
   maxBackoffMs: 2000,
   connectTimeoutMs: 5000,
   writeTimeoutMs: 5000,
+  onNoPersistence: 'warn',
 });
 
-export type ResolvedRedisOptOutStoreOptions = Required<RedisOptOutStoreOptions>;
+export type ResolvedRedisOptOutStoreOptions = Required<Omit<RedisOptOutStoreOptions, 'logger'>> & { logger: Logger };
 
 export function validateRedisOptOutStoreOptions(options: unknown): ResolvedRedisOptOutStoreOptions {
   const d = DEFAULT_REDIS_OPTOUT_STORE_OPTIONS;
-  if (options === undefined || options === null) return { ...d };
+  if (options === undefined || options === null) return { ...d, logger: resolveLogger(undefined, 'options.logger', 'uid2-optout-redis') };
   if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('options must be an object');
   const o = options as Record<string, unknown>;
   const keyPrefix = o['keyPrefix'] ?? d.keyPrefix;
@@ -64,9 +77,13 @@ export function validateRedisOptOutStoreOptions(options: unknown): ResolvedRedis
   if (cacheFile !== null && (typeof cacheFile !== 'string' || cacheFile === '')) {
     throw new InvalidArgumentError('options.cacheFile must be a non-empty string (a file path) or null');
   }
+  const onNoPersistence = o['onNoPersistence'] ?? d.onNoPersistence;
+  if (onNoPersistence !== 'warn' && onNoPersistence !== 'refuse') throw new InvalidArgumentError(`options.onNoPersistence must be 'warn' or 'refuse'`);
   return {
     keyPrefix,
     cacheFile,
+    onNoPersistence,
+    logger: resolveLogger(o['logger'], 'options.logger', 'uid2-optout-redis'),
     streamMaxLen: integerOption(o['streamMaxLen'], 'options.streamMaxLen', d.streamMaxLen, 1_000_000_000),
     loadBatch: integerOption(o['loadBatch'], 'options.loadBatch', d.loadBatch, 1_000_000),
     readBatch: integerOption(o['readBatch'], 'options.readBatch', d.readBatch, 1_000_000),

@@ -17,21 +17,28 @@
  * id. Taking the position before the scan makes the two overlap rather than leave a gap;
  * applying an opt-out twice changes nothing. Raw UIDs travel as their 32 or 33 bytes, times as
  * decimal Unix ms, in both; anything else read from Redis is skipped and counted.
+ *
+ * The local set never depends on the warm-start cache file (cache.ts): it is filled from it at
+ * start when the file opens, and the file is written behind it; a file that fails is counted,
+ * logged and worked around, never a reason to stop following. What Redis's persistence makes of
+ * an acknowledged write is checked at open (persistence.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../../errors.js';
 import type { MetricsRegistry } from '../../observability/metrics.js';
 import { registerOptOutStoreMetrics, type OptOutStoreMetricsOptions } from '../../observability/optout-store-metrics.js';
-import { FileOptOutStore } from '../file/store.js';
-import type { OptOutSetChange } from '../set.js';
+import { failureCode } from '../../util/failure-code.js';
+import { OptOutSet, type OptOutSetChange } from '../set.js';
 import { isRawUidBytes, parseRawUid } from '../raw-uid.js';
+import { WarmStartCache, type WarmStartCacheStats } from './cache.js';
 import { loadRedisClient } from './client.js';
-import { CachedOptOutSet, MemoryOptOutSet, type LocalOptOutSet } from './local-set.js';
+import { LocalOptOutSet } from './local-set.js';
 import { describeRedisUrl, validateRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './options.js';
-import { STREAM_START_ID, isStreamId, readCachePosition, streamIdMs, writeCachePosition } from './position.js';
-import type { OptOutStore, RawUidInput } from '../store.js';
-import { isOptOutMs } from '../time.js';
+import { describeRedisPersistence, readRedisPersistence, type RedisPersistence } from './persistence.js';
+import { STREAM_START_ID, isStreamId, streamIdMs } from './position.js';
+import type { OptOutStore, OptOutStoreHealth, RawUidInput } from '../store.js';
+import { isOptOutMs, toOptOutSeconds } from '../time.js';
 
 /** KEYS: set, log. ARGV: uid bytes, ms, stream max length. Returns 0 unchanged, 1 added, 2 earlier. */
 const ADD_SCRIPT = `
@@ -55,8 +62,10 @@ type SyncState = 'start' | 'check' | 'load' | 'follow';
 
 /** What `RedisOptOutStore.stats()` reports. */
 export interface RedisOptOutStoreStats {
-  /** The follower's connection is up and its last read succeeded. */
+  /** The follower's connection to Redis is up and its last read from Redis succeeded (nothing else counts). */
   connected: boolean;
+  /** The store can take opt-outs now: the writer's connection is up, its last add did not fail, persistence not refused. */
+  healthy: boolean;
   /** Opt-outs in the local set. */
   size: number;
   /**
@@ -85,6 +94,10 @@ export interface RedisOptOutStoreStats {
   lastError: string | null;
   /** Entries read from Redis that were not a raw UID and a time (skipped). */
   malformed: number;
+  /** The warm-start cache file (never a reason for the fields above to change). */
+  cache: WarmStartCacheStats;
+  /** What Redis's persistence makes of an acknowledged opt-out, or null before Redis was reached. */
+  persistence: RedisPersistence | null;
 }
 
 /** The Redis-backed fleet opt-out store. Open it with `RedisOptOutStore.open('redis://HOST:PORT/DB')`. */
@@ -95,6 +108,9 @@ export class RedisOptOutStore implements OptOutStore {
   readonly #writer: Redis & AddCommand;
   readonly #reader: Redis;
   readonly #local: LocalOptOutSet;
+  readonly #cache: WarmStartCache | null;
+  /** Why the cache file could not be opened, or null. */
+  readonly #cacheUnavailable: string | null;
   readonly #keys: { set: string; log: string; epoch: string };
   #state: SyncState = 'start';
   #position = STREAM_START_ID;
@@ -103,29 +119,37 @@ export class RedisOptOutStore implements OptOutStore {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #positionTimer: NodeJS.Timeout | undefined;
-  #positionDirty = false;
   #saving: Promise<void> = Promise.resolve();
+  #persistence: RedisPersistence | null = null;
+  /** Set when Redis would lose acknowledged writes and `onNoPersistence` is 'refuse': adds are refused. */
+  #refusal: string | null = null;
+  /** The last add failed, and the writer has not reconnected since. */
+  #writeFailing: string | null = null;
   #caughtUp = false;
   #lastCaughtUpMs = Date.now();
   readonly #s = { connected: false, lastSyncMs: null as number | null, lastEntryDelayMs: null as number | null, applied: 0, reloads: 0, writes: 0, writeErrors: 0, errors: 0, lastError: null as string | null, malformed: 0 };
 
-  private constructor(target: string, o: ResolvedRedisOptOutStoreOptions, writer: Redis & AddCommand, reader: Redis, local: LocalOptOutSet) {
+  private constructor(target: string, o: ResolvedRedisOptOutStoreOptions, writer: Redis & AddCommand, reader: Redis, local: LocalOptOutSet, cache: WarmStartCache | null, cacheUnavailable: string | null) {
     this.target = target;
     this.#o = o;
     this.#writer = writer;
     this.#reader = reader;
     this.#local = local;
+    this.#cache = cache;
+    this.#cacheUnavailable = cacheUnavailable;
     this.#keys = { set: `${o.keyPrefix}:set`, log: `${o.keyPrefix}:log`, epoch: `${o.keyPrefix}:epoch` };
   }
 
   /**
-   * Connects to Redis at `url` (`redis://[user:password@]HOST:PORT/DB`, or `rediss://`), loads
-   * the whole set (or, with `cacheFile`, the cache plus the stream since its position) and starts
-   * following. With a cache, an unreachable Redis is not fatal: the store starts from the cache
-   * and catches up once Redis answers.
+   * Connects to Redis at `url` (`redis://[user:password@]HOST:PORT/DB`, or `rediss://`), checks
+   * what its persistence makes of an acknowledged write (`persistence`; warns, or refuses with
+   * `onNoPersistence: 'refuse'`), loads the whole set (or, with `cacheFile`, the cache plus the
+   * stream since its position) and starts following. With a cache, an unreachable Redis is not
+   * fatal: the store starts from the cache and catches up once Redis answers. A cache file that
+   * cannot be opened (locked by another process, damaged, unwritable) is logged and skipped.
    * @throws InvalidArgumentError for a bad URL or options; ConfigError when ioredis is not
-   *   installed; OptOutRedisError when Redis cannot be loaded from and there is no cache; the
-   *   cache file's errors (e.g. OptOutLockedError)
+   *   installed; OptOutRedisError when Redis cannot be loaded from and there is no usable cache,
+   *   or when it would lose acknowledged writes on a restart and `onNoPersistence` is 'refuse'
    */
   static async open(url: string, options?: RedisOptOutStoreOptions): Promise<RedisOptOutStore> {
     if (typeof url !== 'string') throw new InvalidArgumentError('url must be a redis://HOST:PORT/DB URL');
@@ -145,7 +169,6 @@ export class RedisOptOutStore implements OptOutStore {
     const writer = new RedisClient(url, { ...common, commandTimeout: o.writeTimeoutMs, enableAutoPipelining: true }) as Redis & AddCommand;
     const reader = new RedisClient(url, common);
     writer.defineCommand('uid2OptOutAdd', { numberOfKeys: 2, lua: ADD_SCRIPT });
-    let local: LocalOptOutSet | undefined;
     let store: RedisOptOutStore | undefined;
     // ioredis emits connection errors as events; the store counts them (an unheard 'error' would be printed).
     const onError = (err: unknown): void => {
@@ -156,31 +179,77 @@ export class RedisOptOutStore implements OptOutStore {
     reader.on('ready', () => {
       if (store) store.#wake?.();
     });
+    writer.on('ready', () => {
+      if (store) store.#writeFailing = null;
+    });
+    let set: OptOutSet | undefined;
+    let cache: WarmStartCache | null = null;
+    let cacheUnavailable: string | null = null;
     try {
-      if (o.cacheFile !== null) local = new CachedOptOutSet(await FileOptOutStore.open(o.cacheFile));
+      if (o.cacheFile !== null) {
+        try {
+          cache = await WarmStartCache.open(
+            o.cacheFile,
+            o.logger,
+            (records) => (set = new OptOutSet(records)),
+            (buf, offset, length, ms) => set!.addAt(buf, offset, length, toOptOutSeconds(ms)),
+          );
+        } catch (err) {
+          set?.close();
+          set = undefined;
+          cacheUnavailable = failureCode(err);
+          o.logger.warn({ event: 'uid2.optout.cache', code: cacheUnavailable }, 'warm-start cache file unusable; following Redis without it (a full load at each start)');
+        }
+      }
+      let connectError: unknown;
       try {
         await Promise.all([writer.connect(), reader.connect()]);
-        if (!local) local = new MemoryOptOutSet(await reader.hlen(`${o.keyPrefix}:set`));
-        store = new RedisOptOutStore(target, o, writer, reader, local);
+      } catch (err) {
+        connectError = err;
+      }
+      let persistence: RedisPersistence | null = null;
+      if (connectError === undefined) {
+        persistence = await readRedisPersistence(writer);
+        const problem = describeRedisPersistence(persistence);
+        if (problem !== null && o.onNoPersistence === 'refuse' && (persistence.durability === 'none' || persistence.durability === 'unknown')) {
+          throw new OptOutRedisError(`Redis at ${target}: ${problem}; refusing to acknowledge opt-outs it would lose (onNoPersistence: 'refuse')`);
+        }
+        if (problem !== null) o.logger.warn({ event: 'uid2.optout.redis', durability: persistence.durability }, problem);
+      }
+      try {
+        if (connectError !== undefined) throw connectError;
+        set ??= new OptOutSet(await reader.hlen(`${o.keyPrefix}:set`));
+        store = new RedisOptOutStore(target, o, writer, reader, new LocalOptOutSet(set), cache, cacheUnavailable);
+        store.#persistence = persistence;
         await store.#prepare();
       } catch (err) {
-        if (o.cacheFile === null) throw new OptOutRedisError(`cannot load opt-outs from Redis at ${target}: ${(err as Error)?.message ?? err}`, { cause: err });
+        if (!cache) {
+          const why = cacheUnavailable === null ? '' : ` (and the warm-start cache is unusable: ${cacheUnavailable})`;
+          throw new OptOutRedisError(`cannot load opt-outs from Redis at ${target}: ${(err as Error)?.message ?? err}${why}`, { cause: err });
+        }
         // Start from the cache; the follow loop connects and catches up.
-        store ??= new RedisOptOutStore(target, o, writer, reader, local!);
+        store ??= new RedisOptOutStore(target, o, writer, reader, new LocalOptOutSet(set!), cache, cacheUnavailable);
+        store.#persistence = persistence;
         store.#noteError(err);
       }
     } catch (err) {
       writer.disconnect();
       reader.disconnect();
-      await local?.close();
+      await cache?.close();
+      set?.close();
       throw err;
     }
     store.#loop = store.#follow();
-    if (o.cacheFile !== null) {
+    if (cache) {
       store.#positionTimer = setInterval(() => void store.#savePosition(), POSITION_SAVE_MS);
       store.#positionTimer.unref();
     }
     return store;
+  }
+
+  /** What Redis's persistence makes of an acknowledged opt-out (read at open, or when Redis was first reached), or null before. */
+  get persistence(): RedisPersistence | null {
+    return this.#persistence;
   }
 
   get size(): number {
@@ -208,18 +277,38 @@ export class RedisOptOutStore implements OptOutStore {
     const bytes = typeof rawUid === 'string' ? parseRawUid(rawUid) : rawUid instanceof Uint8Array && isRawUidBytes(rawUid) ? rawUid : null;
     if (!bytes) throw new InvalidArgumentError('rawUid must be standard base64 of 32 or 33 bytes');
     if (!isOptOutMs(optedOutMs)) throw new InvalidArgumentError('optedOutMs must be integer Unix milliseconds from 1000 to 4294967295000');
+    if (this.#refusal !== null) {
+      this.#s.writeErrors++;
+      throw new OptOutWriteError(`Redis at ${this.target}: ${this.#refusal}`);
+    }
     const uid = Buffer.from(bytes);
     let result: number;
     try {
       result = await this.#writer.uid2OptOutAdd(this.#keys.set, this.#keys.log, uid, String(optedOutMs), String(this.#o.streamMaxLen));
     } catch (err) {
       this.#s.writeErrors++;
+      this.#writeFailing = 'UID2_ERR_OPTOUT_REDIS';
       this.#noteError(err);
       throw new OptOutWriteError(`Redis at ${this.target} did not take the opt-out: ${(err as Error)?.message ?? err}`, { cause: err });
     }
     this.#s.writes++;
-    await this.#local.apply(uid, optedOutMs);
+    this.#writeFailing = null;
+    this.#learn(uid, optedOutMs);
     return CHANGES[result] ?? 'unchanged';
+  }
+
+  /** Applies an opt-out to the local set, and queues it for the cache file when it changed the set. */
+  #learn(uid: Uint8Array, optedOutMs: number): OptOutSetChange {
+    const change = this.#local.apply(uid, optedOutMs);
+    if (change !== 'unchanged') this.#cache?.append(uid, optedOutMs);
+    return change;
+  }
+
+  health(): OptOutStoreHealth {
+    if (this.#closed) return { ok: false, reason: 'closed' };
+    if (this.#refusal !== null) return { ok: false, reason: 'UID2_ERR_OPTOUT_REDIS' };
+    if (this.#writer.status !== 'ready') return { ok: false, reason: 'disconnected' };
+    return this.#writeFailing === null ? { ok: true, reason: null } : { ok: false, reason: this.#writeFailing };
   }
 
   /** The follower's sync state and counters. */
@@ -229,14 +318,27 @@ export class RedisOptOutStore implements OptOutStore {
     let lagMs = 0;
     if (!s.connected) lagMs = now - this.#lastCaughtUpMs;
     else if (!this.#caughtUp) lagMs = this.#position === STREAM_START_ID ? now - this.#lastCaughtUpMs : Math.max(0, now - streamIdMs(this.#position));
-    return { ...s, size: this.#local.size, lagMs, position: this.#position };
+    const cache: WarmStartCacheStats = this.#cache
+      ? this.#cache.stats()
+      : { state: this.#o.cacheFile === null ? 'none' : 'unavailable', writes: 0, errors: this.#cacheUnavailable === null ? 0 : 1, lastError: this.#cacheUnavailable };
+    return {
+      ...s,
+      connected: s.connected && this.#reader.status === 'ready',
+      healthy: this.health().ok,
+      size: this.#local.size,
+      lagMs,
+      position: this.#position,
+      cache,
+      persistence: this.#persistence,
+    };
   }
 
   /**
-   * Registers Prometheus metrics read from `stats()` (`uid2_optout_size`, `_connected`,
-   * `_lag_seconds`, `_last_sync_timestamp_seconds`, `_applied_total`, `_reloads_total`,
-   * `_writes_total`, `_write_errors_total`, `_errors_total`) on `register` (default:
-   * prom-client's global registry). Needs the optional peer dependency prom-client.
+   * Registers Prometheus metrics read from `stats()` (`uid2_optout_size`, `_healthy`,
+   * `_connected`, `_lag_seconds`, `_last_sync_timestamp_seconds`, `_applied_total`,
+   * `_reloads_total`, `_writes_total`, `_write_errors_total`, `_errors_total`,
+   * `_cache_errors_total`) on `register` (default: prom-client's global registry). Needs the
+   * optional peer dependency prom-client.
    */
   metrics(register?: MetricsRegistry, options?: OptOutStoreMetricsOptions): Promise<void> {
     return registerOptOutStoreMetrics(() => this.stats(), register, options);
@@ -251,9 +353,10 @@ export class RedisOptOutStore implements OptOutStore {
     // Ends a blocked XREAD at once; an add in flight on the writer still gets its answer.
     this.#reader.disconnect();
     await this.#loop;
-    await this.#savePosition();
     await this.#writer.quit().catch(() => this.#writer.disconnect());
-    await this.#local.close();
+    await this.#saving;
+    await this.#cache?.close();
+    this.#local.close();
   }
 
   #noteError(err: unknown): void {
@@ -264,9 +367,10 @@ export class RedisOptOutStore implements OptOutStore {
   /** Runs the sync protocol up to 'follow' (see the diagram at the top). */
   async #prepare(): Promise<void> {
     if (this.#state === 'start') {
+      if (this.#persistence === null) await this.#checkPersistenceLate();
       await this.#reader.set(this.#keys.epoch, randomBytes(16).toString('hex'), 'NX');
       this.#epoch = await this.#reader.get(this.#keys.epoch);
-      const saved = this.#o.cacheFile === null ? null : await readCachePosition(this.#o.cacheFile);
+      const saved = this.#cache?.saved;
       if (saved && saved.epoch === this.#epoch && saved.stream === this.#keys.log) {
         this.#position = saved.lastId;
         this.#state = 'check';
@@ -284,9 +388,28 @@ export class RedisOptOutStore implements OptOutStore {
       const position = await this.#lastGeneratedId();
       await this.#loadHash();
       this.#position = position;
-      this.#positionDirty = true;
+      this.#markCache();
       this.#state = 'follow';
     }
+  }
+
+  /** The persistence check of a store that started from its cache while Redis was unreachable. */
+  async #checkPersistenceLate(): Promise<void> {
+    const persistence = await readRedisPersistence(this.#writer);
+    this.#persistence = persistence;
+    const problem = describeRedisPersistence(persistence);
+    if (problem === null) return;
+    if (this.#o.onNoPersistence === 'refuse' && (persistence.durability === 'none' || persistence.durability === 'unknown')) {
+      this.#refusal = `${problem}; refusing to acknowledge opt-outs it would lose (onNoPersistence: 'refuse')`;
+      this.#o.logger.error({ event: 'uid2.optout.redis', durability: persistence.durability }, this.#refusal);
+    } else {
+      this.#o.logger.warn({ event: 'uid2.optout.redis', durability: persistence.durability }, problem);
+    }
+  }
+
+  /** Tells the cache that everything applied so far comes before the current position. */
+  #markCache(): void {
+    if (this.#cache && this.#epoch !== null) this.#cache.mark({ epoch: this.#epoch, stream: this.#keys.log, lastId: this.#position });
   }
 
   /** The stream's last generated id (taken before a scan), or 0-0 when it does not exist. */
@@ -328,29 +451,22 @@ export class RedisOptOutStore implements OptOutStore {
     do {
       const [next, items] = (await this.#reader.hscanBuffer(this.#keys.set, cursor, 'COUNT', this.#o.loadBatch)) as [Buffer, Buffer[]];
       cursor = next.toString('latin1');
-      const pending: Promise<OptOutSetChange>[] = [];
-      for (let i = 0; i + 1 < items.length; i += 2) {
-        const done = this.#applyOne(items[i]!, items[i + 1]!);
-        if (done) pending.push(done);
-      }
-      await Promise.all(pending);
+      for (let i = 0; i + 1 < items.length; i += 2) this.#applyOne(items[i]!, items[i + 1]!);
     } while (cursor !== '0');
   }
 
-  /** Applies one raw UID and time read from Redis; a promise when the local set writes a file. */
-  #applyOne(uid: Buffer | undefined, msText: Buffer | undefined): Promise<OptOutSetChange> | undefined {
+  /** Applies one raw UID and time read from Redis. */
+  #applyOne(uid: Buffer | undefined, msText: Buffer | undefined): void {
     const ms = msText && msText.length <= 16 ? Number(msText.toString('latin1')) : NaN;
     if (!uid || !isRawUidBytes(uid) || !isOptOutMs(ms)) {
       this.#s.malformed++;
-      return undefined;
+      return;
     }
     this.#s.applied++;
-    const change = this.#local.apply(uid, ms);
-    return typeof change === 'string' ? undefined : change;
+    this.#learn(uid, ms);
   }
 
-  async #applyEntries(entries: StreamEntry[]): Promise<void> {
-    const pending: Promise<OptOutSetChange>[] = [];
+  #applyEntries(entries: StreamEntry[]): void {
     for (const [, fields] of entries) {
       let uid: Buffer | undefined;
       let ms: Buffer | undefined;
@@ -359,16 +475,14 @@ export class RedisOptOutStore implements OptOutStore {
         if (name.length === 1 && name[0] === 0x75) uid = fields[i + 1];
         else if (name.length === 1 && name[0] === 0x74) ms = fields[i + 1];
       }
-      const done = this.#applyOne(uid, ms);
-      if (done) pending.push(done);
+      this.#applyOne(uid, ms);
     }
-    await Promise.all(pending);
     const last = entries[entries.length - 1];
     if (last) {
       const id = last[0].toString('latin1');
       if (isStreamId(id)) {
         this.#position = id;
-        this.#positionDirty = true;
+        this.#markCache();
         this.#s.lastEntryDelayMs = Date.now() - streamIdMs(id);
       }
     }
@@ -384,7 +498,7 @@ export class RedisOptOutStore implements OptOutStore {
           | [Buffer, StreamEntry[]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
-        await this.#applyEntries(entries);
+        this.#applyEntries(entries);
         const now = Date.now();
         this.#s.connected = true;
         this.#s.lastSyncMs = now;
@@ -418,21 +532,11 @@ export class RedisOptOutStore implements OptOutStore {
     });
   }
 
-  /** Saves the position (one save at a time; a save asked for meanwhile runs after it). */
+  /** Saves the cache's durable position (one save at a time; a save asked for meanwhile runs after it). */
   #savePosition(): Promise<void> {
-    this.#saving = this.#saving.then(() => this.#writePosition());
+    const cache = this.#cache;
+    if (!cache) return this.#saving;
+    this.#saving = this.#saving.then(() => cache.savePosition());
     return this.#saving;
-  }
-
-  async #writePosition(): Promise<void> {
-    if (!this.#positionDirty || this.#o.cacheFile === null || this.#epoch === null) return;
-    this.#positionDirty = false;
-    try {
-      // Only entries already applied (and so written to the cache file) are behind #position.
-      await writeCachePosition(this.#o.cacheFile, { epoch: this.#epoch, stream: this.#keys.log, lastId: this.#position });
-    } catch (err) {
-      this.#positionDirty = true;
-      this.#noteError(err);
-    }
   }
 }

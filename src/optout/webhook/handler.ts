@@ -3,19 +3,27 @@
  * Fastify's raw mode, ...) that the UID2 service calls once per opt-out, e.g.
  * `GET /optout?identity=<raw UID, base64, URL-encoded>&timestamp=<Unix seconds>`.
  *
- *   request ─► target > maxUrlBytes (414) ─► path (404) ─► GET|POST (405) ─► bearer (401)
+ *   request ─► target > maxUrlBytes (414) ─► GET healthPath: 200 | 503 ─► GET metricsPath
+ *           ─► path (404) ─► GET|POST (405) ─► bearer (401)
  *           ─► POST body > maxBodyBytes (413) ─► identity, time (400) ─► store.add ─► 200
  *                                                                       └ not durable ─► 503
  *
  * 200 means durable: it is sent only after the store's fdatasync covering this opt-out returned.
  * Anything the store cannot record is 503 (with Retry-After), which the UID2 service retries;
  * a malformed request is 4xx, which it does not. A repeated delivery is 200 and writes nothing.
- * Nothing logged or answered ever holds the raw UID or the token.
+ * A store failure is transient until the store says otherwise: every delivery tries again, the
+ * health path answers 503 until one succeeds, and the log gets one line per interval, not one per
+ * delivery. Nothing logged or answered ever holds the raw UID or the token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as PromClient from 'prom-client';
 import { InvalidArgumentError } from '../../errors.js';
-import type { OptOutStore } from '../store.js';
+import { loadPromClient, type MetricsRegistry } from '../../observability/metrics.js';
+import { registerOptOutWebhookMetrics, type OptOutWebhookMetricsOptions } from '../../observability/optout-webhook-metrics.js';
+import { ThrottledLog } from '../../observability/throttled-log.js';
+import { failureCode } from '../../util/failure-code.js';
+import type { OptOutStore, OptOutStoreHealth } from '../store.js';
 import { parseRawUid } from '../raw-uid.js';
 import { MAX_OPTOUT_MS } from '../time.js';
 import { validateOptOutHandlerOptions, type OptOutHandlerOptions, type ResolvedOptOutHandlerOptions } from './options.js';
@@ -36,6 +44,21 @@ export interface OptOutHandlerStats {
 export interface OptOutHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   readonly stats: Readonly<OptOutHandlerStats>;
+  /**
+   * What the health path answers: the store's `health()`, or for a store without one, whether
+   * the last delivery the store took failed.
+   */
+  health(): OptOutStoreHealth;
+  /**
+   * Registers Prometheus metrics (`uid2_optout_webhook_deliveries_total{outcome}`, `_healthy`)
+   * on `register` (default: prom-client's global registry). Needs prom-client.
+   */
+  metrics(register?: MetricsRegistry, options?: OptOutWebhookMetricsOptions): Promise<void>;
+}
+
+/** A store that can register its own metrics (the file and Redis stores can). */
+interface WithMetrics {
+  metrics(register?: MetricsRegistry): Promise<void>;
 }
 
 class Refusal {
@@ -112,6 +135,39 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
   const o: ResolvedOptOutHandlerOptions = validateOptOutHandlerOptions(options);
   const expected = o.token === null ? undefined : digest(`Bearer ${o.token}`);
   const stats: OptOutHandlerStats = { recorded: 0, duplicates: 0, rejected: 0, failed: 0 };
+  const failures = new ThrottledLog(o.logger, o.failureLogIntervalMs, 'error');
+  const refusals = new ThrottledLog(o.logger, o.failureLogIntervalMs, 'info');
+  /** For a store without health(): the code of the last failed add, or null. */
+  let lastFailure: string | null = null;
+  let registry: Promise<PromClient.Registry> | undefined;
+
+  function health(): OptOutStoreHealth {
+    const h = typeof store.health === 'function' ? store.health() : null;
+    return h ?? (lastFailure === null ? { ok: true, reason: null } : { ok: false, reason: lastFailure });
+  }
+
+  async function serveMetrics(res: ServerResponse): Promise<void> {
+    registry ??= (async () => {
+      const prom = (await loadPromClient()) as typeof PromClient;
+      const r = new prom.Registry();
+      await handler.metrics(r);
+      const withMetrics = store as Partial<WithMetrics>;
+      if (typeof withMetrics.metrics === 'function') await withMetrics.metrics(r);
+      return r;
+    })();
+    let r: PromClient.Registry;
+    try {
+      r = await registry;
+    } catch {
+      registry = undefined;
+      reply(res, 501, { status: 'error', message: 'metrics need the optional peer dependency prom-client' });
+      return;
+    }
+    const text = await r.metrics();
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(200, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.end(text);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? '';
@@ -121,6 +177,14 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
       url = new URL(target, 'http://receiver.invalid');
     } catch {
       throw new Refusal(400, 'request target is not a valid URL');
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (o.healthPath !== null && url.pathname === o.healthPath) {
+        const h = health();
+        reply(res, h.ok ? 200 : 503, h.ok ? { status: 'ok' } : { status: 'failing', reason: h.reason });
+        return;
+      }
+      if (o.metricsPath !== null && url.pathname === o.metricsPath) return serveMetrics(res);
     }
     if (o.path !== null && url.pathname !== o.path) throw new Refusal(404, 'no such path');
     if (req.method !== 'GET' && req.method !== 'POST') throw new Refusal(405, 'method not allowed (GET or POST)');
@@ -148,10 +212,13 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
     } catch (err) {
       stats.failed++;
       const code = (err as { code?: string }).code ?? 'UNKNOWN';
-      o.logger.warn({ event: 'uid2.optout.webhook', status: 503, code }, 'opt-out not recorded; the UID2 service will retry');
+      lastFailure = failureCode(err);
+      failures.failure({ event: 'uid2.optout.webhook', status: 503, code, cause: lastFailure }, 'opt-outs not recorded (503); the UID2 service retries them');
       reply(res, 503, { status: 'error', message: 'the opt-out could not be stored; retry later' }, { 'Retry-After': '1' });
       return;
     }
+    lastFailure = null;
+    failures.success({ event: 'uid2.optout.webhook', status: 200 }, 'opt-outs recorded again after failures');
     if (change === 'unchanged') stats.duplicates++;
     else stats.recorded++;
     reply(res, 200, { status: 'ok' });
@@ -161,7 +228,7 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
     handle(req, res).catch((err: unknown) => {
       if (err instanceof Refusal) {
         stats.rejected++;
-        o.logger.info({ event: 'uid2.optout.webhook', status: err.status }, err.message);
+        refusals.failure({ event: 'uid2.optout.webhook', status: err.status, reason: err.message }, 'opt-out deliveries refused');
         const headers: Record<string, string> = err.status === 405 ? { Allow: 'GET, POST' } : {};
         // An oversized body is not read to its end: close the connection instead.
         if (err.status === 413) headers['Connection'] = 'close';
@@ -169,10 +236,12 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
         return;
       }
       stats.failed++;
-      o.logger.error({ event: 'uid2.optout.webhook', status: 503, err: (err as Error)?.message }, 'opt-out request failed');
+      failures.failure({ event: 'uid2.optout.webhook', status: 503, err: (err as Error)?.message }, 'opt-out request failed');
       reply(res, 503, { status: 'error', message: 'internal error; retry later' }, { 'Retry-After': '1' });
     });
   }) as OptOutHandler;
   Object.defineProperty(handler, 'stats', { get: () => ({ ...stats }), enumerable: true });
+  handler.health = health;
+  handler.metrics = (register, options) => registerOptOutWebhookMetrics(() => ({ ...stats, healthy: health().ok }), register, options);
   return handler;
 }

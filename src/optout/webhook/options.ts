@@ -22,14 +22,35 @@ export interface OptOutHandlerOptions {
   maxBodyBytes?: number;
   /** Times further than this in the future are refused (400), s: a clock slip, not ms by mistake. Default 86 400. */
   maxFutureSeconds?: number;
-  /** A pino-compatible logger for refused and failed deliveries (never a raw UID or the token). Default: silent. */
+  /**
+   * A pino-compatible logger for refused and failed deliveries, each kind at most one line per
+   * `failureLogIntervalMs` (with counts), and the first success after failures; never a raw UID or
+   * the token. Default: silent.
+   */
   logger?: Logger;
+  /** Shortest time between two log lines about failed (or refused) deliveries, ms. Default 10 000. */
+  failureLogIntervalMs?: number;
+  /**
+   * Answers GET here with 200 `{"status":"ok"}` while the store can make opt-outs durable, else
+   * 503 `{"status":"failing","reason":"ENOSPC"}` (no token needed; nothing but the status and a
+   * code). null: no health path. Default `/healthz`.
+   */
+  healthPath?: string | null;
+  /**
+   * Answers GET here with Prometheus metrics (the handler's and the store's, `handler.metrics()`
+   * and `store.metrics()`; needs the optional peer dependency prom-client, 501 without it; no token
+   * needed). null: no metrics path. Default null.
+   */
+  metricsPath?: string | null;
 }
 
 export type ResolvedOptOutHandlerOptions = Required<Omit<OptOutHandlerOptions, 'logger'>> & { logger: Logger };
 
 export const DEFAULT_OPTOUT_HANDLER_OPTIONS: Readonly<Required<Omit<OptOutHandlerOptions, 'logger'>>> = Object.freeze({
   path: null,
+  healthPath: '/healthz',
+  metricsPath: null,
+  failureLogIntervalMs: 10_000,
   identityParam: 'identity',
   timeParam: 'timestamp',
   token: null,
@@ -48,8 +69,15 @@ export function validateOptOutHandlerOptions(options: unknown): ResolvedOptOutHa
   const o = (options ?? {}) as Record<string, unknown>;
   const d = DEFAULT_OPTOUT_HANDLER_OPTIONS;
   const path = o['path'] ?? d.path;
-  if (path !== null && (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path))) {
-    throw new InvalidArgumentError('options.path must be a path starting with "/" (no query), or null');
+  const healthPath = o['healthPath'] === undefined ? d.healthPath : o['healthPath'];
+  const metricsPath = o['metricsPath'] === undefined ? d.metricsPath : o['metricsPath'];
+  for (const [name, value] of [['path', path], ['healthPath', healthPath], ['metricsPath', metricsPath]] as const) {
+    if (value !== null && (typeof value !== 'string' || !value.startsWith('/') || /[?#\s]/.test(value))) {
+      throw new InvalidArgumentError(`options.${name} must be a path starting with "/" (no query), or null`);
+    }
+  }
+  if ((healthPath !== null && (healthPath === path || healthPath === metricsPath)) || (metricsPath !== null && metricsPath === path)) {
+    throw new InvalidArgumentError('options.path, options.healthPath and options.metricsPath must differ');
   }
   const identityParam = o['identityParam'] ?? d.identityParam;
   const timeParam = o['timeParam'] ?? d.timeParam;
@@ -65,6 +93,9 @@ export function validateOptOutHandlerOptions(options: unknown): ResolvedOptOutHa
   }
   return {
     path: path as string | null,
+    healthPath: healthPath as string | null,
+    metricsPath: metricsPath as string | null,
+    failureLogIntervalMs: integerOption(o['failureLogIntervalMs'], 'options.failureLogIntervalMs', d.failureLogIntervalMs, 86_400_000, 0),
     identityParam: identityParam as string,
     timeParam: timeParam as string,
     token: token as string | null,
