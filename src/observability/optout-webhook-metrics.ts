@@ -12,6 +12,7 @@ export interface OptOutWebhookMetricStats {
   duplicates: number;
   rejected: number;
   failed: number;
+  aborted: number;
   healthy: boolean;
 }
 
@@ -23,7 +24,7 @@ export interface OptOutWebhookMetricsOptions {
 
 export const DEFAULT_OPTOUT_WEBHOOK_METRICS_PREFIX = 'uid2_optout_webhook_';
 
-const OUTCOMES = ['recorded', 'duplicate', 'rejected', 'failed'] as const;
+const OUTCOMES = ['recorded', 'duplicate', 'rejected', 'failed', 'aborted'] as const;
 
 /**
  * Registers `<prefix>deliveries_total{outcome}` and `<prefix>healthy` on `register` (default:
@@ -45,10 +46,11 @@ export async function registerOptOutWebhookMetrics(
     duplicate: s.duplicates,
     rejected: s.rejected,
     failed: s.failed,
+    aborted: s.aborted,
   });
   const deliveries = new prom.Counter({
     name: `${prefix}deliveries_total`,
-    help: 'Opt-out deliveries by outcome: recorded (200), duplicate (200, already held), rejected (4xx), failed (503: not durable, retried by the sender)',
+    help: 'Opt-out deliveries by outcome: recorded (200), duplicate (200, already held), rejected (4xx), failed (503: not durable, retried by the sender), aborted (the sender closed the request before its body arrived)',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {

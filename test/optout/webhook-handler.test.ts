@@ -57,6 +57,29 @@ function raw(method: string, path: string, headers: Record<string, string> = {},
 }
 
 describe('createOptOutHandler', () => {
+  it('counts a sender that closes mid-body as aborted, not failed: no 503, no error log, nothing stored', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const record = (level: string) => (_obj: object, msg?: string) => lines.push({ level, msg: msg ?? '' });
+    await serve({ path: '/optout', logger: { info: record('info'), warn: record('warn'), error: record('error'), debug: record('debug') } });
+    const u = uid();
+    const body = q(u, NOW_S);
+    const { port } = server.address() as AddressInfo;
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    // Promises a longer body than it sends, then goes away.
+    socket.write(`POST /optout HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length + 100}\r\n\r\n${body}`);
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    const deadline = Date.now() + 5_000;
+    while (handler.stats.aborted === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(handler.stats).toEqual({ recorded: 0, duplicates: 0, rejected: 0, failed: 0, aborted: 1 });
+    expect(store.has(u)).toBe(false);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines).toContainEqual({ level: 'debug', msg: 'opt-out request aborted by the sender' });
+    expect(handler.health().ok).toBe(true);
+  });
+
   it('records a GET delivery durably and answers 200; a repeat is 200 and writes nothing', async () => {
     await serve();
     const u = uid();
@@ -67,7 +90,7 @@ describe('createOptOutHandler', () => {
     const size = statSync(store.path).size;
     expect((await fetch(`${base}/optout?${q(u, NOW_S)}`)).status).toBe(200);
     expect(statSync(store.path).size).toBe(size);
-    expect(handler.stats).toEqual({ recorded: 1, duplicates: 1, rejected: 0, failed: 0 });
+    expect(handler.stats).toEqual({ recorded: 1, duplicates: 1, rejected: 0, failed: 0, aborted: 0 });
     // Durable: another process opening the file sees it.
     const reader = await FileOptOutStore.open(store.path, { readOnly: true });
     expect(reader.has(u)).toBe(true);

@@ -38,6 +38,8 @@ export interface OptOutHandlerStats {
   rejected: number;
   /** 503 answers: the store could not make the opt-out durable. */
   failed: number;
+  /** Requests the sender closed before its body arrived: nothing answered, nothing stored, not a failure. */
+  aborted: number;
 }
 
 /** A node:http request handler with its counters. */
@@ -79,6 +81,9 @@ function reply(res: ServerResponse, status: number, body: Record<string, unknown
   res.end(text);
 }
 
+/** The sender closed the connection before the whole body arrived (its own retry will come). */
+class SenderAborted extends Error {}
+
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > max) return Promise.reject(new Refusal(413, `request body is larger than ${max} bytes`));
@@ -97,7 +102,10 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     };
     req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('error', (err) => reject(req.complete ? err : new SenderAborted('the sender closed the request before its body arrived')));
+    req.on('close', () => {
+      if (!req.complete) reject(new SenderAborted('the sender closed the request before its body arrived'));
+    });
   });
 }
 
@@ -134,7 +142,7 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
   if (typeof store !== 'object' || store === null || typeof store.add !== 'function') throw new InvalidArgumentError('store must be an OptOutStore');
   const o: ResolvedOptOutHandlerOptions = validateOptOutHandlerOptions(options);
   const expected = o.token === null ? undefined : digest(`Bearer ${o.token}`);
-  const stats: OptOutHandlerStats = { recorded: 0, duplicates: 0, rejected: 0, failed: 0 };
+  const stats: OptOutHandlerStats = { recorded: 0, duplicates: 0, rejected: 0, failed: 0, aborted: 0 };
   const failures = new ThrottledLog(o.logger, o.failureLogIntervalMs, 'error');
   const refusals = new ThrottledLog(o.logger, o.failureLogIntervalMs, 'info');
   /** For a store without health(): the code of the last failed add, or null. */
@@ -233,6 +241,13 @@ export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerO
         // An oversized body is not read to its end: close the connection instead.
         if (err.status === 413) headers['Connection'] = 'close';
         reply(res, err.status, { status: 'error', message: err.message }, headers);
+        return;
+      }
+      if (err instanceof SenderAborted) {
+        // The sender gave up (its timeout, a restart): no one is left to answer, and the UID2
+        // service retries what it did not see acknowledged. Counted apart, logged at debug.
+        stats.aborted++;
+        o.logger.debug({ event: 'uid2.optout.webhook', outcome: 'aborted' }, 'opt-out request aborted by the sender');
         return;
       }
       stats.failed++;
