@@ -1,7 +1,7 @@
 /**
  * The hand-off: what the engine's coordinator costs compared with the work it offloads.
  *
- * - worker function: the exact code a worker runs per batch (backends/decode.ts decodeBatch) on a
+ * - worker function: the exact code a worker runs per batch (engine/worker/decode.ts decodeBatch) on a
  *   pre-filled slot of `batch` tokens, called in this thread: the rate one worker can reach.
  * - engine: DecryptionEngine with one worker, decryptBatch() of the same `batch` tokens end to
  *   end (write the slot, hand off, decode on the worker, build results), awaited one after another.
@@ -11,8 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DecryptionEngine, parseKeys, type LocalOperator } from '../dist/index.js';
-import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
-import { packBatch } from '../dist/engine/slot.js';
+import { decodeBatch, openSnapshot } from '../dist/engine/worker/decode.js';
+import { packBatch } from '../dist/engine/wire/slot.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import type { CorpusToken } from './corpus.js';
 import { mainThreadCpuMs } from './thread-cpu.js';

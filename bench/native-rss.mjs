@@ -18,8 +18,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
-import { decodeBatch, openSnapshot } from '../dist/engine/backends/decode.js';
-import { RECORD_BYTES, packBatch } from '../dist/engine/slot.js';
+import { decodeBatch, openSnapshot } from '../dist/engine/worker/decode.js';
+import { RECORD_BYTES, packBatch } from '../dist/engine/wire/slot.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import { inProcessDecryptor } from '../dist/native/inline-decrypt.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';

@@ -31,8 +31,8 @@ const packageDir = args.has('--package') ? argv[argv.indexOf('--package') + 1] :
 const dist = packageDir ? pathToFileURL(`${resolve(packageDir, 'node_modules/uid2-engine/dist')}/`) : new URL('../dist/', import.meta.url);
 const load = (file) => import(new URL(file, dist).href);
 const { BidstreamClient, DecryptionEngine, encodeAdvertisingToken, parseKeys } = await load('index.js');
-const { decodeBatch, openSnapshot } = await load('engine/backends/decode.js');
-const { packBatch } = await load('engine/slot.js');
+const { decodeBatch, openSnapshot } = await load('engine/worker/decode.js');
+const { packBatch } = await load('engine/wire/slot.js');
 const { encodeSnapshot } = await load('keys/snapshot.js');
 const { loadNative, nativeAddonPath, nativeUnavailableReason } = await load('native/load.js');
 // seeded-random is a bench helper, not part of the package.

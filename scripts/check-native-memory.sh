@@ -18,7 +18,7 @@ TOKENS="${1:-30000}"
 ADDON=native/build/Release/uid2_native.node
 [[ -f "$ADDON" ]] || { echo "check-native-memory: $ADDON missing (node scripts/build-native.mjs --force)"; exit 1; }
 export UID2_ENGINE_NATIVE_ADDON="$PWD/$ADDON"
-[[ -f dist/engine/worker.js ]] || { echo "check-native-memory: dist/ missing (npm run build)"; exit 1; }
+[[ -f dist/engine/worker/entry.js ]] || { echo "check-native-memory: dist/ missing (npm run build)"; exit 1; }
 command -v valgrind >/dev/null || { echo "check-native-memory: valgrind not installed"; exit 1; }
 
 DRIVER="$(mktemp --suffix=.mjs -p "$PWD")"
@@ -28,8 +28,8 @@ cat >"$DRIVER" <<'JS'
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
-import { decodeBatch, openSnapshot } from './dist/engine/backends/decode.js';
-import { RECORD_BYTES, packBatch } from './dist/engine/slot.js';
+import { decodeBatch, openSnapshot } from './dist/engine/worker/decode.js';
+import { RECORD_BYTES, packBatch } from './dist/engine/wire/slot.js';
 import { encodeSnapshot } from './dist/keys/snapshot.js';
 import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
 import { nativeAddonPath } from './dist/native/load.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
 import * as api from '../src/index.js';
-import { createSlot } from '../src/engine/slot.js';
+import { createSlot } from '../src/engine/wire/slot.js';
 import { loadNative } from '../src/native/load.js';
 import { DecryptionStatus, EncryptionStatus } from '../src/types.js';
 

@@ -1,11 +1,11 @@
 /**
  * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens, queues
- * them (batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
+ * them (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
  * batches' records into results. With `threads: 0` it decrypts in-process instead.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
- *   decrypt()/decryptBatch() -> batcher.ts -> dispatcher.ts -> mailbox -> worker.ts
- *                                   -> backends/{native,node-crypto}.ts -> slot records -> results
+ *   decrypt()/decryptBatch() -> pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts
+ *     -> worker/entry.ts -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
  */
 import { SharingClient } from '../client/sharing-client.js';
 import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
@@ -25,9 +25,9 @@ import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { inProcessDecryptor, inProcessFinder } from '../native/inline-decrypt.js';
 import type { TokenDecryptor } from '../token/decrypt.js';
-import { Batcher } from './batcher.js';
-import { ManyCall, SingleCall } from './calls.js';
-import { Dispatcher, type Batch } from './dispatcher.js';
+import { Batcher } from './pool/batcher.js';
+import { ManyCall, SingleCall } from './pool/calls.js';
+import { Dispatcher, type Batch } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import {
@@ -40,7 +40,7 @@ import {
   REC_I32_SITE_KEY_ID,
   readResult,
   type Slot,
-} from './slot.js';
+} from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
 

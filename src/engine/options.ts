@@ -10,7 +10,7 @@ import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCac
 import { validateOptOutOption } from '../optout/optout-check.js';
 import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
-import { SNAPSHOT_CACHE_SIZE } from './messages.js';
+import { SNAPSHOT_CACHE_SIZE } from './wire/messages.js';
 
 export interface EngineOptions {
   /** Key JSON (text or parsed): a decrypted key response. */

@@ -2,7 +2,7 @@
 import type { TokenCacheStats } from '../cache/token-cache.js';
 import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
-import { STATUS_BY_CODE } from './slot.js';
+import { STATUS_BY_CODE } from './wire/slot.js';
 
 export interface EngineStats {
   threads: number;
@@ -57,7 +57,7 @@ export class EngineCounters {
   failedBatches = 0;
   overloadRejections = 0;
   optedOut = 0;
-  /** Results per status code (slot.ts STATUS_BY_CODE). */
+  /** Results per status code (wire/slot.ts STATUS_BY_CODE). */
   readonly statusCodes = new Float64Array(STATUS_BY_CODE.length);
   readonly durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
   /** Per completed batch: the metrics' histograms (engine.metrics()). */

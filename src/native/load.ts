@@ -26,7 +26,7 @@ import { isMainThread } from 'node:worker_threads';
 export interface NativeAddon {
   /**
    * Decodes tokens [0, count) of a batch slot with the keys of `snapshot`: strict base64, rules
-   * 2-6, both decryption layers, then one 48-byte record per token (src/engine/slot.ts). A record
+   * 2-6, both decryption layers, then one 48-byte record per token (src/engine/wire/slot.ts). A record
    * with RECORD_DECODED set still needs rules 1 and 7-9, which the worker applies.
    */
   decodeBatch(

@@ -116,7 +116,7 @@ class RefreshThread {
   }
 
   #start(): Worker {
-    const worker = new Worker(workerScript(import.meta.url, 'service', 'refresh-worker.js'));
+    const worker = new Worker(workerScript('service/refresh-worker.js'));
     refreshThreadHooks.workersStarted++;
     worker.unref();
     worker.on('message', (reply: RefreshReply) => this.#settle(reply));

@@ -4,7 +4,7 @@
  * changes (so no key of an old key set is ever used for a new one).
  */
 import { describe, expect, it } from 'vitest';
-import { RECORD_BYTES, RECORD_DECODED, packBatch, type Slot } from '../../src/engine/slot.js';
+import { RECORD_BYTES, RECORD_DECODED, packBatch, type Slot } from '../../src/engine/wire/slot.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import { encodeAdvertisingToken, parseKeys } from '../../src/index.js';
 import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';

@@ -5,7 +5,7 @@
  */
 import { beforeAll } from 'vitest';
 import type { CryptoBackend } from '../../src/native/backend.js';
-import { decodeBatch, openSnapshot } from '../../src/engine/backends/decode.js';
+import { decodeBatch, openSnapshot } from '../../src/engine/worker/decode.js';
 import {
   RECORD_BYTES,
   RECORD_DECODED,
@@ -19,7 +19,7 @@ import {
   packBatch,
   readResult,
   type Slot,
-} from '../../src/engine/slot.js';
+} from '../../src/engine/wire/slot.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import type { KeySet } from '../../src/keys/key-set.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from '../../src/native/load.js';

@@ -3,7 +3,7 @@
  * what bench, tests and scripts call directly to run exactly the worker's code in their thread.
  */
 import type { CryptoBackend } from '../../native/backend.js';
-import type { Slot } from '../slot.js';
+import type { Slot } from '../wire/slot.js';
 import type { ClientType } from '../../types.js';
 import { SnapshotKeys } from '../../keys/snapshot.js';
 import { decodeWithNative, type OpenSnapshot } from './native.js';

@@ -21,14 +21,15 @@
  * Result record (48 bytes): u8 status code | u8 version | u8 identity type | u8 RECORD_* flags |
  * i32 site id | f64 established ms | f64 expiry ms | u32 uid offset | u32 uid length |
  * f64 generated ms (NaN for v2, which has none) | i32 master key id | i32 site key id (the keys
- * that decrypted the two layers: what the token cache vouches with). Written by backends/node-crypto.ts and by the
- * native addon (native/src/batch.cc), which must agree with these offsets.
+ * that decrypted the two layers: what the token cache vouches with). Written by
+ * worker/node-crypto.ts and by the native addon (native/src/batch.cc), which must agree with
+ * these offsets.
  *
  * Status codes are indexes into STATUS_BY_CODE (the DecryptionStatus declaration order).
  */
-import { checkedResult, failure } from '../token/decrypt.js';
-import { MAX_TOKEN_LENGTH } from '../token/layout.js';
-import { DecryptionStatus, type AdvertisingTokenVersion, type DecryptionResult, type IdentityType } from '../types.js';
+import { checkedResult, failure } from '../../token/decrypt.js';
+import { MAX_TOKEN_LENGTH } from '../../token/layout.js';
+import { DecryptionStatus, type AdvertisingTokenVersion, type DecryptionResult, type IdentityType } from '../../types.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 export const INPUT_HAS_DOMAIN = 0b10;

@@ -4,7 +4,7 @@
  * head call) instead of copying the queue, so one huge decryptBatch() costs linear time.
  */
 import type { Call } from './calls.js';
-import { textBytes, writeToken, type Slot } from './slot.js';
+import { textBytes, writeToken, type Slot } from '../wire/slot.js';
 
 /** The calls and token ranges of one batch, in slot order: part k covers counts[k] tokens of calls[k] from starts[k]. */
 export interface BatchParts {

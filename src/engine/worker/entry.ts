@@ -4,10 +4,10 @@
  * backend the descriptor names, publishes completion with Atomics.store + notify, and returns
  * (parks) after `idleParkMs` with nothing to do, or at once when stopped. New slots and key
  * snapshots arrive on the lane's port and are drained synchronously (this thread's event loop is
- * blocked while the loop runs): see mailbox.ts for the protocol.
+ * blocked while the loop runs): see wire/mailbox.ts for the protocol.
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
-import { decodeBatch, openSnapshot, type OpenSnapshot } from './backends/decode.js';
+import { decodeBatch, openSnapshot, type OpenSnapshot } from './decode.js';
 import {
   CLIENT_TYPE_CODES,
   DESC_CRASH,
@@ -26,9 +26,9 @@ import {
   STATE_SLEEPING,
   STOP,
   descriptorIndex,
-} from './mailbox.js';
-import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneMessage, type LaneStart } from './messages.js';
-import { slotViews, type Slot } from './slot.js';
+} from '../wire/mailbox.js';
+import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneMessage, type LaneStart } from '../wire/messages.js';
+import { slotViews, type Slot } from '../wire/slot.js';
 
 /** Slot views by id, kept across loops of this thread (a slot's buffer never changes). */
 const slots = new Map<number, Slot>();

@@ -18,7 +18,7 @@ import {
   REC_F64_GENERATED,
   REC_I32_SITE_ID,
   type Slot,
-} from '../slot.js';
+} from '../wire/slot.js';
 
 const NOT_INITIALIZED_CODE = CODE_BY_STATUS.get(DecryptionStatus.NotInitialized)!;
 const KEYS_NOT_SYNCED_CODE = CODE_BY_STATUS.get(DecryptionStatus.KeysNotSynced)!;

@@ -26,7 +26,7 @@ import {
   REC_U32_UID_OFFSET,
   SUCCESS_CODE,
   type Slot,
-} from '../slot.js';
+} from '../wire/slot.js';
 
 export function decodeWithNodeCrypto(s: Slot, count: number, keys: SnapshotKeys | null, clientType: ClientType, crashAt: number): void {
   for (let i = 0; i < count; i++) {
@@ -62,7 +62,7 @@ export function decodeWithNodeCrypto(s: Slot, count: number, keys: SnapshotKeys 
     s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID] = outcome.masterKeyId;
     s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID] = outcome.siteKeyId;
     if (code === SUCCESS_CODE) {
-      // Always fits: a raw UID is shorter than its token text (slot.ts).
+      // Always fits: a raw UID is shorter than its token text (wire/slot.ts).
       s.uids.set(outcome.uidBytes, tokenOff);
       s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET] = tokenOff;
       s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH] = outcome.uidBytes.length;

@@ -2,7 +2,7 @@
  * The mailbox: one small SharedArrayBuffer per worker lane through which the coordinator hands
  * batches to a long-lived worker loop without a message per batch (the layout both sides read).
  *
- *   coordinator                                   worker loop (worker.ts)
+ *   coordinator                                   worker loop (worker/entry.ts)
  *   write descriptor ring[req % RING]             wait on REQ while DONE == REQ (Atomics.wait)
  *   Atomics.store(REQ, req + 1)  ---------------> decode ring[done % RING] in its slot
  *   notify REQ only if STATE == SLEEPING          Atomics.store(DONE, done + 1); notify DONE

@@ -1,8 +1,8 @@
 /**
  * The dispatcher: worker lanes, batch slots, hand-off and retries. Piscina starts, replaces and
  * closes the worker threads; each lane runs one long Piscina task (a loop over its mailbox, see
- * mailbox.ts and worker.ts), so a batch costs the main thread a few Atomics operations instead of
- * a Piscina task. Completions come back through one pending Atomics.waitAsync per busy lane, and
+ * wire/mailbox.ts and worker/entry.ts), so a batch costs the main thread a few Atomics operations
+ * instead of a Piscina task. Completions come back through one pending Atomics.waitAsync per busy lane, and
  * are also picked up on every turn that dispatches.
  *
  * Batching policy: a batch goes to an idle lane at once, with whatever has queued (up to
@@ -18,12 +18,12 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ClientType } from '../types.js';
-import { workerScript } from '../util/worker-script.js';
-import type { CryptoBackend } from '../native/backend.js';
+import type { ClientType } from '../../types.js';
+import { workerScript } from '../../util/worker-script.js';
+import type { CryptoBackend } from '../../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
-import type { PublishedSnapshot } from './key-feed.js';
+import type { PublishedSnapshot } from '../key-feed.js';
 import {
   CLIENT_TYPE_CODES,
   DESC_CRASH,
@@ -43,10 +43,10 @@ import {
   STOP,
   createMailbox,
   descriptorIndex,
-} from './mailbox.js';
-import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from './messages.js';
-import { createSlot, type Slot } from './slot.js';
-import type { EngineTestHooks } from './test-hooks.js';
+} from '../wire/mailbox.js';
+import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from '../wire/messages.js';
+import { createSlot, type Slot } from '../wire/slot.js';
+import type { EngineTestHooks } from '../test-hooks.js';
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
 export interface Batch {
@@ -85,7 +85,7 @@ export interface DispatcherHost {
 
 /** Below this many tokens a batch is not split further across idle lanes. */
 const MIN_SPLIT = 32;
-/** Text reserved per token of a slot: a 2,048-character token with its reservation (slot.ts textBytes). */
+/** Text reserved per token of a slot: a 2,048-character token with its reservation (wire/slot.ts textBytes). */
 const SLOT_TEXT_BYTES_PER_TOKEN = 1024;
 /** Any slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
 const MIN_SLOT_TEXT_BYTES = 64 * 1024;
@@ -101,7 +101,7 @@ class Lane {
   waiting = false;
   /** Slot ids this lane's loop has (posted or given at start). */
   readonly slots = new Set<number>();
-  /** Mirror of the loop's snapshot cache: versions in arrival order (messages.ts). */
+  /** Mirror of the loop's snapshot cache: versions in arrival order (wire/messages.ts). */
   readonly snapshots: number[] = [];
   /** Increments with each loop start; a loop's outcome for an older one is ignored. */
   loop = 0;
@@ -137,7 +137,7 @@ export class Dispatcher {
     this.#clientTypeCode = CLIENT_TYPE_CODES.indexOf(options.clientType);
     this.#backendFlag = options.backend === 'native' ? DESC_NATIVE : 0;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
-      filename: workerScript(import.meta.url, 'engine', 'worker.js').href,
+      filename: workerScript('engine/worker/entry.js').href,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,

@@ -3,7 +3,7 @@
  * whatever happens to the batches its tokens travel in. A call is queued whole (no object per
  * token) and batches take ranges of it.
  */
-import type { DecryptionResult } from '../types.js';
+import type { DecryptionResult } from '../../types.js';
 
 export abstract class Call {
   /** Index of the first token no batch has taken yet. */
