@@ -8,6 +8,8 @@ import type { DecryptionResult } from '../types.js';
 export interface EngineTestHooks {
   /** The next N batch attempts make their worker exit mid-batch, as a crash would. */
   crashNextBatches: number;
+  /** Bulk chunks run this worker entry instead of worker/bulk-entry.js (a test's own, e.g. one that dies mid-chunk). */
+  bulkWorkerEntry?: URL;
   /** Called after each batch settles, with the snapshot version its worker decrypted with. */
   onBatch?: (info: BatchInfo) => void;
 }
