@@ -44,7 +44,7 @@ export interface BulkSummary {
   readonly records: number;
   readonly bytesRead: number;
   readonly durationMs: number;
-  /** Records per status (statuses that occurred). */
+  /** Records per status: the statuses that occurred, in the order they first did. */
   readonly statusCounts: Readonly<Record<string, number>>;
   /** Records whose raw UID is opted out (with an opt-out store). */
   readonly optedOut: number;
@@ -107,6 +107,7 @@ export class BulkRun {
   /** Inside a line too long for a chunk: input is dropped up to its line break. */
   #skipping = false;
   readonly #statusCounts = new Array<number>(STATUS_BY_CODE.length).fill(0);
+  readonly #statusOrder: number[] = [];
   #records = 0;
   #optedOut = 0;
   #overlong = 0;
@@ -154,9 +155,7 @@ export class BulkRun {
       await this.#source.close().catch(() => {});
     }
     const statusCounts: Record<string, number> = {};
-    this.#statusCounts.forEach((count, code) => {
-      if (count > 0) statusCounts[STATUS_BY_CODE[code]!] = count;
-    });
+    for (const code of this.#statusOrder) statusCounts[STATUS_BY_CODE[code]!] = this.#statusCounts[code]!;
     return {
       records: this.#records,
       bytesRead: this.#bytesRead,
@@ -175,6 +174,7 @@ export class BulkRun {
     this.#overlong += result.overlongLines;
     this.#records += result.lines;
     this.#optedOut += result.optedOut;
+    for (const code of result.statusOrder) if (this.#statusCounts[code] === 0) this.#statusOrder.push(code);
     for (let code = 0; code < result.statusCounts.length; code++) this.#statusCounts[code]! += result.statusCounts[code]!;
   }
 

@@ -100,6 +100,8 @@ export interface ChunkResult {
   readonly outputBytes: number;
   /** Records per status code (wire/slot.ts STATUS_BY_CODE order). */
   readonly statusCounts: readonly number[];
+  /** The status codes that occurred, in the order they first did. */
+  readonly statusOrder: readonly number[];
   readonly optedOut: number;
   /** Lines over maxLineBytes: how many, and the first few as indexes among this task's lines. */
   readonly overlongLines: number;

@@ -74,6 +74,7 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
   const write = recordWriter(task.format);
   const statusCounts = new Array<number>(STATUS_BY_CODE.length).fill(0);
   const firstOverlong: number[] = [];
+  const statusOrder: number[] = [];
   const f = emptyFields();
   f.optedOut = optOut === null ? OPTED_OUT_ABSENT : OPTED_OUT_NO;
   const { recordBytes, recordI32, recordU32, recordF64, uids } = slot;
@@ -139,13 +140,13 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
         }
       }
       if (outPos + maxRecordBytes(f) > out.length) {
-        return { consumed: splitter!.lineStarts[i]!, lines, outputBytes: outPos, statusCounts, optedOut, overlongLines, firstOverlong };
+        return { consumed: splitter!.lineStarts[i]!, lines, outputBytes: outPos, statusCounts, statusOrder, optedOut, overlongLines, firstOverlong };
       }
       outPos = write(out, text, outPos, f);
       if (f.optedOut === OPTED_OUT_YES) f.optedOut = OPTED_OUT_NO;
-      statusCounts[code]!++;
+      if (statusCounts[code]!++ === 0) statusOrder.push(code);
       lines++;
     }
   }
-  return { consumed: task.end, lines, outputBytes: outPos, statusCounts, optedOut, overlongLines, firstOverlong };
+  return { consumed: task.end, lines, outputBytes: outPos, statusCounts, statusOrder, optedOut, overlongLines, firstOverlong };
 }
