@@ -6,64 +6,13 @@
  * backend.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readLineChunks } from '../../src/cli/io.js';
-import { DecryptionEngine, type ClientType, type DecryptionResult } from '../../src/index.js';
-import { parseTokenLine } from '../../src/engine/worker/bulk-lines.js';
+import { DecryptionEngine, type ClientType } from '../../src/index.js';
+import { bulkOutput, oldPathJsonl } from './bulk-helpers.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { NOW_MS, keyResponse } from './mixed-corpus.js';
 import { corpusPool, differentialCorpus } from '../native/corpus.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';
-
-/** The old CLI record (cli/format.ts before the bulk path), the reference for byte equality. */
-function oldRecord(result: DecryptionResult): Record<string, unknown> {
-  const iso = (d: Date | undefined): string | null => (d !== undefined && Number.isFinite(d.getTime()) ? d.toISOString() : null);
-  const record: Record<string, unknown> = {
-    status: result.status,
-    uid: result.uid ?? null,
-    siteId: result.siteId ?? null,
-    identityType: result.identityType ?? null,
-    advertisingTokenVersion: result.advertisingTokenVersion ?? null,
-    isClientSideGenerated: result.isClientSideGenerated ?? null,
-    established: iso(result.established),
-    expiry: iso(result.expiry),
-  };
-  if (result.optedOut !== undefined) record['optedOut'] = result.optedOut;
-  return record;
-}
-
-/** The old path: lines as the old reader split them, each a token or a JSON line, decryptBatch(), JSON lines. */
-async function oldPathJsonl(engine: DecryptionEngine, input: Buffer, nowMs: number, domain?: string): Promise<string> {
-  let text = '';
-  for await (const { lines } of readLineChunks(Readable.from([input]))) {
-    const parsed = lines.map((line) => parseTokenLine(line, domain));
-    const results = await engine.decryptBatch(parsed.map((p) => p.token) as string[], { domains: parsed.map((p) => p.domainOrAppName), now: nowMs });
-    for (const r of results) text += JSON.stringify(oldRecord(r)) + '\n';
-  }
-  return text;
-}
-
-/** What decryptFile() writes for `input`, from a stream into a collecting Writable. */
-async function bulkOutput(engine: DecryptionEngine, input: Buffer, options: Parameters<DecryptionEngine['decryptFile']>[2]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const { Writable } = await import('node:stream');
-  const out = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      parts.push(chunk);
-      callback();
-    },
-  });
-  // Pieces of odd sizes, so chunk cuts fall everywhere.
-  const pieces: Buffer[] = [];
-  for (let at = 0, k = 0; at < input.length; k++) {
-    const size = [65_536, 7, 100_003, 1, 4096][k % 5]!;
-    pieces.push(input.subarray(at, at + size));
-    at += size;
-  }
-  await engine.decryptFile(Readable.from(pieces), out, options);
-  return Buffer.concat(parts);
-}
 
 const BACKENDS = NATIVE_EXPECTED ? (['native', 'node-crypto'] as const) : (['node-crypto'] as const);
 
