@@ -21,7 +21,7 @@ import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/worker/decode.js';
 import { RECORD_BYTES, packBatch } from '../dist/engine/wire/slot.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';
-import { inProcessDecryptor } from '../dist/native/inline-decrypt.js';
+import { decoderOf } from '../dist/native/backend.js';
 import { loadNative, nativeUnavailableReason } from '../dist/native/load.js';
 
 const argValue = (name, fallback) => {
@@ -92,7 +92,7 @@ const sets = Array.from({ length: KEY_SETS }, (_, set) => {
   }
   return { json, keySet: parseKeys(json), slots, tokens };
 });
-const decryptInProcess = INLINE ? inProcessDecryptor('native') : undefined;
+const decryptInProcess = INLINE ? decoderOf('native').decrypt : undefined;
 
 let version = 0;
 let decrypted = 0;

@@ -12,8 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BidstreamClient, decryptToken, type LocalOperator } from '../dist/index.js';
-import { cachedDecryptToken, findWithTypeScript } from '../dist/cache/cached-decrypt.js';
 import { TokenCache } from '../dist/cache/token-cache.js';
+import { InProcessDecryptor } from '../dist/in-process/decryptor.js';
 import { evaluateToken } from '../dist/token/decrypt.js';
 import { DEFAULT_MIX, buildCorpus, type CorpusMix, type CorpusToken } from './corpus.js';
 import { type Access, type PolicyRow, replayPolicies } from './token-cache-policies.js';
@@ -131,9 +131,10 @@ export async function runTokenCacheBench(operator: LocalOperator, client: Bidstr
   progress('token cache: hit path');
   const corpus = corpora.get('zipf-1.1')!;
   const cache = new TokenCache();
+  const filler = new InProcessDecryptor('node-crypto', { tokenCache: cache });
   const hitTokens: CorpusToken[] = [];
   for (const t of corpus) {
-    const r = cachedDecryptToken(cache, findWithTypeScript, t.token, keys, 'bidstream', t.domain, now);
+    const r = filler.decrypt(t.token, keys, 'bidstream', t.domain, now);
     if (r.status === 'Success' && cache.lookup(t.token, t.domain, now, keys, 'bidstream') !== undefined) hitTokens.push(t);
   }
   const calls = quick ? 50_000 : 200_000;

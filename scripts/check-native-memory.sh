@@ -31,7 +31,7 @@ import { encodeAdvertisingToken, parseKeys } from './dist/index.js';
 import { decodeBatch, openSnapshot } from './dist/engine/worker/decode.js';
 import { RECORD_BYTES, packBatch } from './dist/engine/wire/slot.js';
 import { encodeSnapshot } from './dist/keys/snapshot.js';
-import { inProcessDecryptor } from './dist/native/inline-decrypt.js';
+import { decoderOf } from './dist/native/backend.js';
 import { nativeAddonPath } from './dist/native/load.js';
 
 const TOKENS = Number(process.argv[2]);
@@ -42,7 +42,7 @@ const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 429496
 const int = (n) => Math.floor(rnd() * n);
 const statuses = new Map();
 const inlineStatuses = new Map();
-const decryptInProcess = inProcessDecryptor('native');
+const decryptInProcess = decoderOf('native').decrypt;
 
 // keySet: a new KeySet per call, so the in-process path opens a new snapshot in its table each time.
 function run(keySet, clientType, inputs) {

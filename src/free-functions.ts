@@ -1,16 +1,29 @@
 /**
  * The Python SDK's free functions, for users porting code from it. Unlike the clients, these
  * throw an EncryptionError (with `.status`) when the outcome is not Success. decrypt() runs the
- * clients' in-process path, on the backend UID2_ENGINE_BACKEND selects at each call.
+ * clients' in-process decryptor (no token cache, no opt-out check), on the backend
+ * UID2_ENGINE_BACKEND selects at each call.
  */
 import { toUnixMs } from './util/time.js';
 import { EncryptionError } from './errors.js';
 import { KeySet } from './keys/key-set.js';
 import { parseKeys } from './keys/parse.js';
-import { resolveBackend } from './native/backend.js';
-import { inProcessDecryptor } from './native/inline-decrypt.js';
+import { InProcessDecryptor } from './in-process/decryptor.js';
+import { type CryptoBackend, resolveBackend } from './native/backend.js';
 import { encryptRawUid } from './token/encrypt.js';
 import { type DecryptionResult, DecryptionStatus, EncryptionStatus, type IdentityScope, type TimeInput } from './types.js';
+
+/** One plain decryptor per backend, made on first use. */
+const decryptors = new Map<CryptoBackend, InProcessDecryptor>();
+
+function decryptorFor(backend: CryptoBackend): InProcessDecryptor {
+  let decryptor = decryptors.get(backend);
+  if (decryptor === undefined) {
+    decryptor = new InProcessDecryptor(backend);
+    decryptors.set(backend, decryptor);
+  }
+  return decryptor;
+}
 
 function toKeySet(keys: KeySet | string | object): KeySet {
   return keys instanceof KeySet ? keys : parseKeys(keys);
@@ -22,7 +35,7 @@ function toKeySet(keys: KeySet | string | object): KeySet {
  *   NativeUnavailableError when `UID2_ENGINE_BACKEND=native` but the addon does not load
  */
 export function decrypt(token: string, keys: KeySet | string | object, now?: TimeInput): DecryptionResult {
-  const result = inProcessDecryptor(resolveBackend())(token, toKeySet(keys), 'legacy', undefined, toUnixMs(now));
+  const result = decryptorFor(resolveBackend()).decrypt(token, toKeySet(keys), 'legacy', undefined, toUnixMs(now));
   if (result.status !== DecryptionStatus.Success) {
     throw new EncryptionError(result.status, `token decryption failed: ${result.status}`);
   }

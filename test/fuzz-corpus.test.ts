@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecryptionEngine, decryptToken, parseKeys as parseSourceKeys } from '../src/index.js';
-import { inProcessDecryptor } from '../src/native/inline-decrypt.js';
+import { decoderOf } from '../src/native/backend.js';
 // The fuzz target is built against dist/, so its key sets come from dist/ too.
 import { parseKeys } from '../dist/index.js';
 import { FUZZ_NOW_MS, checkLibrary, type FuzzCase } from '../tools/fuzz-target.js';
@@ -52,7 +52,7 @@ describe('fuzz corpus replay', () => {
   it.skipIf(!NATIVE_EXPECTED).each(saved)('in process, native equals node-crypto: %s', (_file, s) => {
     // Key sets from src/, as the in-process path snapshots src/ KeySets (a dist/ one would fall back).
     const keys = parseSourceKeys(s.keys);
-    const decryptNative = inProcessDecryptor('native');
+    const decryptNative = decoderOf('native').decrypt;
     for (const clientType of ['bidstream', 'sharing', 'legacy'] as const) {
       for (const nowMs of [s.nowMs, FUZZ_NOW_MS]) {
         expect(decryptNative(s.input, keys, clientType, s.domain, nowMs)).toEqual(decryptToken(s.input, keys, clientType, s.domain, nowMs));

@@ -28,38 +28,11 @@
  */
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import { MAX_TOKEN_LENGTH } from '../token/layout.js';
-import { applyPolicyRules, checkedResult, failure, rawUidText, type PolicyFields } from '../token/decrypt.js';
-import {
-  type AdvertisingTokenVersion,
-  type ClientType,
-  type DecryptionResult,
-  DecryptionStatus,
-  type IdentityType,
-} from '../types.js';
+import { checkedResult, failure, identityCodeOf, identityTypeOf, rawUidText, type TokenFindings } from '../token/result.js';
+import { applyPolicyRules, keysRule, type PolicyFields } from '../token/rules.js';
+import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
 import { KEY_ABSENT, KEY_SAME, KeySlots } from './key-slots.js';
 import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCacheOptions } from './options.js';
-
-/** What a decryption found, in plain fields: what `store()` takes. */
-export interface CacheableToken {
-  version: AdvertisingTokenVersion;
-  /** `undefined` for v2. */
-  identityType: IdentityType | undefined;
-  isClientSideGenerated: boolean;
-  siteId: number;
-  establishedMs: number;
-  expiresMs: number;
-  /** `undefined` for v2, which carries no generation time. */
-  generatedMs: number | undefined;
-  /**
-   * The raw UID: its bytes (v3/v4 raw bytes, v2 UTF-8 identity) or its text as `DecryptionResult`
-   * shows it (base64 for v3/v4, the identity for v2). Text is kept as given, so it must be a string
-   * made from the decrypted bytes, not a slice of a larger string (which it would keep alive).
-   */
-  uid: string | Uint8Array;
-  /** Ids of the master and site keys that decrypted the two layers. */
-  masterKeyId: number;
-  siteKeyId: number;
-}
 
 /** Counters of one cache. `hits + misses` counts `lookup()` calls. */
 export interface TokenCacheStats {
@@ -104,7 +77,7 @@ function oneByteCopy(text: string): string | undefined {
 
 // Flag bits of an entry.
 const VERSION_MASK = 0b11; // version - 2
-const TYPE_SHIFT = 2; // 0 none (v2), 1 Email, 2 Phone
+const TYPE_SHIFT = 2; // token/result.ts identity-type code
 const TYPE_MASK = 0b11 << TYPE_SHIFT;
 const CSTG = 1 << 4;
 const EUID = 1 << 5;
@@ -125,7 +98,6 @@ function tailHash(token: string): number {
   return h ^ (h >>> 15);
 }
 
-const IDENTITY_TYPES: readonly (IdentityType | undefined)[] = [undefined, 'Email', 'Phone'];
 const NONE = -1;
 
 export class TokenCache {
@@ -213,16 +185,17 @@ export class TokenCache {
       return undefined;
     }
     // Rule 1, before anything the token says.
-    if (!keys) return this.#hit(slot, failure(DecryptionStatus.NotInitialized));
-    if (!keys.isValid(nowMs)) return this.#hit(slot, failure(DecryptionStatus.KeysNotSynced));
+    const keysStatus = keysRule(keys, nowMs);
+    if (keysStatus !== undefined) return this.#hit(slot, failure(keysStatus));
+    const inForce = keys!;
     const flags = this.#flags[slot]!;
     const version = ((flags & VERSION_MASK) + 2) as AdvertisingTokenVersion;
     // Rule 3 (v3/v4 only; v2 has no scope bit).
-    if (version !== 2 && ((flags & EUID) !== 0) !== (keys.identityScope === 'EUID')) {
+    if (version !== 2 && ((flags & EUID) !== 0) !== (inForce.identityScope === 'EUID')) {
       return this.#hit(slot, failure(DecryptionStatus.InvalidIdentityScope));
     }
     // Rules 4-5: the keys that decrypted the layers, as the key set in force holds them.
-    this.#keySlots.follow(keys);
+    this.#keySlots.follow(inForce);
     const ints = slot * 3;
     const master = this.#keySlots.state(this.#ints[ints + 1]!);
     if (master !== KEY_SAME) {
@@ -244,11 +217,11 @@ export class TokenCache {
     policy.generatedMs = version === 2 ? undefined : this.#times[times + 1]!;
     policy.siteId = siteId;
     policy.isClientSideGenerated = isClientSideGenerated;
-    const status = applyPolicyRules(keys, clientType, domainOrAppName, nowMs, policy);
+    const status = applyPolicyRules(inForce, clientType, domainOrAppName, nowMs, policy);
     const result = checkedResult(
       status,
       version,
-      IDENTITY_TYPES[(flags & TYPE_MASK) >> TYPE_SHIFT],
+      identityTypeOf((flags & TYPE_MASK) >> TYPE_SHIFT),
       isClientSideGenerated,
       siteId,
       this.#times[times + 2]!,
@@ -267,7 +240,7 @@ export class TokenCache {
    * in that set. Skipped (returns false) when `nowMs` is given and the token has expired by then,
    * when `keys` lacks either key, or when the entry alone exceeds `maxBytes`.
    */
-  store(token: string, found: CacheableToken, keys: DecryptionKeys, nowMs?: number): boolean {
+  store(token: string, found: TokenFindings, keys: DecryptionKeys, nowMs?: number): boolean {
     if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH) return false;
     const { version } = found;
     if (version !== 2 && version !== 3 && version !== 4) return false;
@@ -306,10 +279,9 @@ export class TokenCache {
     this.#ints[t] = found.siteId;
     this.#ints[t + 1] = masterSlot;
     this.#ints[t + 2] = siteSlot;
-    const type = found.identityType === 'Email' ? 1 : found.identityType === 'Phone' ? 2 : 0;
     this.#flags[slot] =
       (version - 2) |
-      (version === 2 ? 0 : type << TYPE_SHIFT) |
+      (version === 2 ? 0 : identityCodeOf(found.identityType) << TYPE_SHIFT) |
       (found.isClientSideGenerated ? CSTG : 0) |
       // A v3/v4 token decrypts only when its scope bit matches the key set's scope (rule 3).
       (keys.identityScope === 'EUID' ? EUID : 0) |

@@ -17,6 +17,6 @@ export class BidstreamClient extends ClientBase {
    * @param now decryption time (Date or Unix ms); default the current time
    */
   decryptTokenIntoRawUid(token: string, domainOrAppName?: string | null, now?: TimeInput): DecryptionResult {
-    return this.checkOptOut(this.decrypt(token, 'bidstream', domainOrAppName, toUnixMs(now)));
+    return this.decrypt(token, 'bidstream', domainOrAppName, toUnixMs(now));
   }
 }

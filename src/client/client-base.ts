@@ -1,25 +1,23 @@
 /**
  * What BidstreamClient and SharingClient share: credentials, the key set in force and its
  * atomic replacement, refresh from the UID2 service, the auto-refresh loop, and the in-process
- * decrypt function of the crypto backend (resolved once, at construction). A key set is swapped
- * only for a complete, valid one; a failure keeps the previous keys.
+ * decryptor (in-process/decryptor.ts: the crypto backend resolved once at construction, the
+ * optional token cache and opt-out check). A key set is swapped only for a complete, valid one;
+ * a failure keeps the previous keys.
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { resolveTokenCacheOptions } from '../cache/options.js';
 import { TokenCache, type TokenCacheStats } from '../cache/token-cache.js';
 import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
+import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
-import { inProcessDecryptor, inProcessFinder } from '../native/inline-decrypt.js';
-import type { TokenDecryptor } from '../token/decrypt.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from '../service/auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatus } from '../service/optout-status-request.js';
-import { applyOptOut } from '../optout/optout-check.js';
 import {
   resolveCredentials,
   validateAutoRefreshOptions,
@@ -61,15 +59,10 @@ export abstract class ClientBase extends EventEmitter {
   /** Body size of the last successful service answer: a large key set refreshes off the main thread. */
   #lastResponseBytes = 0;
   readonly #closed = new AbortController();
-  readonly #backend: CryptoBackend;
-  readonly #tokenCache: TokenCache | undefined;
-  /** With the token cache: decryptInProcess's twin that also reports what a miss found. */
-  readonly #find: FindingDecryptor | undefined;
+  readonly #decryptor: InProcessDecryptor;
 
   /** The key endpoint this client calls. */
   protected abstract readonly endpoint: KeyEndpoint;
-  /** decryptToken(), or its native equivalent: what decryptTokenIntoRawUid() runs. */
-  protected readonly decryptInProcess: TokenDecryptor;
 
   /**
    * @param baseUrl the UID2 service, e.g. `https://prod.uidapi.com`; default `UID2_BASE_URL`
@@ -85,14 +78,15 @@ export abstract class ClientBase extends EventEmitter {
     super();
     this.#options = validateClientOptions(options);
     const cacheOptions = resolveTokenCacheOptions((options as ClientOptions | undefined)?.tokenCache);
-    this.#tokenCache = cacheOptions ? new TokenCache(cacheOptions) : undefined;
     const credentials = resolveCredentials(baseUrl, apiKey, secretKey);
     this.baseUrl = credentials.baseUrl;
     this.#apiKey = credentials.apiKey;
     this.#secretKey = credentials.secretKey;
-    this.#backend = resolveBackend();
-    this.decryptInProcess = inProcessDecryptor(this.#backend);
-    this.#find = this.#tokenCache ? inProcessFinder(this.#backend) : undefined;
+    this.#decryptor = new InProcessDecryptor(resolveBackend(), {
+      tokenCache: cacheOptions ? new TokenCache(cacheOptions) : undefined,
+      optOut: this.#options.optOut,
+      returnOptedOutUid: this.#options.returnOptedOutUid,
+    });
   }
 
   /**
@@ -100,7 +94,7 @@ export abstract class ClientBase extends EventEmitter {
    * else `node-crypto`; `UID2_ENGINE_BACKEND` forces one. Both give identical results.
    */
   get backend(): CryptoBackend {
-    return this.#backend;
+    return this.#decryptor.backend;
   }
 
   /** The key set in force, or `undefined` before the first successful refresh. */
@@ -125,14 +119,15 @@ export abstract class ClientBase extends EventEmitter {
 
   /** Counters of the token cache (`options.tokenCache`), or `undefined` when it is off. */
   tokenCacheStats(): TokenCacheStats | undefined {
-    return this.#tokenCache?.stats();
+    return this.#decryptor.cache?.stats();
   }
 
-  /** Decrypts under `clientType`'s rules with the key set in force, through the token cache when on. */
+  /**
+   * Decrypts under `clientType`'s rules with the key set in force, through the token cache when
+   * on, with the opt-out check when configured.
+   */
   protected decrypt(token: string, clientType: ClientType, domainOrAppName: string | null | undefined, nowMs: number): DecryptionResult {
-    const cache = this.#tokenCache;
-    if (cache === undefined) return this.decryptInProcess(token, this.#keySet, clientType, domainOrAppName, nowMs);
-    return cachedDecryptToken(cache, this.#find!, token, this.#keySet, clientType, domainOrAppName, nowMs);
+    return this.#decryptor.decrypt(token, this.#keySet, clientType, domainOrAppName, nowMs);
   }
 
   /** What `console.log(client)` shows, in every inspect mode: state, never credentials. */
@@ -228,12 +223,6 @@ export abstract class ClientBase extends EventEmitter {
   close(): void {
     this.stopAutoRefresh();
     this.#closed.abort(new AbortedError('the client is closed'));
-  }
-
-  /** Applies the configured opt-out check to a fresh decryption result (no store: unchanged). */
-  protected checkOptOut(result: DecryptionResult): DecryptionResult {
-    const store = this.#options.optOut;
-    return store ? applyOptOut(result, store, this.#options.returnOptedOutUid) : result;
   }
 
   /** Replaces the key set in force (one reference swap: readers see the old or the new set). */

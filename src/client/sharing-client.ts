@@ -18,6 +18,6 @@ export class SharingClient extends ClientBase {
 
   /** Decrypts a shared token (sharing lifetime limit, no domain check). Never throws for any token. */
   decryptTokenIntoRawUid(token: string, now?: TimeInput): DecryptionResult {
-    return this.checkOptOut(this.decrypt(token, 'sharing', undefined, toUnixMs(now)));
+    return this.decrypt(token, 'sharing', undefined, toUnixMs(now));
   }
 }

@@ -1,53 +1,38 @@
 /**
- * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens, queues
- * them (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
- * batches' records into results. With `threads: 0` it decrypts in-process instead.
+ * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens and
+ * routes them: token-cache hits and (with `threads: 0`) every token to the in-process decryptor,
+ * the rest to the queue (pool/batcher.ts) that the dispatcher hands to worker lanes, whose
+ * finished batches become results in pool/completion.ts. It also closes, and reports stats.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
  *   decrypt()/decryptBatch() -> pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts
  *     -> worker/entry.ts -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
  */
 import { SharingClient } from '../client/sharing-client.js';
-import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
+import { EngineClosedError, EngineOverloadedError, InvalidArgumentError } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
-import { batchChannel, type BatchChannelMessage } from '../observability/channels.js';
-import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
-import { cachedDecryptToken, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { TokenCache } from '../cache/token-cache.js';
-import { applyOptOut } from '../optout/optout-check.js';
+import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
-import { decryptToken } from '../token/decrypt.js';
-import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
-import { inProcessDecryptor, inProcessFinder } from '../native/inline-decrypt.js';
-import type { TokenDecryptor } from '../token/decrypt.js';
 import { Batcher } from './pool/batcher.js';
 import { ManyCall, SingleCall } from './pool/calls.js';
-import { Dispatcher, type Batch } from './pool/dispatcher.js';
+import { Completion } from './pool/completion.js';
+import { Dispatcher, type WorkerEntry } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import {
-  CODE_BY_STATUS,
-  RECORD_BYTES,
-  REC_F64_ESTABLISHED,
-  REC_F64_EXPIRY,
-  REC_F64_GENERATED,
-  REC_I32_MASTER_KEY_ID,
-  REC_I32_SITE_KEY_ID,
-  readResult,
-  type Slot,
-} from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import type { BulkHost, BulkSummary } from './bulk/coordinator.js';
 import { decryptFile, decryptStream, type BulkInput, type BulkOutput, type BulkReadable } from './bulk/decrypt-bulk.js';
 import { inProcessChunkRunner, inProcessSnapshots } from './bulk/in-process.js';
 import type { BulkOptions } from './bulk/options.js';
 import { workerScript } from '../util/worker-script.js';
-import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
+import { bulkWorkerEntryOf, registerTestHooks, workerEntryOf } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -59,41 +44,56 @@ export interface DecryptBatchOptions {
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
   readonly #backend: CryptoBackend;
-  /** threads: 0 only: the in-process decrypt function of the backend (as in the clients). */
-  readonly #decryptInProcess: TokenDecryptor;
+  /**
+   * On this thread: every token with threads: 0, else those too large for a batch slot; its
+   * token cache answers hits and keeps the workers' findings, its opt-out check marks every result.
+   */
+  readonly #decryptor: InProcessDecryptor;
   readonly #keys: KeyFeed;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
   readonly #counters = new EngineCounters();
-  readonly #log: Logger;
+  readonly #completion: Completion;
   #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
-  #hooks: EngineTestHooks | null = null;
   /** Bulk runs in progress: close() lets them finish. */
   readonly #bulkRuns = new Set<Promise<unknown>>();
   #bulkHostMade: BulkHost | null = null;
+  /** Where bulk chunks run on workers: worker/bulk-entry.js unless a test brings its own. */
+  readonly #bulkEntry: URL | undefined;
   readonly #cache: TokenCache | undefined;
-  readonly #find: FindingDecryptor | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined, bulkEntry: URL | undefined) {
+    this.#bulkEntry = bulkEntry;
     this.#options = options;
     this.#keys = keys;
-    this.#log = options.logger;
     this.#backend = backend;
-    this.#decryptInProcess = inProcessDecryptor(options.threads === 0 ? backend : 'node-crypto');
-    this.#cache = options.tokenCache ? new TokenCache(options.tokenCache) : undefined;
-    this.#find = this.#cache && options.threads === 0 ? inProcessFinder(backend) : undefined;
+    this.#decryptor = new InProcessDecryptor(backend, {
+      tokenCache: options.tokenCache ? new TokenCache(options.tokenCache) : undefined,
+      optOut: options.optOut,
+      returnOptedOutUid: options.returnOptedOutUid,
+    });
+    this.#cache = this.#decryptor.cache;
+    const completion = new Completion({
+      counters: this.#counters,
+      decryptor: this.#decryptor,
+      checkOptOut: options.optOut !== null,
+      backend,
+      logger: options.logger,
+    });
+    this.#completion = completion;
     this.#dispatcher =
       options.threads === 0
         ? null
         : new Dispatcher(
             {
+              workerEntry,
               threads: options.threads,
               maxBatchSize: options.maxBatchSize,
               batchesPerWorker: options.batchesPerWorker,
@@ -105,18 +105,20 @@ export class DecryptionEngine {
             {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
-              complete: (batch) => this.#complete(batch),
-              decryptOversized: (call, index) => {
-                const result = decryptToken(call.token(index), this.#keys.keySet, options.clientType, call.domain(index), call.nowMs);
-                call.settle(index, this.#counted(result));
+              complete: (batch) => {
+                completion.complete(batch);
+                this.#checkDrained();
               },
-              failed: (batch, err, retried) => this.#failed(batch, err, retried),
+              decryptOversized: (call, index) => {
+                call.settle(index, completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+              },
+              failed: (batch, err, retried) => {
+                completion.failed(batch, err, retried);
+                if (!retried) this.#checkDrained();
+              },
             },
           );
-    registerTestHooks(this, (hooks) => {
-      this.#hooks = hooks;
-      this.#dispatcher?.setHooks(hooks);
-    });
+    registerTestHooks(this, (hooks) => (completion.hooks = hooks));
   }
 
   /**
@@ -151,7 +153,7 @@ export class DecryptionEngine {
     }
     let engine: DecryptionEngine;
     try {
-      engine = new DecryptionEngine(resolved, backend, keys);
+      engine = new DecryptionEngine(resolved, backend, keys, workerEntryOf(options), bulkWorkerEntryOf(options));
     } catch (err) {
       keys.close();
       throw err;
@@ -190,11 +192,11 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) return Promise.resolve(this.#counted(this.#inProcess(token, domainOrAppName, nowMs)));
+    if (!this.#dispatcher) return Promise.resolve(this.#completion.counted(this.#inProcess(token, domainOrAppName, nowMs)));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#counted(hit));
+      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit)));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -218,8 +220,8 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (!this.#dispatcher) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => this.#counted(this.#inProcess(t, domains?.[i], nowMs)));
-      this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
+      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs)));
+      this.#completion.observe(results.length, performance.now() - startedAt, this.#keys.version);
       return Promise.resolve(results);
     }
     if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
@@ -243,7 +245,7 @@ export class DecryptionEngine {
     for (let i = 0; i < tokens.length; i++) {
       const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#counted(hit);
+      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit));
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -258,11 +260,9 @@ export class DecryptionEngine {
     });
   }
 
-  /** In-process decryption (threads: 0), through the cache when there is one. */
+  /** In-process decryption (threads: 0, oversized tokens), opt-out checked. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
-    const keySet = this.#keys.keySet;
-    if (this.#cache) return cachedDecryptToken(this.#cache, this.#find!, token, keySet, this.#options.clientType, domain, nowMs);
-    return this.#decryptInProcess(token, keySet, this.#options.clientType, domain, nowMs);
+    return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
   }
 
   /**
@@ -307,7 +307,7 @@ export class DecryptionEngine {
     const options = this.#options;
     const keys = this.#keys;
     const inProcess = dispatcher ? null : inProcessSnapshots();
-    const entry = dispatcher ? workerScript('engine/worker/bulk-entry.js') : null;
+    const entry = dispatcher ? (this.#bulkEntry ?? workerScript('engine/worker/bulk-entry.js')) : null;
     this.#bulkHostMade = {
       threads: options.threads,
       clientType: options.clientType,
@@ -319,7 +319,7 @@ export class DecryptionEngine {
       },
       optOut: () => options.optOut?.snapshot() ?? null,
       keepOptedOutUid: options.returnOptedOutUid,
-      run: dispatcher ? (task) => dispatcher.runTask(this.#hooks?.bulkWorkerEntry ?? entry!, task) : inProcessChunkRunner(),
+      run: dispatcher ? (task) => dispatcher.runTask(entry!, task) : inProcessChunkRunner(),
     };
     return this.#bulkHostMade;
   }
@@ -434,124 +434,7 @@ export class DecryptionEngine {
     );
   }
 
-  /** Counts a result decided on this thread and applies the opt-out check; returns it. */
-  #counted(result: DecryptionResult): DecryptionResult {
-    this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
-    this.#counters.tokens++;
-    return this.#checkOptOut(result);
-  }
-
-  #checkOptOut(result: DecryptionResult): DecryptionResult {
-    const store = this.#options.optOut;
-    if (store === null) return result;
-    const checked = applyOptOut(result, store, this.#options.returnOptedOutUid);
-    if (checked.optedOut) this.#counters.optedOut++;
-    return checked;
-  }
-
-  #complete(batch: Batch): void {
-    const { slot, parts } = batch;
-    const codes = this.#counters.statusCodes;
-    const hooks = this.#hooks;
-    const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
-    const checkOptOut = this.#options.optOut !== null;
-    const cache = this.#cache;
-    const keySet = batch.snapshot?.keySet;
-    let pos = 0;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      const start = parts.starts[k]!;
-      const end = start + parts.counts[k]!;
-      for (let i = start; i < end; i++, pos++) {
-        let result = readResult(slot, pos);
-        codes[slot.recordBytes[pos * RECORD_BYTES]!]!++;
-        if (cache && result.status === DecryptionStatus.Success) this.#store(cache, slot, pos, call.token(i) as string, result, keySet!, call.nowMs);
-        if (checkOptOut) result = this.#checkOptOut(result);
-        seen?.push(result);
-        call.settle(i, result);
-      }
-    }
-    this.#counters.batches++;
-    this.#counters.tokens += batch.count;
-    this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
-    if (seen) this.#reportBatch(batch, seen);
-    this.#checkDrained();
-  }
-
-  /** Keeps what a worker found for a token that decrypted, for the next call with it. */
-  #store(cache: TokenCache, slot: Slot, pos: number, token: string, result: DecryptionResult, keySet: KeySet, nowMs: number): void {
-    const rec = pos * RECORD_BYTES;
-    const version = result.advertisingTokenVersion!;
-    cache.store(
-      token,
-      {
-        version,
-        identityType: result.identityType,
-        isClientSideGenerated: result.isClientSideGenerated!,
-        siteId: result.siteId!,
-        establishedMs: slot.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
-        expiresMs: slot.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
-        generatedMs: version === 2 ? undefined : slot.recordF64[(rec >> 3) + REC_F64_GENERATED]!,
-        // A string made fresh from the record's bytes by readResult: safe for the cache to keep.
-        uid: result.uid!,
-        masterKeyId: slot.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
-        siteKeyId: slot.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
-      },
-      keySet,
-      nowMs,
-    );
-  }
-
-  #failed(batch: Batch, err: unknown, retried: boolean): void {
-    const reason = (err as Error)?.message ?? String(err);
-    if (retried) {
-      this.#counters.batchRetries++;
-      this.#log.warn(
-        { event: 'uid2.engine.worker-failed', tokens: batch.count, attempt: batch.failures, err: reason, action: 'restart-and-rerun' },
-        'engine worker failed mid-batch; the pool replaces it and the batch is re-run once',
-      );
-      return;
-    }
-    this.#counters.failedBatches++;
-    this.#log.error(
-      { event: 'uid2.engine.batch-failed', tokens: batch.count, attempt: batch.failures, err: reason },
-      'engine batch failed twice; its calls are rejected with UID2_ERR_WORKER_FAILED',
-    );
-    const error = new WorkerFailedError(`a worker failed twice on a batch of ${batch.count} tokens: ${reason}`, { cause: err });
-    for (const call of batch.parts.calls) call.fail(error);
-    this.#checkDrained();
-  }
-
   #checkDrained(): void {
     if (this.#drained) queueMicrotask(() => this.#pump());
-  }
-
-  #observeBatch(tokens: number, durationMs: number, snapshotVersion: number): void {
-    this.#counters.observeBatch(tokens, durationMs);
-    if (batchChannel.hasSubscribers) {
-      batchChannel.publish({
-        tokens,
-        durationMs,
-        snapshotVersion,
-        backend: this.#backend,
-      } satisfies BatchChannelMessage);
-    }
-  }
-
-  /** Test hook: what a batch decrypted, with the snapshot its worker used. */
-  #reportBatch(batch: Batch, results: DecryptionResult[]): void {
-    const tokens: unknown[] = [];
-    const domains: (string | null | undefined)[] = [];
-    const nows: number[] = [];
-    const { parts } = batch;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      for (let i = parts.starts[k]!; i < parts.starts[k]! + parts.counts[k]!; i++) {
-        tokens.push(call.token(i));
-        domains.push(call.domain(i));
-        nows.push(call.nowMs);
-      }
-    }
-    this.#hooks!.onBatch!({ snapshotVersion: batch.usedSnapshot, tokens, domains, nows, results });
   }
 }

@@ -2,7 +2,8 @@
 import type { TokenCacheStats } from '../cache/token-cache.js';
 import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
-import { STATUS_BY_CODE } from './wire/slot.js';
+import { STATUS_BY_CODE } from '../token/result.js';
+import type { CompletionCounters } from './pool/completion.js';
 
 export interface EngineStats {
   threads: number;
@@ -50,14 +51,14 @@ export interface EngineStats {
 }
 
 /** The engine's own counters (everything in EngineStats that is not read off another part). */
-export class EngineCounters {
+export class EngineCounters implements CompletionCounters {
   batches = 0;
   tokens = 0;
   batchRetries = 0;
   failedBatches = 0;
   overloadRejections = 0;
   optedOut = 0;
-  /** Results per status code (wire/slot.ts STATUS_BY_CODE). */
+  /** Results per status code (token/result.ts STATUS_BY_CODE). */
   readonly statusCodes = new Float64Array(STATUS_BY_CODE.length);
   readonly durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
   /** Per completed batch: the metrics' histograms (engine.metrics()). */

@@ -6,9 +6,12 @@
  *
  * It lives beside the addon loader, not in engine/, because the clients resolve it too: each
  * client once at construction (its in-process path), the engine once at DecryptionEngine.create()
- * (every batch then carries the name to its worker; with threads: 0 it picks the in-process path).
+ * (every batch then carries the name to its worker; its in-process paths use decoderOf()).
  */
 import { ConfigError, NativeUnavailableError } from '../errors.js';
+import { decryptToken, findToken } from '../token/decrypt.js';
+import type { TokenDecoder } from '../token/result.js';
+import { nativeDecoder } from './inline-decrypt.js';
 import { loadNative, nativeUnavailableReason } from './load.js';
 
 export type CryptoBackend = 'native' | 'node-crypto';
@@ -33,4 +36,15 @@ export function resolveBackend(env: NodeJS.ProcessEnv = process.env): CryptoBack
     throw new NativeUnavailableError(`${BACKEND_ENV}=native but the native addon is unavailable: ${nativeUnavailableReason()}`);
   }
   throw new ConfigError(`${BACKEND_ENV} must be "native" or "node-crypto" (got ${JSON.stringify(forced)})`);
+}
+
+const TYPESCRIPT: TokenDecoder = Object.freeze({ decrypt: decryptToken, find: findToken });
+
+/**
+ * The in-process decoder of `backend`: token/decrypt.ts for `node-crypto`, the addon one token per
+ * call for `native` (native/inline-decrypt.ts). Same signature, statuses and fields either way.
+ * @throws NativeUnavailableError when `backend` is `native` and the addon does not load
+ */
+export function decoderOf(backend: CryptoBackend): TokenDecoder {
+  return backend === 'native' ? nativeDecoder() : TYPESCRIPT;
 }

@@ -1,10 +1,9 @@
 /**
- * In-process decryption: what the clients, the free functions and DecryptionEngine with
- * `threads: 0` call for each token. With the native backend, one addon call per token does
- * strict base64 and rules 2-6 (the C++ code that fills the engine's batch records), writing the
- * decoded fields into a reused scratch array; rules 1 and 7-9 run here in TypeScript, the same
- * applyPolicyRules() every backend ends in, in the order of decryptToken(). With node-crypto it is
- * decryptToken() itself.
+ * The native backend's in-process decoder, one token per call: what the in-process decryptor
+ * (in-process/decryptor.ts) runs per token with this backend. One addon call does strict base64
+ * and rules 2-6 (the C++ code that fills the engine's batch records), writing the decoded fields
+ * into a reused scratch array; rules 1 and 7-9 run here, from token/rules.ts, in the order of
+ * decryptToken().
  *
  * The addon reads keys from the KeySet's own snapshot (keys/snapshot.ts via snapshotOf(): already
  * there for a key set refreshed on the refresh worker, else encoded on its first use), numbered
@@ -12,14 +11,22 @@
  * prepared cipher contexts for the few snapshots used most recently and frees them once their
  * snapshot is collected (native/src/inline.h).
  */
-import { findWithTypeScript, type FindingDecryptor } from '../cache/cached-decrypt.js';
 import { NativeUnavailableError } from '../errors.js';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import { KeySet, snapshotOf as keySetSnapshot } from '../keys/key-set.js';
-import { type TokenDecryptor, applyPolicyRules, checkedResult, decryptToken, failure, type PolicyFields } from '../token/decrypt.js';
-import { MAX_TOKEN_LENGTH, PRIVACY_BIT_CLIENT_SIDE_GENERATED } from '../token/layout.js';
-import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus, type IdentityType } from '../types.js';
-import type { CryptoBackend } from './backend.js';
+import { decryptToken, findToken } from '../token/decrypt.js';
+import { PRIVACY_BIT_CLIENT_SIDE_GENERATED } from '../token/layout.js';
+import {
+  STATUS_BY_CODE,
+  checkedResult,
+  failure,
+  identityTypeOf,
+  type FindingDecryptor,
+  type TokenDecoder,
+  type TokenDecryptor,
+} from '../token/result.js';
+import { applyPolicyRules, hasTokenShape, keysRule, type PolicyFields } from '../token/rules.js';
+import { type AdvertisingTokenVersion, type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from './load.js';
 
 // Where decodeOne() writes a decoded token's fields (native/src/addon.cc, enum Scratch).
@@ -34,9 +41,6 @@ const INLINE_GENERATED = 6;
 const INLINE_MASTER_KEY_ID = 7;
 const INLINE_SITE_KEY_ID = 8;
 const INLINE_SLOTS = 9;
-
-/** Status codes of the addon: the DecryptionStatus declaration order (native/src/batch.h). */
-const STATUS_BY_CODE: readonly DecryptionStatus[] = Object.values(DecryptionStatus);
 
 const scratch = new Float64Array(INLINE_SLOTS);
 /** Reused for every token: applyPolicyRules() only reads it. */
@@ -66,24 +70,18 @@ let addon: NativeAddon | null = null;
  * decoded fields; `undefined` for keys that are not a KeySet (the caller then uses TypeScript).
  */
 function decodeNative(token: unknown, keys: DecryptionKeys | null | undefined, nowMs: number): DecryptionResult | string | undefined {
-  // Rule 1: keys.
-  if (!keys) return failure(DecryptionStatus.NotInitialized);
-  // Snapshots are made from KeySets; any other DecryptionKeys goes through the TypeScript decoder.
+  // Snapshots are made from KeySets; anything else (no keys included) goes through the TypeScript
+  // decoder, which gives the same answer.
   if (!(keys instanceof KeySet)) return undefined;
-  if (!keys.isValid(nowMs)) return failure(DecryptionStatus.KeysNotSynced);
+  // Rule 1: keys.
+  const keysStatus = keysRule(keys, nowMs);
+  if (keysStatus !== undefined) return failure(keysStatus);
   // Rule 2: shape (the addon checks the length again, and the version).
-  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
-    return failure(DecryptionStatus.InvalidPayload);
-  }
+  if (!hasTokenShape(token)) return failure(DecryptionStatus.InvalidPayload);
   // Rules 2-6 in the addon.
   const snapshot = snapshotOf(keys);
   const uid = addon!.decodeOne(token, snapshot.sab, snapshot.version, scratch);
   return typeof uid === 'number' ? failure(STATUS_BY_CODE[uid]!) : uid;
-}
-
-function scratchIdentityType(): IdentityType | undefined {
-  const code = scratch[INLINE_IDENTITY_TYPE];
-  return code === 0 ? undefined : code === 2 ? 'Phone' : 'Email';
 }
 
 /** Rules 7-9 on the fields decodeNative() left in `scratch`. */
@@ -96,7 +94,7 @@ function resultFromScratch(uid: string, keys: DecryptionKeys, clientType: Client
   return checkedResult(
     applyPolicyRules(keys, clientType, domainOrAppName, nowMs, policy),
     version,
-    scratchIdentityType(),
+    identityTypeOf(scratch[INLINE_IDENTITY_TYPE]!),
     policy.isClientSideGenerated,
     policy.siteId,
     scratch[INLINE_ESTABLISHED]!,
@@ -105,23 +103,17 @@ function resultFromScratch(uid: string, keys: DecryptionKeys, clientType: Client
   );
 }
 
-function decryptNative(
-  token: unknown,
-  keys: DecryptionKeys | null | undefined,
-  clientType: ClientType,
-  domainOrAppName: string | null | undefined,
-  nowMs: number,
-): DecryptionResult {
+const decryptNative: TokenDecryptor = (token, keys, clientType, domainOrAppName, nowMs) => {
   const decoded = decodeNative(token, keys, nowMs);
   if (decoded === undefined) return decryptToken(token, keys, clientType, domainOrAppName, nowMs);
   if (typeof decoded !== 'string') return decoded;
   return resultFromScratch(decoded, keys!, clientType, domainOrAppName, nowMs);
-}
+};
 
 /** decryptNative() reporting its findings too, for the token cache. */
 const findNative: FindingDecryptor = (token, keys, clientType, domainOrAppName, nowMs) => {
   const decoded = decodeNative(token, keys, nowMs);
-  if (decoded === undefined) return findWithTypeScript(token, keys, clientType, domainOrAppName, nowMs);
+  if (decoded === undefined) return findToken(token, keys, clientType, domainOrAppName, nowMs);
   if (typeof decoded !== 'string') return { result: decoded, found: undefined };
   const result = resultFromScratch(decoded, keys!, clientType, domainOrAppName, nowMs);
   const version = scratch[INLINE_VERSION] as AdvertisingTokenVersion;
@@ -129,7 +121,7 @@ const findNative: FindingDecryptor = (token, keys, clientType, domainOrAppName, 
     result,
     found: {
       version,
-      identityType: scratchIdentityType(),
+      identityType: identityTypeOf(scratch[INLINE_IDENTITY_TYPE]!),
       isClientSideGenerated: policy.isClientSideGenerated,
       siteId: policy.siteId,
       establishedMs: scratch[INLINE_ESTABLISHED]!,
@@ -143,25 +135,13 @@ const findNative: FindingDecryptor = (token, keys, clientType, domainOrAppName, 
 };
 
 /**
- * The in-process decrypt function of `backend` (resolveBackend()): same signature, statuses and
- * fields as decryptToken(), which is what `node-crypto` returns.
- * @throws NativeUnavailableError when `backend` is `native` and the addon does not load
+ * The native decoder: decryptToken()'s signature, statuses and fields, rules 2-6 in the addon.
+ * @throws NativeUnavailableError when the addon does not load
  */
-export function inProcessDecryptor(backend: CryptoBackend): TokenDecryptor {
-  if (backend === 'node-crypto') return decryptToken;
+export function nativeDecoder(): TokenDecoder {
   addon ??= loadNative();
   if (!addon) throw new NativeUnavailableError(`the native addon is unavailable: ${nativeUnavailableReason()}`);
-  return decryptNative;
+  return NATIVE;
 }
 
-/**
- * The same decryption as inProcessDecryptor(backend), reporting what it found (for the token
- * cache's misses).
- * @throws NativeUnavailableError when `backend` is `native` and the addon does not load
- */
-export function inProcessFinder(backend: CryptoBackend): FindingDecryptor {
-  if (backend === 'node-crypto') return findWithTypeScript;
-  addon ??= loadNative();
-  if (!addon) throw new NativeUnavailableError(`the native addon is unavailable: ${nativeUnavailableReason()}`);
-  return findNative;
-}
+const NATIVE: TokenDecoder = Object.freeze({ decrypt: decryptNative, find: findNative });

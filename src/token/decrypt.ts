@@ -1,6 +1,7 @@
 /**
- * Advertising-token decryption. The checks run in exactly the order of the official SDKs
- * (README "Decryption rules"), because callers and tests compare statuses, not just success.
+ * Advertising-token decryption in TypeScript: the decoder (rules 2-6: base64, version, scope,
+ * both decryption layers) and decryptToken(), which runs every rule in the official SDKs' order
+ * (rules 1 and 7-9 from rules.ts), because callers and tests compare statuses, not just success.
  * Nothing here throws: every malformed input ends as a status.
  */
 import { decodeBase64Strict, hasUrlCharacters } from '../codec/base64.js';
@@ -14,7 +15,6 @@ import {
   type IdentityType,
 } from '../types.js';
 import {
-  MAX_TOKEN_LENGTH,
   PRIVACY_BIT_CLIENT_SIDE_GENERATED,
   V2_IDENTITY_FIXED,
   V2_MASTER_HEADER,
@@ -29,18 +29,11 @@ import {
   prefixIdentityTypeBits,
   prefixScopeIsEuid,
 } from './layout.js';
-
-const FAILURES = new Map<DecryptionStatus, DecryptionResult>(
-  Object.values(DecryptionStatus).map((status) => [status, Object.freeze({ status })]),
-);
-
-/** A frozen, shared `{ status }` result: failures before decryption carry nothing else. */
-export function failure(status: DecryptionStatus): DecryptionResult {
-  return FAILURES.get(status)!;
-}
+import { checkedResult, failure, rawUidText, type FindingDecryptor } from './result.js';
+import { applyPolicyRules, hasTokenShape, keysRule } from './rules.js';
 
 /** Token fields the rule checks need, whatever the version. */
-export interface DecodedToken {
+interface DecodedToken {
   version: AdvertisingTokenVersion;
   expiresMs: number;
   /** Generation time (v3/v4); v2 tokens have none and use "now" instead. */
@@ -60,12 +53,6 @@ export interface DecodedToken {
 export interface CheckedToken extends DecodedToken {
   status: DecryptionStatus;
   isClientSideGenerated: boolean;
-}
-
-/** The text form of a raw UID: v2 carries it as UTF-8 text, v3/v4 as bytes shown in base64. */
-export function rawUidText(version: AdvertisingTokenVersion, uidBytes: Uint8Array): string {
-  const buf = Buffer.from(uidBytes.buffer, uidBytes.byteOffset, uidBytes.byteLength);
-  return version === 2 ? buf.toString('utf8') : buf.toString('base64');
 }
 
 function readI64(buf: Buffer, offset: number): number {
@@ -158,14 +145,6 @@ function decode(token: string, keys: DecryptionKeys): DecodedToken | DecryptionS
   return DecryptionStatus.VersionNotSupported;
 }
 
-function hasValidLifetime(keys: DecryptionKeys, clientType: ClientType, token: PolicyFields, nowMs: number): boolean {
-  if (clientType === 'legacy') return true;
-  const maxLifetime = clientType === 'bidstream' ? keys.maxBidstreamLifetimeSeconds : keys.maxSharingLifetimeSeconds;
-  const generatedMs = token.generatedMs ?? nowMs;
-  if (Math.floor((token.expiresMs - generatedMs) / 1000) > maxLifetime) return false;
-  return Math.floor((generatedMs - nowMs) / 1000) <= keys.allowClockSkewSeconds;
-}
-
 /**
  * Runs every decryption rule on `token`. Returns the failing status when the token did not
  * decrypt fully, else the decoded token with the status rules 7-9 gave it.
@@ -178,94 +157,19 @@ export function evaluateToken(
   nowMs: number,
 ): DecryptionStatus | CheckedToken {
   // Rule 1: keys.
-  if (!keys) return DecryptionStatus.NotInitialized;
-  if (!keys.isValid(nowMs)) return DecryptionStatus.KeysNotSynced;
-  // Rule 2: shape and version.
-  if (typeof token !== 'string' || token.length < 4 || token.length > MAX_TOKEN_LENGTH) {
-    return DecryptionStatus.InvalidPayload;
-  }
+  const keysStatus = keysRule(keys, nowMs);
+  if (keysStatus !== undefined) return keysStatus;
+  // Rule 2: shape (here), then base64 and version (decode).
+  if (!hasTokenShape(token)) return DecryptionStatus.InvalidPayload;
   // Rules 3-6: scope, master key, site key, both layers.
-  const decoded = decode(token, keys);
+  const decoded = decode(token, keys!);
   if (typeof decoded === 'string') return decoded;
 
   const checked = decoded as CheckedToken;
   checked.isClientSideGenerated = (decoded.privacyBits & PRIVACY_BIT_CLIENT_SIDE_GENERATED) !== 0;
-  checked.status = applyPolicyRules(keys, clientType, domainOrAppName, nowMs, checked);
+  checked.status = applyPolicyRules(keys!, clientType, domainOrAppName, nowMs, checked);
   return checked;
 }
-
-/** The token fields rules 7-9 read. */
-export interface PolicyFields {
-  expiresMs: number;
-  /** `undefined` for v2 tokens, which then use `nowMs`. */
-  generatedMs: number | undefined;
-  siteId: number;
-  isClientSideGenerated: boolean;
-}
-
-/**
- * Rules 7-9 for a token whose layers both decrypted: expiry, the CSTG domain/app check, then
- * lifetime and clock skew. Shared by every backend, so the policy exists once.
- */
-export function applyPolicyRules(
-  keys: DecryptionKeys,
-  clientType: ClientType,
-  domainOrAppName: string | null | undefined,
-  nowMs: number,
-  token: PolicyFields,
-): DecryptionStatus {
-  // Rule 7: expiry (a token that expires exactly now is still valid).
-  if (nowMs > token.expiresMs) return DecryptionStatus.ExpiredToken;
-  // Rule 8: client-side generated tokens must be seen on one of their site's domains or apps.
-  if (
-    token.isClientSideGenerated &&
-    clientType !== 'sharing' &&
-    !keys.isDomainOrAppNameAllowed(token.siteId, domainOrAppName)
-  ) {
-    return DecryptionStatus.DomainOrAppNameCheckFailed;
-  }
-  // Rule 9: lifetime and clock skew.
-  if (!hasValidLifetime(keys, clientType, token, nowMs)) return DecryptionStatus.InvalidTokenLifetime;
-  return DecryptionStatus.Success;
-}
-
-/**
- * The public result for a fully decrypted token. The engine's coordinator builds its results
- * through here too, which keeps them identical, field for field, to the in-process client's.
- */
-export function checkedResult(
-  status: DecryptionStatus,
-  version: AdvertisingTokenVersion,
-  identityType: IdentityType | undefined,
-  isClientSideGenerated: boolean,
-  siteId: number,
-  establishedMs: number,
-  expiresMs: number,
-  uid: string | undefined,
-): DecryptionResult {
-  return {
-    status,
-    uid: status === DecryptionStatus.Success ? uid : undefined,
-    established: new Date(establishedMs),
-    siteId,
-    identityType,
-    advertisingTokenVersion: version,
-    isClientSideGenerated,
-    expiry: new Date(expiresMs),
-    // Set by the opt-out check when a store is configured; declared here so that setting it
-    // keeps the object's shape (an added property would cost an allocation per result).
-    optedOut: undefined,
-  };
-}
-
-/** decryptToken()'s signature: every in-process decryption path is one of these. */
-export type TokenDecryptor = (
-  token: unknown,
-  keys: DecryptionKeys | null | undefined,
-  clientType: ClientType,
-  domainOrAppName: string | null | undefined,
-  nowMs: number,
-) => DecryptionResult;
 
 /**
  * Decrypts an advertising token under the rules of `clientType`. Never throws.
@@ -286,7 +190,7 @@ export function decryptToken(
 }
 
 /** The public result of an `evaluateToken()` outcome. */
-export function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionResult {
+function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionResult {
   if (typeof outcome === 'string') return failure(outcome);
   return checkedResult(
     outcome.status,
@@ -299,3 +203,25 @@ export function decryptionResult(outcome: DecryptionStatus | CheckedToken): Decr
     outcome.status === DecryptionStatus.Success ? rawUidText(outcome.version, outcome.uidBytes) : undefined,
   );
 }
+
+/** decryptToken() reporting its findings too (for the token cache's misses). */
+export const findToken: FindingDecryptor = (token, keys, clientType, domainOrAppName, nowMs) => {
+  const outcome = evaluateToken(token, keys, clientType, domainOrAppName, nowMs);
+  const result = decryptionResult(outcome);
+  if (typeof outcome === 'string') return { result, found: undefined };
+  return {
+    result,
+    found: {
+      version: outcome.version,
+      identityType: outcome.identityType,
+      isClientSideGenerated: outcome.isClientSideGenerated,
+      siteId: outcome.siteId,
+      establishedMs: outcome.establishedMs,
+      expiresMs: outcome.expiresMs,
+      generatedMs: outcome.generatedMs,
+      uid: result.uid ?? outcome.uidBytes,
+      masterKeyId: outcome.masterKeyId,
+      siteKeyId: outcome.siteKeyId,
+    },
+  };
+};

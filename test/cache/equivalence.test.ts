@@ -8,12 +8,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cachedDecryptToken, findWithTypeScript, type FindingDecryptor } from '../../src/cache/cached-decrypt.js';
 import { TokenCache } from '../../src/cache/token-cache.js';
+import { InProcessDecryptor } from '../../src/in-process/decryptor.js';
 import { BidstreamClient, SharingClient } from '../../src/index.js';
 import { parseKeys } from '../../src/keys/parse.js';
 import { BACKEND_ENV } from '../../src/native/backend.js';
-import { inProcessFinder } from '../../src/native/inline-decrypt.js';
 import { loadNative } from '../../src/native/load.js';
 import { decryptToken } from '../../src/token/decrypt.js';
 import { encodeAdvertisingToken, type TokenFields } from '../../src/token/encode.js';
@@ -198,7 +197,7 @@ function withBackend<T>(backend: string, make: () => T): T {
 }
 
 describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
-  const find: FindingDecryptor = backend === 'native' ? inProcessFinder('native') : findWithTypeScript;
+  const through = (cache: TokenCache): InProcessDecryptor => new InProcessDecryptor(backend, { tokenCache: cache });
 
   it('every result equals a fresh decryption, field for field, across keys, times and evictions', () => {
     let totalHits = 0;
@@ -213,6 +212,7 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
         ] as const);
         expect(cachedBid.backend).toBe(backend);
         const legacyCache = new TokenCache({ maxEntries, admission });
+        const legacy = through(legacyCache);
         // Most runs start with every known key under its first secret; the rest start with none.
         const start: Command[] = commands.length % 4 === 0 ? [] : [{ kind: 'keys', spec: GOOD_KEYS }];
         for (const c of [...start, ...commands]) {
@@ -227,7 +227,7 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
           expect(cachedBid.decryptTokenIntoRawUid(token, domain, now)).toStrictEqual(plainBid.decryptTokenIntoRawUid(token, domain, now));
           expect(cachedShare.decryptTokenIntoRawUid(token, now)).toStrictEqual(plainShare.decryptTokenIntoRawUid(token, now));
           const keys = plainBid.keySet;
-          expect(cachedDecryptToken(legacyCache, find, token, keys, 'legacy', domain, now)).toStrictEqual(decryptToken(token, keys, 'legacy', domain, now));
+          expect(legacy.decrypt(token, keys, 'legacy', domain, now)).toStrictEqual(decryptToken(token, keys, 'legacy', domain, now));
           expect(legacyCache.size).toBeLessThanOrEqual(maxEntries);
         }
         for (const s of [cachedBid.tokenCacheStats()!, cachedShare.tokenCacheStats()!, legacyCache.stats()]) {
@@ -244,7 +244,7 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
   it('covers the statuses a hit can give (the pool is not all failures)', () => {
     // One deterministic pass: every key set spec with both secrets of every id, every token, NOW.
     const seen = new Set<string>();
-    const cache = new TokenCache();
+    const cached = through(new TokenCache());
     for (const secret of [0, 1] as const) {
       for (const scope of ['UID2', 'EUID'] as const) {
         const keys = parseKeys(
@@ -259,8 +259,8 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
         );
         for (const token of POOL) {
           for (const domain of [null, 'publisher.test']) {
-            cachedDecryptToken(cache, find, token, keys, 'bidstream', domain, NOW_MS);
-            const again = cachedDecryptToken(cache, find, token, keys, 'bidstream', domain, NOW_MS);
+            cached.decrypt(token, keys, 'bidstream', domain, NOW_MS);
+            const again = cached.decrypt(token, keys, 'bidstream', domain, NOW_MS);
             expect(again).toStrictEqual(decryptToken(token, keys, 'bidstream', domain, NOW_MS));
             seen.add(again.status);
           }
@@ -270,7 +270,7 @@ describe.each(BACKENDS)('token cache equivalence, %s backend', (backend) => {
     for (const status of ['Success', 'ExpiredToken', 'DomainOrAppNameCheckFailed', 'InvalidTokenLifetime', 'InvalidPayload', 'InvalidIdentityScope', 'NotAuthorizedForMasterKey', 'NotAuthorizedForKey']) {
       expect(seen).toContain(status);
     }
-    expect(cache.stats().hits).toBeGreaterThan(0);
+    expect(cached.cache!.stats().hits).toBeGreaterThan(0);
   });
 });
 

@@ -5,21 +5,22 @@
  */
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { cachedDecryptToken, findWithTypeScript } from '../../src/cache/cached-decrypt.js';
 import { DEFAULT_TOKEN_CACHE_OPTIONS, resolveTokenCacheOptions } from '../../src/cache/options.js';
-import { TOKEN_CACHE_ENTRY_OVERHEAD, TokenCache, type CacheableToken } from '../../src/cache/token-cache.js';
+import { TOKEN_CACHE_ENTRY_OVERHEAD, TokenCache } from '../../src/cache/token-cache.js';
+import { InProcessDecryptor } from '../../src/in-process/decryptor.js';
 import { BidstreamClient, DecryptionStatus, InvalidArgumentError, registerTokenCacheMetrics, SharingClient } from '../../src/index.js';
 import { decryptToken, evaluateToken, type CheckedToken } from '../../src/token/decrypt.js';
+import type { TokenFindings } from '../../src/token/result.js';
 import { MAX_TOKEN_LENGTH } from '../../src/token/layout.js';
 import { HOUR_MS, MASTER_KEY_ID, NOW_MS, SITE_KEY_ID, makeWorld, randomRawUidBytes, type World } from '../helpers/fixtures.js';
 
 const world = makeWorld();
 
 function decryptThrough(cache: TokenCache, token: string, w: World = world, now = NOW_MS, domain: string | null = null) {
-  return cachedDecryptToken(cache, findWithTypeScript, token, w.keySet, 'bidstream', domain, now);
+  return new InProcessDecryptor('node-crypto', { tokenCache: cache }).decrypt(token, w.keySet, 'bidstream', domain, now);
 }
 
-function found(token: string, w: World = world): CacheableToken {
+function found(token: string, w: World = world): TokenFindings {
   const outcome = evaluateToken(token, w.keySet, 'bidstream', null, NOW_MS) as CheckedToken;
   return { ...outcome, uid: outcome.uidBytes };
 }

@@ -1,6 +1,6 @@
 /**
  * A worker killed mid-chunk (a real thread exit, after it wrote half the chunk's records into
- * the shared output): the chunk runs again and the output holds every record once, in order.
+ * the shared output; the test's own entry, fixtures/dying-bulk-entry.mjs, brings the exit): the chunk runs again and the output holds every record once, in order.
  * A chunk that kills its worker every time fails the run with UID2_ERR_WORKER_FAILED.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/index.js';
-import { testHooks } from '../../src/engine/test-hooks.js';
+import { withBulkWorkerEntry } from '../../src/engine/test-hooks.js';
 import { bulkOutput, oldPathJsonl } from './bulk-helpers.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';
 
@@ -29,7 +29,7 @@ const DYING_ENTRY = new URL('./fixtures/dying-bulk-entry.mjs', import.meta.url);
 async function withKills(threads: number, kills: string, marks: string, body: (engine: DecryptionEngine) => Promise<void>): Promise<void> {
   process.env['UID2_TEST_KILL_DIR'] = marks;
   process.env['UID2_TEST_KILLS'] = kills;
-  const engine = await DecryptionEngine.create({ keys: keys.json, threads });
+  const engine = await DecryptionEngine.create(withBulkWorkerEntry({ keys: keys.json, threads }, DYING_ENTRY));
   try {
     await body(engine);
   } finally {
@@ -44,7 +44,6 @@ describe('bulk worker kills', () => {
     const marks = mkdtempSync(join(dir, 'marks-'));
     await withKills(2, '3', marks, async (engine) => {
       const reference = await oldPathJsonl(engine, input, NOW_MS);
-      testHooks(engine).bulkWorkerEntry = DYING_ENTRY;
       const out = (await bulkOutput(engine, input, { now: NOW_MS })).toString('utf8');
       // Two threads may both take the last kill: at least three chunks died.
       expect(readdirSync(marks).length).toBeGreaterThanOrEqual(3);
@@ -57,7 +56,6 @@ describe('bulk worker kills', () => {
 
   it('a chunk that kills every worker it meets fails the run with UID2_ERR_WORKER_FAILED', async () => {
     await withKills(1, 'all', dir, async (engine) => {
-      testHooks(engine).bulkWorkerEntry = DYING_ENTRY;
       await expect(bulkOutput(engine, input, { now: NOW_MS })).rejects.toMatchObject({ code: 'UID2_ERR_WORKER_FAILED' });
     });
   }, 120_000);

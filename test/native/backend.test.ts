@@ -12,10 +12,9 @@ vi.mock('../../src/native/load.js', async (importOriginal) => ({
 }));
 
 const { DecryptionEngine } = await import('../../src/engine/engine.js');
-const { resolveBackend } = await import('../../src/native/backend.js');
+const { decoderOf, resolveBackend } = await import('../../src/native/backend.js');
 const { NativeUnavailableError } = await import('../../src/errors.js');
 const { BidstreamClient, SharingClient, decrypt } = await import('../../src/index.js');
-const { inProcessDecryptor } = await import('../../src/native/inline-decrypt.js');
 const { Uid2Error } = await import('../../src/errors.js');
 
 describe('backend selection without the addon', () => {
@@ -61,7 +60,7 @@ describe('backend selection without the addon', () => {
     for (const make of [() => new BidstreamClient(), () => new SharingClient(), () => decrypt('AAAA', {})]) {
       expect(make).toThrow(NativeUnavailableError);
     }
-    expect(() => inProcessDecryptor('native')).toThrow(/the native addon is unavailable: .*missing \(mocked\)/);
+    expect(() => decoderOf('native')).toThrow(/the native addon is unavailable: .*missing \(mocked\)/);
   });
 
   it('clients and threads: 0 engines fall back to node-crypto by default', async () => {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decryptToken, parseKeys, type ClientType, type DecryptionResult, type KeySet } from '../../src/index.js';
-import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
+import { decoderOf } from '../../src/native/backend.js';
 import { keyResponse } from '../engine/mixed-corpus.js';
 import { corpusPool, differentialCorpus } from './corpus.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf, type Input, type TestSnapshot } from './harness.js';
@@ -80,7 +80,7 @@ describe.skipIf(!NATIVE_EXPECTED)('native vs node-crypto differential', () => {
   }, 120_000);
 
   it(`${TOTAL} random and mutated tokens: in-process native equals decryptToken(), field for field`, () => {
-    const decryptNative = inProcessDecryptor('native');
+    const decryptNative = decoderOf('native').decrypt;
     const keys = keyResponse(3000, 'differential');
     const euidJson = structuredClone(keys.json) as { body: { identity_scope: string } };
     euidJson.body.identity_scope = 'EUID';

@@ -15,12 +15,12 @@ import {
   REC_I32_SITE_ID,
   REC_U32_UID_LENGTH,
   REC_U32_UID_OFFSET,
-  STATUS_BY_CODE,
   packBatch,
   readResult,
   type Slot,
 } from '../../src/engine/wire/slot.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
+import { STATUS_BY_CODE } from '../../src/token/result.js';
 import type { KeySet } from '../../src/keys/key-set.js';
 import { loadNative, nativeUnavailableReason, type NativeAddon } from '../../src/native/load.js';
 import type { ClientType, DecryptionResult } from '../../src/types.js';

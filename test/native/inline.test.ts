@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import { BidstreamClient, SharingClient, decrypt, decryptToken, encodeAdvertisingToken, parseKeys } from '../../src/index.js';
-import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
+import { decoderOf } from '../../src/native/backend.js';
 import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';
 import { NATIVE_EXPECTED, requireNative } from './harness.js';
 
@@ -66,7 +66,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decodeOne contract', () => {
 
 describe.skipIf(!NATIVE_EXPECTED)('in-process native contexts per key set', () => {
   const addon = requireNative();
-  const decryptNative = inProcessDecryptor('native');
+  const decryptNative = decoderOf('native').decrypt;
 
   it('key-set swaps keep at most 4 key sets of contexts; collected key sets free theirs', () => {
     const k = keyResponse(8100, 'inline-swaps');

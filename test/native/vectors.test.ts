@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine } from '../../src/engine/engine.js';
 import { BidstreamClient, SharingClient, decryptToken, parseKeys } from '../../src/index.js';
-import { inProcessDecryptor } from '../../src/native/inline-decrypt.js';
+import { decoderOf } from '../../src/native/backend.js';
 import { makeWorld, NOW_MS, rawV3Token } from '../helpers/fixtures.js';
 import { comparable, expectedFields, loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED, requireNative, runBackend, snapshotOf } from './harness.js';
@@ -31,7 +31,7 @@ describe.skipIf(!NATIVE_EXPECTED)('decrypt vectors: native and node-crypto backe
 
   it.each(vectors.decrypt.map((c) => [c.name, c] as const))('in process, native: %s', (_name, c) => {
     const keys = c.keySet === null ? undefined : parseKeys(vectors.keySets[c.keySet]!.response as object);
-    const native = inProcessDecryptor('native')(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs);
+    const native = decoderOf('native').decrypt(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs);
     const expected = expectedFields(c.expect);
     expect(comparable(native, expected)).toEqual(expected);
     expect(native).toEqual(decryptToken(c.token, keys, c.clientType, c.domainOrAppName, c.nowMs));

@@ -19,7 +19,7 @@ import type { CryptoBackend } from '../../native/backend.js';
 import type { ClientType } from '../../types.js';
 import { chunkInputCapacity, createChunk, type Chunk, type ChunkResult, type ChunkTask } from '../wire/bulk-chunk.js';
 import { formatPreamble } from '../wire/record-format.js';
-import { STATUS_BY_CODE } from '../wire/slot.js';
+import { STATUS_BY_CODE } from '../../token/result.js';
 import type { ResolvedBulkOptions } from './options.js';
 import type { ChunkSink } from './sink.js';
 import type { ChunkSource } from './source.js';

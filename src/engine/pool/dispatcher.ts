@@ -23,10 +23,9 @@ import { workerScript } from '../../util/worker-script.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
-import type { PublishedSnapshot } from '../key-feed.js';
+import type { KeySet } from '../../keys/key-set.js';
 import {
   CLIENT_TYPE_CODES,
-  DESC_CRASH,
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
@@ -46,7 +45,14 @@ import {
 } from '../wire/mailbox.js';
 import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from '../wire/messages.js';
 import { createSlot, type Slot } from '../wire/slot.js';
-import type { EngineTestHooks } from '../test-hooks.js';
+
+/** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
+export interface PublishedSnapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
+  readonly keySet: KeySet;
+}
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
 export interface Batch {
@@ -62,7 +68,15 @@ export interface Batch {
   readonly startedAt: number;
 }
 
-export interface DispatcherOptions {
+/** A worker entry script and the `workerData` its threads start with. */
+export interface WorkerEntry {
+  readonly filename: string;
+  readonly workerData?: unknown;
+}
+
+interface DispatcherOptions {
+  /** The shipped entry (worker/entry.ts) unless a test brings its own (test-hooks.ts). */
+  readonly workerEntry?: WorkerEntry | undefined;
   readonly threads: number;
   readonly maxBatchSize: number;
   readonly batchesPerWorker: number;
@@ -72,7 +86,7 @@ export interface DispatcherOptions {
   readonly backend: CryptoBackend;
 }
 
-export interface DispatcherHost {
+interface DispatcherHost {
   readonly batcher: Batcher;
   /** The snapshot a new batch uses. */
   snapshot(): PublishedSnapshot | null;
@@ -125,7 +139,6 @@ export class Dispatcher {
   #inFlightTokens = 0;
   #inFlightBatches = 0;
   #stopping = false;
-  #hooks: EngineTestHooks | null = null;
   #windowTimer: NodeJS.Timeout | null = null;
   /** What every descriptor says of the engine's fixed settings. */
   readonly #clientTypeCode: number;
@@ -137,7 +150,8 @@ export class Dispatcher {
     this.#clientTypeCode = CLIENT_TYPE_CODES.indexOf(options.clientType);
     this.#backendFlag = options.backend === 'native' ? DESC_NATIVE : 0;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
-      filename: workerScript('engine/worker/entry.js').href,
+      filename: options.workerEntry?.filename ?? workerScript('engine/worker/entry.js').href,
+      workerData: options.workerEntry?.workerData,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,
@@ -161,11 +175,6 @@ export class Dispatcher {
 
   get slotsAllocated(): number {
     return this.#slots.length;
-  }
-
-  /** Installs test hooks (test-hooks.ts): a field read per batch, null when unused. */
-  setHooks(hooks: EngineTestHooks): void {
-    this.#hooks = hooks;
   }
 
   /** Picks up completions, then hands out what is queued. */
@@ -300,18 +309,12 @@ export class Dispatcher {
       lane.snapshots.push(version);
       if (lane.snapshots.length > SNAPSHOT_CACHE_SIZE) lane.snapshots.shift();
     }
-    let flags = this.#backendFlag;
-    const hooks = this.#hooks;
-    if (hooks !== null && hooks.crashNextBatches > 0) {
-      hooks.crashNextBatches--;
-      flags |= DESC_CRASH;
-    }
     const seq = lane.req;
     ctrl[descriptorIndex(seq, D_SLOT)] = slot.id;
     ctrl[descriptorIndex(seq, D_COUNT)] = batch.count;
     ctrl[descriptorIndex(seq, D_SNAPSHOT)] = version;
     ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = this.#clientTypeCode;
-    ctrl[descriptorIndex(seq, D_FLAGS)] = flags;
+    ctrl[descriptorIndex(seq, D_FLAGS)] = this.#backendFlag;
     lane.inFlight.push(batch);
     this.#inFlightTokens += batch.count;
     this.#inFlightBatches++;

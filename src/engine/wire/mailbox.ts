@@ -33,7 +33,7 @@ export const STATE_STARTING = 3; // the coordinator has asked for a new loop
 
 /** Descriptor ring: fixed-size entries after the header. */
 const HEADER_INTS = 4;
-export const RING_SIZE = 8;
+const RING_SIZE = 8;
 const DESC_INTS = 6;
 export const D_SLOT = 0; // slot id
 export const D_COUNT = 1; // tokens in the batch
@@ -43,7 +43,6 @@ export const D_FLAGS = 4; // DESC_* bits
 export const D_USED_SNAPSHOT = 5; // written by the worker: the snapshot version it decrypted with
 
 export const DESC_NATIVE = 0b01;
-export const DESC_CRASH = 0b10; // test hook: the worker exits mid-batch, as a crash would
 
 export const CLIENT_TYPE_CODES = ['bidstream', 'sharing', 'legacy'] as const;
 

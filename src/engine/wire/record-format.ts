@@ -19,8 +19,9 @@
  *
  * Writers never check room: a caller reserves `maxRecordBytes()` first.
  */
-import type { DecryptionResult } from '../../types.js';
-import { CODE_BY_STATUS, IDENTITY_EMAIL, IDENTITY_NONE, IDENTITY_PHONE, STATUS_BY_CODE } from './slot.js';
+import { CODE_BY_STATUS, STATUS_BY_CODE } from '../../token/result.js';
+import type { DecryptionResult, IdentityType } from '../../types.js';
+import type { RecordView } from './slot.js';
 
 export const RECORD_FORMATS = ['jsonl', 'csv', 'tsv', 'msgpack'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
@@ -56,21 +57,10 @@ export const OPTED_OUT_NO = 1;
 export const OPTED_OUT_YES = 2;
 
 /** One record's fields, filled by the caller and reused from record to record (no allocation). */
-export interface RecordFields {
-  code: number;
-  /** Both layers decrypted: the metadata fields below are set. */
-  decoded: boolean;
-  version: number;
-  identity: number;
-  cstg: boolean;
-  siteId: number;
-  establishedMs: number;
-  expiresMs: number;
-  /** UID_* */
+export interface RecordFields extends RecordView {
+  /** UID_*: how the raw UID is shown (UID_NONE: null, also for an opted-out one withheld). */
   uidKind: number;
   uidBytes: Uint8Array;
-  uidOffset: number;
-  uidLength: number;
   uidText: string;
   /** OPTED_OUT_* */
   optedOut: number;
@@ -81,7 +71,7 @@ export function emptyFields(): RecordFields {
     code: 0,
     decoded: false,
     version: 0,
-    identity: IDENTITY_NONE,
+    identityType: undefined,
     cstg: false,
     siteId: 0,
     establishedMs: 0,
@@ -100,7 +90,7 @@ export function fieldsOfResult(result: DecryptionResult, f: RecordFields = empty
   f.code = CODE_BY_STATUS.get(result.status)!;
   f.decoded = result.advertisingTokenVersion !== undefined;
   f.version = result.advertisingTokenVersion ?? 0;
-  f.identity = result.identityType === undefined ? IDENTITY_NONE : result.identityType === 'Phone' ? IDENTITY_PHONE : IDENTITY_EMAIL;
+  f.identityType = result.identityType;
   f.cstg = result.isClientSideGenerated === true;
   f.siteId = result.siteId ?? 0;
   f.establishedMs = result.established?.getTime() ?? Number.NaN;
@@ -286,13 +276,17 @@ const J_TRUE = ascii('true');
 const J_FALSE = ascii('false');
 const J_EXPIRY = ascii(',"expiry":');
 const J_OPTED_OUT = ascii(',"optedOut":');
-/** Index into J_MIDDLE: identity type (0-2) x version (0-7) x CSTG flag. */
+/** Index into J_MIDDLE: identity type (none, Email, Phone) x version (0-7) x CSTG flag. */
 function middleIndex(f: RecordFields): number {
-  return (f.identity * 8 + (f.version & 7)) * 2 + (f.cstg ? 1 : 0);
+  return (identityIndex(f.identityType) * 8 + (f.version & 7)) * 2 + (f.cstg ? 1 : 0);
+}
+
+function identityIndex(type: IdentityType | undefined): number {
+  return type === undefined ? 0 : type === 'Phone' ? 2 : 1;
 }
 
 const J_MIDDLE: Uint8Array[] = [];
-for (const [identity, type] of [[IDENTITY_NONE, 'null'], [IDENTITY_EMAIL, '"Email"'], [IDENTITY_PHONE, '"Phone"']] as const) {
+for (const [identity, type] of [[0, 'null'], [1, '"Email"'], [2, '"Phone"']] as const) {
   for (let version = 0; version < 8; version++) {
     for (const cstg of [false, true]) {
       J_MIDDLE[(identity * 8 + version) * 2 + (cstg ? 1 : 0)] = ascii(
@@ -370,7 +364,7 @@ export function writeDelimitedRecord(out: Uint8Array, text: Buffer, pos: number,
   if (f.decoded) {
     pos = putInt(out, pos, f.siteId);
     out[pos++] = sep;
-    if (f.identity !== IDENTITY_NONE) pos = put(out, pos, f.identity === IDENTITY_PHONE ? T_PHONE : T_EMAIL);
+    if (f.identityType !== undefined) pos = put(out, pos, f.identityType === 'Phone' ? T_PHONE : T_EMAIL);
     out[pos++] = sep;
     pos = putInt(out, pos, f.version);
     out[pos++] = sep;
@@ -504,7 +498,7 @@ export function writeMsgpackRecord(out: Uint8Array, text: Buffer, pos: number, f
   if (f.decoded) pos = msgpackInt(out, pos, f.siteId);
   else out[pos++] = M_NIL;
   pos = put(out, pos, M_KEYS[3]!);
-  if (f.decoded && f.identity !== IDENTITY_NONE) pos = put(out, pos, f.identity === IDENTITY_PHONE ? M_PHONE : M_EMAIL);
+  if (f.decoded && f.identityType !== undefined) pos = put(out, pos, f.identityType === 'Phone' ? M_PHONE : M_EMAIL);
   else out[pos++] = M_NIL;
   pos = put(out, pos, M_KEYS[4]!);
   if (f.decoded) pos = msgpackInt(out, pos, f.version);

@@ -25,27 +25,29 @@
  * worker/node-crypto.ts and by the native addon (native/src/batch.cc), which must agree with
  * these offsets.
  *
- * Status codes are indexes into STATUS_BY_CODE (the DecryptionStatus declaration order).
+ * Status and identity-type codes are token/result.ts's. Records are read and written only through
+ * the functions at the end of this file (and by the addon).
  */
-import { checkedResult, failure } from '../../token/decrypt.js';
+import type { CheckedToken } from '../../token/decrypt.js';
 import { MAX_TOKEN_LENGTH } from '../../token/layout.js';
-import { DecryptionStatus, type AdvertisingTokenVersion, type DecryptionResult, type IdentityType } from '../../types.js';
+import {
+  STATUS_BY_CODE,
+  SUCCESS_CODE,
+  checkedResult,
+  failure,
+  identityCodeOf,
+  identityTypeOf,
+  type TokenFindings,
+} from '../../token/result.js';
+import type { PolicyFields } from '../../token/rules.js';
+import type { AdvertisingTokenVersion, DecryptionResult, IdentityType } from '../../types.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
-export const INPUT_HAS_DOMAIN = 0b10;
+const INPUT_HAS_DOMAIN = 0b10;
 
 export const RECORD_BYTES = 48;
-export const RECORD_CSTG = 0b01;
+const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
-
-/** Status codes in records: the index into this list. */
-export const STATUS_BY_CODE: readonly DecryptionStatus[] = Object.freeze(Object.values(DecryptionStatus));
-export const CODE_BY_STATUS: ReadonlyMap<DecryptionStatus, number> = new Map(STATUS_BY_CODE.map((s, i) => [s, i]));
-export const SUCCESS_CODE = CODE_BY_STATUS.get(DecryptionStatus.Success)!;
-
-export const IDENTITY_NONE = 0;
-export const IDENTITY_EMAIL = 1;
-export const IDENTITY_PHONE = 2;
 
 /** Field positions inside a record, in units of the typed array that reads them. */
 export const REC_I32_SITE_ID = 1; // Int32Array index offset from rec >> 2
@@ -54,8 +56,8 @@ export const REC_F64_EXPIRY = 2;
 export const REC_U32_UID_OFFSET = 6; // Uint32Array index offset from rec >> 2
 export const REC_U32_UID_LENGTH = 7;
 export const REC_F64_GENERATED = 4;
-export const REC_I32_MASTER_KEY_ID = 10;
-export const REC_I32_SITE_KEY_ID = 11;
+const REC_I32_MASTER_KEY_ID = 10;
+const REC_I32_SITE_KEY_ID = 11;
 
 /** Typed-array views over one slot. */
 export interface Slot {
@@ -158,7 +160,7 @@ export function writeToken(s: Slot, i: number, offset: number, token: unknown, d
 const NON_ASCII = /[^\u0000-\u007f]/g;
 
 /** One token to put in a batch (packBatch). */
-export interface BatchInput {
+interface BatchInput {
   readonly token: unknown;
   readonly domain?: string | null | undefined;
   readonly nowMs: number;
@@ -181,6 +183,130 @@ export function packBatch(inputs: readonly BatchInput[], slot?: Slot): Slot {
   return s;
 }
 
+/**
+ * Points entry `i` at text already in the slot (bulk chunks: a line where it was read, a default
+ * domain written once): token `tokenLength` bytes at `tokenOffset` (-1: not token text, an
+ * invalid input), domain `domainLength` bytes at `domainOffset` (-1: none). A token placed this
+ * way must be ASCII, one byte per UTF-16 unit, as writeToken() would have written it.
+ */
+export function placeInput(s: Slot, i: number, tokenOffset: number, tokenLength: number, domainOffset: number, domainLength: number, nowMs: number): void {
+  const row = i * 4;
+  s.table[row] = tokenOffset;
+  s.table[row + 1] = tokenLength < 0 ? 0 : tokenLength;
+  s.table[row + 2] = domainOffset;
+  s.table[row + 3] = domainLength < 0 ? 0 : domainLength;
+  s.flags[i] = (tokenLength < 0 ? INPUT_INVALID : 0) | (domainLength < 0 ? 0 : INPUT_HAS_DOMAIN);
+  s.nows[i] = nowMs;
+}
+
+// ---- Inputs, as a worker reads them ----
+
+/** Token `i`'s text (one byte per UTF-16 unit, see writeToken), or null when it was not token text. */
+export function inputToken(s: Slot, i: number): string | null {
+  if (s.flags[i]! & INPUT_INVALID) return null;
+  const off = s.table[i * 4]!;
+  return s.bytes.toString('latin1', off, off + s.table[i * 4 + 1]!);
+}
+
+/** The domain or app name given with token `i`, if any. */
+export function inputDomain(s: Slot, i: number): string | undefined {
+  if ((s.flags[i]! & INPUT_HAS_DOMAIN) === 0) return undefined;
+  const off = s.table[i * 4 + 2]!;
+  return s.bytes.toString('utf8', off, off + s.table[i * 4 + 3]!);
+}
+
+// ---- Result records ----
+
+/** A record with status `code` and nothing else (a failure before both layers decrypted). */
+export function writeFailureRecord(s: Slot, i: number, code: number): void {
+  const rec = i * RECORD_BYTES;
+  s.recordBytes[rec] = code;
+  s.recordBytes[rec + 3] = 0;
+}
+
+/** The record of a token that decrypted fully, with status `code`; the raw UID goes at the token's text offset. */
+export function writeDecodedRecord(s: Slot, i: number, code: number, t: CheckedToken): void {
+  const rec = i * RECORD_BYTES;
+  s.recordBytes[rec] = code;
+  s.recordBytes[rec + 1] = t.version;
+  s.recordBytes[rec + 2] = identityCodeOf(t.identityType);
+  s.recordBytes[rec + 3] = RECORD_DECODED | (t.isClientSideGenerated ? RECORD_CSTG : 0);
+  s.recordI32[(rec >> 2) + REC_I32_SITE_ID] = t.siteId;
+  s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = t.establishedMs;
+  s.recordF64[(rec >> 3) + REC_F64_EXPIRY] = t.expiresMs;
+  s.recordF64[(rec >> 3) + REC_F64_GENERATED] = t.generatedMs ?? Number.NaN;
+  s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID] = t.masterKeyId;
+  s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID] = t.siteKeyId;
+  if (code === SUCCESS_CODE) {
+    // Always fits: a raw UID is shorter than its token text (see the layout above).
+    const tokenOff = s.table[i * 4]!;
+    s.uids.set(t.uidBytes, tokenOff);
+    s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET] = tokenOff;
+    s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH] = t.uidBytes.length;
+  }
+}
+
+/** Replaces the status of record `i` (rules the worker applies after the addon decoded it). */
+export function setRecordStatus(s: Slot, i: number, code: number): void {
+  s.recordBytes[i * RECORD_BYTES] = code;
+}
+
+/** The status code of record `i`. */
+export function recordStatusCode(s: Slot, i: number): number {
+  return s.recordBytes[i * RECORD_BYTES]!;
+}
+
+/**
+ * Fills `policy` with what rules 7-9 read of record `i` and returns true, or returns false when
+ * the record is a failure decided before both layers decrypted.
+ */
+export function readPolicyFields(s: Slot, i: number, policy: PolicyFields): boolean {
+  const rec = i * RECORD_BYTES;
+  const flags = s.recordBytes[rec + 3]!;
+  if ((flags & RECORD_DECODED) === 0) return false;
+  policy.expiresMs = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+  policy.generatedMs = s.recordBytes[rec + 1] === 2 ? undefined : s.recordF64[(rec >> 3) + REC_F64_GENERATED]!;
+  policy.siteId = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+  policy.isClientSideGenerated = (flags & RECORD_CSTG) !== 0;
+  return true;
+}
+
+/** Record fields as bulk output writes them: filled in place, no object per record. */
+export interface RecordView {
+  code: number;
+  /** Both layers decrypted: the fields below are set (the raw UID only for a success). */
+  decoded: boolean;
+  version: number;
+  identityType: IdentityType | undefined;
+  cstg: boolean;
+  siteId: number;
+  establishedMs: number;
+  expiresMs: number;
+  /** The raw UID's bytes in `s.uids` (a success only). */
+  uidOffset: number;
+  uidLength: number;
+}
+
+/** Fills `f` with record `i`. */
+export function readRecordView(s: Slot, i: number, f: RecordView): void {
+  const rec = i * RECORD_BYTES;
+  const code = s.recordBytes[rec]!;
+  const flags = s.recordBytes[rec + 3]!;
+  f.code = code;
+  f.decoded = (flags & RECORD_DECODED) !== 0;
+  if (!f.decoded) return;
+  f.version = s.recordBytes[rec + 1]!;
+  f.identityType = identityTypeOf(s.recordBytes[rec + 2]!);
+  f.cstg = (flags & RECORD_CSTG) !== 0;
+  f.siteId = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+  f.establishedMs = s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!;
+  f.expiresMs = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+  if (code === SUCCESS_CODE) {
+    f.uidOffset = s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
+    f.uidLength = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
+  }
+}
+
 const FAILURES: readonly DecryptionResult[] = STATUS_BY_CODE.map((status) => Object.freeze(failure(status)));
 
 /** Builds the result of record `i` (the worker has written it). */
@@ -190,9 +316,6 @@ export function readResult(s: Slot, i: number): DecryptionResult {
   const flags = s.recordBytes[rec + 3]!;
   if ((flags & RECORD_DECODED) === 0) return { ...FAILURES[code]! };
   const version = s.recordBytes[rec + 1]! as AdvertisingTokenVersion;
-  const typeCode = s.recordBytes[rec + 2]!;
-  const identityType: IdentityType | undefined =
-    typeCode === IDENTITY_NONE ? undefined : typeCode === IDENTITY_PHONE ? 'Phone' : 'Email';
   let uid: string | undefined;
   if (code === SUCCESS_CODE) {
     const u32 = rec >> 2;
@@ -204,11 +327,32 @@ export function readResult(s: Slot, i: number): DecryptionResult {
   return checkedResult(
     STATUS_BY_CODE[code]!,
     version,
-    identityType,
+    identityTypeOf(s.recordBytes[rec + 2]!),
     (flags & RECORD_CSTG) !== 0,
     s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!,
     s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
     s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
     uid,
   );
+}
+
+/**
+ * What record `i` of a token that decrypted says, for the token cache; `result` is its
+ * readResult(), whose `uid` (a fresh string made from the record's bytes) the cache may keep.
+ */
+export function readFindings(s: Slot, i: number, result: DecryptionResult): TokenFindings {
+  const rec = i * RECORD_BYTES;
+  const version = result.advertisingTokenVersion!;
+  return {
+    version,
+    identityType: result.identityType,
+    isClientSideGenerated: result.isClientSideGenerated!,
+    siteId: result.siteId!,
+    establishedMs: s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+    expiresMs: s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
+    generatedMs: version === 2 ? undefined : s.recordF64[(rec >> 3) + REC_F64_GENERATED]!,
+    uid: result.uid!,
+    masterKeyId: s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
+    siteKeyId: s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
+  };
 }

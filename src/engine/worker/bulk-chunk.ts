@@ -22,19 +22,8 @@ import {
   maxRecordBytes,
   recordWriter,
 } from '../wire/record-format.js';
-import {
-  INPUT_INVALID,
-  RECORD_BYTES,
-  RECORD_CSTG,
-  RECORD_DECODED,
-  REC_F64_ESTABLISHED,
-  REC_F64_EXPIRY,
-  REC_I32_SITE_ID,
-  REC_U32_UID_LENGTH,
-  REC_U32_UID_OFFSET,
-  STATUS_BY_CODE,
-  SUCCESS_CODE,
-} from '../wire/slot.js';
+import { STATUS_BY_CODE, SUCCESS_CODE } from '../../token/result.js';
+import { placeInput, readRecordView } from '../wire/slot.js';
 import { decodeBatch, openSnapshot, type OpenSnapshot } from './decode.js';
 import { LineSplitter } from './bulk-lines.js';
 
@@ -77,7 +66,7 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
   const statusOrder: number[] = [];
   const f = emptyFields();
   f.optedOut = optOut === null ? OPTED_OUT_ABSENT : OPTED_OUT_NO;
-  const { recordBytes, recordI32, recordU32, recordF64, uids } = slot;
+  const uids = slot.uids;
   let outPos = 0;
   let lines = 0;
   let optedOut = 0;
@@ -97,45 +86,29 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
       n = 1;
       overlongLines = 1;
       firstOverlong.push(0);
-      slot.table.fill(0, 0, 4);
-      slot.flags[0] = INPUT_INVALID;
-      slot.nows[0] = task.nowMs;
+      placeInput(slot, 0, 0, -1, 0, -1, task.nowMs);
     }
     decodeBatch(slot, n, snapshot, task.clientType, backend);
     for (let i = 0; i < n; i++) {
-      const rec = i * RECORD_BYTES;
-      const code = recordBytes[rec]!;
-      const flags = recordBytes[rec + 3]!;
-      f.code = code;
-      f.decoded = (flags & RECORD_DECODED) !== 0;
+      readRecordView(slot, i, f);
+      const code = f.code;
       f.uidKind = UID_NONE;
-      if (f.decoded) {
-        f.version = recordBytes[rec + 1]!;
-        f.identity = recordBytes[rec + 2]!;
-        f.cstg = (flags & RECORD_CSTG) !== 0;
-        f.siteId = recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
-        f.establishedMs = recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!;
-        f.expiresMs = recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
-        if (code === SUCCESS_CODE) {
-          const off = recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
-          const len = recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
-          if (f.version === 2) {
-            f.uidKind = UID_TEXT;
-            f.uidText = uids.toString('utf8', off, off + len);
-          } else {
-            f.uidKind = UID_BYTES;
-            f.uidBytes = uids;
-            f.uidOffset = off;
-            f.uidLength = len;
-          }
-          if (optOut !== null) {
-            // What the store's has() answers for the result's uid string (v2 text, v3/v4 base64).
-            const seconds = f.uidKind === UID_TEXT ? optOut.secondsForBase64(f.uidText) : optOut.secondsForBytes(uids.subarray(off, off + len));
-            if (seconds !== 0) {
-              f.optedOut = OPTED_OUT_YES;
-              optedOut++;
-              if (!keepUid) f.uidKind = UID_NONE;
-            }
+      if (code === SUCCESS_CODE) {
+        if (f.version === 2) {
+          f.uidKind = UID_TEXT;
+          f.uidText = uids.toString('utf8', f.uidOffset, f.uidOffset + f.uidLength);
+        } else {
+          f.uidKind = UID_BYTES;
+          f.uidBytes = uids;
+        }
+        if (optOut !== null) {
+          // What the store's has() answers for the result's uid string (v2 text, v3/v4 base64).
+          const seconds =
+            f.uidKind === UID_TEXT ? optOut.secondsForBase64(f.uidText) : optOut.secondsForBytes(uids.subarray(f.uidOffset, f.uidOffset + f.uidLength));
+          if (seconds !== 0) {
+            f.optedOut = OPTED_OUT_YES;
+            optedOut++;
+            if (!keepUid) f.uidKind = UID_NONE;
           }
         }
       }

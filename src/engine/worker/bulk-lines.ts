@@ -13,7 +13,7 @@
 import { isAscii } from 'node:buffer';
 import { MAX_TOKEN_LENGTH } from '../../token/layout.js';
 import { CHUNK_BATCH_LINES, type ChunkTask } from '../wire/bulk-chunk.js';
-import { INPUT_HAS_DOMAIN, INPUT_INVALID, writeToken, type Slot } from '../wire/slot.js';
+import { placeInput, writeToken, type Slot } from '../wire/slot.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -85,13 +85,10 @@ export class LineSplitter {
   fill(): number {
     const slot = this.#slot;
     const bytes = this.#bytes;
-    const table = slot.table;
-    const flags = slot.flags;
-    const nows = slot.nows;
     const starts = this.lineStarts;
     const end = this.#end;
     const nowMs = this.#nowMs;
-    const domainFlag = this.#domain === undefined ? 0 : INPUT_HAS_DOMAIN;
+    const domainLength = this.#domain === undefined ? -1 : this.#domainLength;
     let scratch = this.#scratchStart;
     let pos = this.#pos;
     let n = 0;
@@ -112,27 +109,11 @@ export class LineSplitter {
         next = lineEnd === end ? end : bytes[lineEnd] === CR && lineEnd + 1 < end && bytes[lineEnd + 1] === LF ? lineEnd + 2 : lineEnd + 1;
       }
       const length = lineEnd - pos;
-      const row = n * 4;
       if (length > this.#maxLineBytes) {
         this.overlong.push(n);
-        table[row] = pos;
-        table[row + 1] = 0;
-        table[row + 2] = this.#domainOffset;
-        table[row + 3] = this.#domainLength;
-        flags[n] = INPUT_INVALID | domainFlag;
-        nows[n] = nowMs;
+        placeInput(slot, n, pos, -1, this.#domainOffset, domainLength, nowMs);
       } else if (bytes[pos] !== OPEN_BRACE && (this.#ascii || isAscii(bytes.subarray(pos, lineEnd)))) {
-        table[row] = pos;
-        table[row + 2] = this.#domainOffset;
-        table[row + 3] = this.#domainLength;
-        if (length <= MAX_TOKEN_LENGTH) {
-          table[row + 1] = length;
-          flags[n] = domainFlag;
-        } else {
-          table[row + 1] = 0;
-          flags[n] = INPUT_INVALID | domainFlag;
-        }
-        nows[n] = nowMs;
+        placeInput(slot, n, pos, length <= MAX_TOKEN_LENGTH ? length : -1, this.#domainOffset, domainLength, nowMs);
       } else {
         const line = parseTokenLine(bytes.toString('utf8', pos, lineEnd), this.#domain);
         const room =
