@@ -288,9 +288,7 @@ export class DecryptionEngine {
    */
   decryptStream(input: AsyncIterable<Uint8Array | string>, options?: BulkOptions): BulkReadable {
     if (this.#closed) throw new EngineClosedError();
-    const stream = decryptStream(this.#bulkHost(), input, options);
-    void this.#trackBulk(stream.summary).catch(() => {});
-    return stream;
+    return decryptStream(this.#bulkHost(), input, options, (run) => void this.#trackBulk(run).catch(() => {}));
   }
 
   #trackBulk<T>(run: Promise<T>): Promise<T> {
@@ -319,6 +317,7 @@ export class DecryptionEngine {
       },
       optOut: () => options.optOut?.snapshot() ?? null,
       keepOptedOutUid: options.returnOptedOutUid,
+      closed: () => this.#closed,
       run: dispatcher ? (task) => dispatcher.runTask(entry!, task) : inProcessChunkRunner(),
     };
     return this.#bulkHostMade;

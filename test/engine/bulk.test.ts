@@ -173,6 +173,27 @@ describe('lines over the limit', () => {
     expect({ records: summary.records, overlong: summary.overlongLines, lines: summary.firstOverlongLines }).toEqual({ records: 7, overlong: 3, lines: [2, 4, 6] });
   });
 
+  it('chunks whose records overflow the output buffer run again from where they stopped: every line once, counted once', async () => {
+    // Empty lines are 1 byte in and ~160 bytes out: a chunk of them fills its output many times.
+    const token = mixedCorpus(1, keys, 9)[0]!.token;
+    const parts: string[] = [];
+    const overlongAt: number[] = [];
+    for (let i = 1; i <= 150_000; i++) {
+      if (i % 20_011 === 0) {
+        parts.push('L'.repeat(5000));
+        overlongAt.push(i);
+      } else parts.push(i % 1000 === 0 ? token : '');
+    }
+    const text = parts.join('\n') + '\n';
+    const out = await bulkOutput(engine, Buffer.from(text), { now: NOW_MS, maxLineBytes: 4096 });
+    const records = out.toString('utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { status: string }).status);
+    expect(records).toHaveLength(150_000);
+    expect(records.filter((s) => s === 'Success')).toHaveLength(150);
+    const summary = await engine.decryptFile(Readable.from([Buffer.from(text)]), new Writable({ write: (_c, _e, cb) => cb() }), { now: NOW_MS, maxLineBytes: 4096 });
+    expect({ records: summary.records, overlong: summary.overlongLines, lines: summary.firstOverlongLines }).toEqual({ records: 150_000, overlong: overlongAt.length, lines: overlongAt });
+    expect(summary.statusCounts).toEqual({ InvalidPayload: 150_000 - 150, Success: 150 });
+  }, 60_000);
+
   it('a 1 MB line and a 100 MB last line without a line break: one record each, read in bounded pieces', async () => {
     const token = mixedCorpus(1, keys, 9)[0]!.token;
     const MB = 1024 * 1024;
@@ -213,6 +234,42 @@ describe('decryptStream', () => {
       for await (const _ of stream) void _;
     }).rejects.toThrow('disk gone');
     await expect(stream.summary).rejects.toThrow('disk gone');
+  });
+});
+
+describe('decryptStream and close()', () => {
+  it('a stream never read does not hold close(); one read after close() fails with UID2_ERR_ENGINE_CLOSED', async () => {
+    const other = await DecryptionEngine.create({ keys: keys.json, threads: 1 });
+    const unread = other.decryptStream(Readable.from([input]));
+    await other.close();
+    const errors: unknown[] = [];
+    unread.on('error', (err) => errors.push(err));
+    unread.resume();
+    await expect(unread.summary).rejects.toMatchObject({ code: 'UID2_ERR_ENGINE_CLOSED' });
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toMatchObject([{ code: 'UID2_ERR_ENGINE_CLOSED' }]);
+  });
+
+  it('a stream its reader destroys stops reading its input', async () => {
+    let pieces = 0;
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) {
+        pieces++;
+        yield input;
+      }
+    }
+    const stream = engine.decryptStream(endless(), { now: NOW_MS });
+    const reading = (async (): Promise<void> => {
+      for await (const _ of stream) {
+        void _;
+        stream.destroy();
+      }
+    })();
+    await expect(reading).rejects.toThrow('Premature close');
+    await expect(stream.summary).rejects.toThrow('the output stream was destroyed');
+    const seen = pieces;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pieces).toBe(seen);
   });
 });
 

@@ -34,6 +34,8 @@ export interface BulkHost {
   /** The opt-out set to check against now, or null without an opt-out store. */
   optOut(): SharedArrayBuffer | null;
   readonly keepOptedOutUid: boolean;
+  /** Whether the engine is closed (a stream read after close() fails with EngineClosedError). */
+  closed(): boolean;
   /** Runs a chunk task on a worker (or in process). */
   run(task: ChunkTask): Promise<ChunkResult>;
 }

@@ -3,7 +3,7 @@
  * source and sink, run the coordinator, report the summary.
  */
 import { Readable, Writable } from 'node:stream';
-import { InvalidArgumentError } from '../../errors.js';
+import { EngineClosedError, InvalidArgumentError } from '../../errors.js';
 import { BulkRun, type BulkHost, type BulkSummary } from './coordinator.js';
 import { resolveBulkOptions, type BulkOptions } from './options.js';
 import { streamSink, openFileSink, type ChunkSink } from './sink.js';
@@ -56,7 +56,9 @@ class ReadableSink implements ChunkSink {
     wake?.();
   }
   async write(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0 || this.#out.destroyed) return;
+    // Its reader is gone: stop reading input rather than decrypt it for nobody.
+    if (this.#out.destroyed) throw new Error('the output stream was destroyed');
+    if (bytes.length === 0) return;
     if (!this.#out.push(Buffer.from(bytes))) await new Promise<void>((resolve) => (this.#wake = resolve));
   }
   async end(): Promise<void> {
@@ -67,27 +69,38 @@ class ReadableSink implements ChunkSink {
 
 /**
  * Runs a bulk decryption from `input` (a Readable or any async iterable of bytes) into the
- * returned Readable. Nothing is read until the Readable is read (or piped).
+ * returned Readable. Nothing is read until the Readable is read (or piped); `started` hears the
+ * run when it begins (the engine lets running runs finish before it closes).
  */
-export function decryptStream(host: BulkHost, input: AsyncIterable<Uint8Array | string>, options?: BulkOptions): BulkReadable {
+export function decryptStream(
+  host: BulkHost,
+  input: AsyncIterable<Uint8Array | string>,
+  options: BulkOptions | undefined,
+  started: (run: Promise<BulkSummary>) => void,
+): BulkReadable {
   if (!isAsyncIterable(input)) {
     throw new InvalidArgumentError('input must be a Readable or an async iterable of bytes');
   }
   const resolved = resolveBulkOptions(options);
   let sink: ReadableSink | null = null;
-  let started = false;
   let settle: { resolve: (s: BulkSummary) => void; reject: (e: unknown) => void };
   const summary = new Promise<BulkSummary>((resolve, reject) => (settle = { resolve, reject }));
   summary.catch(() => {});
   const out = new Readable({
     read() {
-      if (started) return sink!.pull();
-      started = true;
+      if (sink) return sink.pull();
       sink = new ReadableSink(out);
-      new BulkRun(host, streamSource(input), sink, resolved).run().then(settle.resolve, (err: unknown) => {
+      const run = host.closed() ? Promise.reject(new EngineClosedError()) : new BulkRun(host, streamSource(input), sink, resolved).run();
+      started(run);
+      run.then(settle.resolve, (err: unknown) => {
         settle.reject(err);
         out.destroy(err as Error);
       });
+    },
+    destroy(err, callback) {
+      // Destroyed before it was ever read: there is no run, and there will be none.
+      if (!sink) settle.reject(err ?? new Error('the output stream was destroyed before it was read'));
+      callback(err);
     },
   });
   return Object.assign(out, { summary });

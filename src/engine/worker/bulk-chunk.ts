@@ -29,6 +29,8 @@ import { LineSplitter } from './bulk-lines.js';
 
 /** Line numbers of over-long lines a task reports (the rest are only counted). */
 const OVERLONG_REPORTED = 10;
+const NONE: readonly number[] = [];
+const ONLY_FIRST: readonly number[] = [0];
 /** Snapshots kept open per thread, by version (the native decoder keeps its contexts per snapshot). */
 const SNAPSHOTS_KEPT = 4;
 
@@ -71,6 +73,7 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
   let lines = 0;
   let optedOut = 0;
   let overlongLines = 0;
+  let overlong: readonly number[] = NONE;
 
   const splitter = task.overlong ? null : new LineSplitter(slot, task, task.maxLineBytes);
   for (;;) {
@@ -78,16 +81,15 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
     if (splitter) {
       n = splitter.fill();
       if (n === 0) break;
-      for (const i of splitter.overlong) if (firstOverlong.length < OVERLONG_REPORTED) firstOverlong.push(lines + i);
-      overlongLines += splitter.overlong.length;
+      overlong = splitter.overlong;
     } else {
       // One line that never fit a chunk: an invalid token, through the rules like any other.
       if (lines > 0) break;
       n = 1;
-      overlongLines = 1;
-      firstOverlong.push(0);
+      overlong = ONLY_FIRST;
       placeInput(slot, 0, 0, -1, 0, -1, task.nowMs);
     }
+    let nextOverlong = 0;
     decodeBatch(slot, n, snapshot, task.clientType, backend);
     for (let i = 0; i < n; i++) {
       readRecordView(slot, i, f);
@@ -107,7 +109,6 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
             f.uidKind === UID_TEXT ? optOut.secondsForBase64(f.uidText) : optOut.secondsForBytes(uids.subarray(f.uidOffset, f.uidOffset + f.uidLength));
           if (seconds !== 0) {
             f.optedOut = OPTED_OUT_YES;
-            optedOut++;
             if (!keepUid) f.uidKind = UID_NONE;
           }
         }
@@ -115,8 +116,16 @@ export function runChunk(task: ChunkTask, snapshots: SnapshotCache): ChunkResult
       if (outPos + maxRecordBytes(f) > out.length) {
         return { consumed: splitter!.lineStarts[i]!, lines, outputBytes: outPos, statusCounts, statusOrder, optedOut, overlongLines, firstOverlong };
       }
+      // Counted only once written: a record that did not fit is counted when its line runs again.
       outPos = write(out, text, outPos, f);
-      if (f.optedOut === OPTED_OUT_YES) f.optedOut = OPTED_OUT_NO;
+      if (f.optedOut === OPTED_OUT_YES) {
+        optedOut++;
+        f.optedOut = OPTED_OUT_NO;
+      }
+      if (overlong[nextOverlong] === i) {
+        nextOverlong++;
+        if (overlongLines++ < OVERLONG_REPORTED) firstOverlong.push(lines);
+      }
       if (statusCounts[code]!++ === 0) statusOrder.push(code);
       lines++;
     }
