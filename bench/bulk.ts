@@ -4,8 +4,9 @@
  *
  * - worker function: the native (or node-crypto) batch decoder a worker runs (worker/decode.ts)
  *   on a pre-filled slot of 4,096 tokens of the file, in this thread: what one worker can reach.
- * - chunk function: the bulk worker function (split + decode + format JSON lines) on a 1 MiB
- *   chunk of the file, in this thread.
+ * - chunk function: the bulk worker function (split + decode + format) on a 1 MiB chunk of the
+ *   file, in this thread, per format: what one bulk worker can reach, and the formats' costs
+ *   compared where the machine's load cannot tell them apart.
  * - CLI rows: `uid2-engine decrypt --keys K --input F --output O` as a child process, per
  *   --threads and --format, .gz in and out; tokens/s from wall time, peak RSS from
  *   /usr/bin/time (or /proc polling). With --baseline-cli PATH, the same command with another
@@ -136,18 +137,23 @@ export async function runBulkBench(operator: LocalOperator, tokens: number, seed
         notes.push(`${backend} worker function not measured: ${(err as Error).message}`);
         continue;
       }
+      // Rounds alternate between the worker function and the chunk function in each format, so
+      // the machine's load hits all alike; medians count.
+      const formats = backend === 'native' ? (['jsonl', 'csv', 'tsv', 'msgpack'] as const) : (['jsonl'] as const);
       const fn: number[] = [];
-      const ch: number[] = [];
+      const ch = new Map<string, number[]>(formats.map((f) => [f, []]));
       for (let round = 0; round < 15; round++) {
         let t = performance.now();
         for (let k = 0; k < 5; k++) decodeBatch(slot, 4096, snapshot, 'bidstream', backend);
         fn.push((5 * 4096) / ((performance.now() - t) / 1000));
-        t = performance.now();
-        const r = runChunk(task, cache);
-        ch.push(r.lines / ((performance.now() - t) / 1000));
+        for (const format of formats) {
+          t = performance.now();
+          const r = runChunk({ ...task, format }, cache);
+          ch.get(format)!.push(r.lines / ((performance.now() - t) / 1000));
+        }
       }
       fnRates[backend] = median(fn);
-      fnRates[`chunk-${backend}`] = median(ch);
+      for (const format of formats) fnRates[`chunk-${backend}-${format}`] = median(ch.get(format)!);
     }
     const base = fnRates['native'] ?? fnRates['node-crypto']!;
     const rows: BulkRow[] = [];
@@ -156,7 +162,10 @@ export async function runBulkBench(operator: LocalOperator, tokens: number, seed
     };
     for (const backend of ['native', 'node-crypto']) {
       if (fnRates[backend] !== undefined) row(`worker function [${backend}]`, fnRates[backend], null, null, 'decodeBatch of 4,096 tokens, this thread (baseline)');
-      if (fnRates[`chunk-${backend}`] !== undefined) row(`chunk function [${backend}]`, fnRates[`chunk-${backend}`]!, null, null, 'split + decode + JSON lines of a 1 MiB chunk, this thread');
+      for (const format of ['jsonl', 'csv', 'tsv', 'msgpack']) {
+        const rate = fnRates[`chunk-${backend}-${format}`];
+        if (rate !== undefined) row(`chunk function [${backend}] ${format}`, rate, null, null, `split + decode + ${format} of a 1 MiB chunk, this thread`);
+      }
     }
 
     const out = join(dir, 'out');
