@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { ArrivalProcess } from './schedule.js';
 
-export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'optout-hash' | 'cache' | 'fleet' | 'identity' | 'map' | 'all';
+export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'optout-hash' | 'cache' | 'fleet' | 'identity' | 'map' | 'bulk' | 'all';
 
 export interface BenchArgs {
   quick: boolean;
@@ -18,11 +18,16 @@ export interface BenchArgs {
   search: boolean;
   /** batchWindowUs of an extra native pool row in the load runs (0: no such row). */
   windowUs: number;
+  /** --scope bulk: lines in the generated file (default 1,000,000; 200,000 with --quick). */
+  bulkTokens: number;
+  /** --scope bulk: another build's CLI (dist/cli/main.js) to run on the same file as a baseline. */
+  baselineCli: string | undefined;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|optout-hash|cache|fleet|identity|map|all] [--rates 10000,50000,...]
+export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|optout-hash|cache|fleet|identity|map|bulk|all] [--rates 10000,50000,...]
                        [--duration S] [--threads N] [--out DIR] [--json]
-                       [--process poisson|uniform] [--seed N] [--no-search] [--window US]`;
+                       [--process poisson|uniform] [--seed N] [--no-search] [--window US]
+                       [--bulk-tokens N] [--baseline-cli PATH]`;
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgs({
@@ -39,13 +44,15 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       seed: { type: 'string', default: '42' },
       'no-search': { type: 'boolean', default: false },
       window: { type: 'string', default: '250' },
+      'bulk-tokens': { type: 'string' },
+      'baseline-cli': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) throw new RangeError(USAGE);
   const scope = values.scope as Scope;
-  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'optout-hash', 'cache', 'fleet', 'identity', 'map', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map or all`);
+  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'optout-hash', 'cache', 'fleet', 'identity', 'map', 'bulk', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map, bulk or all`);
   const process = values.process as ArrivalProcess;
   if (process !== 'poisson' && process !== 'uniform') throw new RangeError('--process must be poisson or uniform');
   const quick = values.quick ?? false;
@@ -59,6 +66,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new RangeError('--threads must be a positive integer');
   const windowUs = Number(values.window);
   if (!Number.isInteger(windowUs) || windowUs < 0 || windowUs > 1_000_000) throw new RangeError('--window must be an integer number of µs from 0 to 1000000');
+  const bulkTokens = values['bulk-tokens'] !== undefined ? Number(values['bulk-tokens']) : quick ? 200_000 : 1_000_000;
+  if (!Number.isSafeInteger(bulkTokens) || bulkTokens < 1) throw new RangeError('--bulk-tokens must be a positive integer');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new RangeError('--seed must be an integer');
   return {
@@ -73,5 +82,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     seed,
     search: !quick && !(values['no-search'] ?? false),
     windowUs,
+    bulkTokens,
+    baselineCli: values['baseline-cli'],
   };
 }

@@ -22,6 +22,7 @@ import { identityMarkdown, runIdentityBench } from './identity.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
+import { bulkMarkdown, runBulkBench } from './bulk.js';
 
 const started = performance.now();
 function progress(text: string): void {
@@ -132,6 +133,15 @@ async function main(args: BenchArgs): Promise<void> {
     const refreshed = await client.refresh();
     if (!refreshed.success) throw refreshed.error;
     const credentials = { baseUrl: operator.url, apiKey: operator.apiKey, secretKey: operator.secretKey };
+    if (args.scope === 'bulk') {
+      // Its own figures: one generated file through the worker function, the CLI and zlib (bench/bulk.ts).
+      const result = await runBulkBench(operator, args.bulkTokens, args.seed, args.baselineCli, progress);
+      mkdirSync(args.out, { recursive: true });
+      writeFileSync(join(args.out, 'bulk.json'), JSON.stringify({ machine, result }, null, 2) + '\n');
+      if (args.json) process.stdout.write(JSON.stringify({ machine, result }, null, 2) + '\n');
+      else process.stdout.write(`\n${bulkMarkdown(result)}\nReport file: ${join(args.out, 'bulk.json')}\n`);
+      return;
+    }
     if (args.scope === 'cache') {
       // The token cache's own study (bench/token-cache.ts): its corpora, no pools.
       const result = await runTokenCacheBench(operator, client, args.quick, args.seed, progress);

@@ -86,6 +86,10 @@ export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
 export { DecryptionEngine, type DecryptBatchOptions } from './engine/engine.js';
 export type { EngineStats } from './engine/stats.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/options.js';
+export type { BulkSummary } from './engine/bulk/coordinator.js';
+export type { BulkInput, BulkOutput, BulkReadable } from './engine/bulk/decrypt-bulk.js';
+export { DEFAULT_BULK_OPTIONS, type BulkOptions, type BulkProgress } from './engine/bulk/options.js';
+export { RECORD_FORMATS, type RecordFormat } from './engine/wire/record-format.js';
 export {
   startLocalOperator,
   type LocalOperator,

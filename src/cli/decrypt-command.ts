@@ -1,19 +1,25 @@
 /**
- * `uid2-engine decrypt`: tokens from arguments, or one per input line; one JSON object per token
- * on stdout (or `--output`), in input order. A line may be a JSON object {"token", "domainOrAppName"}.
+ * `uid2-engine decrypt`: tokens from arguments, or one per input line; one record per token on
+ * stdout (or `--output`), in input order, as JSON lines (default) or `--format csv|tsv|msgpack`.
+ * A line may be a JSON object {"token", "domainOrAppName"}.
  *
- * Tokens go through a DecryptionEngine (worker threads; `--threads 0` decrypts in-process) in
- * chunks of 4,096 lines with a few chunks in flight, so any input size runs in flat memory.
- * With `--input`, a progress bar (terminals only) and a closing per-status summary go to stderr.
+ * Lines go through the engine's bulk path (engine.decryptFile, docs/bulk.md): the input is read
+ * in chunks into shared memory and worker threads split, decrypt and format them (`--threads 0`
+ * runs the same code in-process), so any input size runs in flat memory and the main thread
+ * only moves chunks. A path ending in `.gz` (--input or --output) is gunzipped / gzipped.
+ * With `--input`, a progress bar (terminals only) and a closing per-status summary go to stderr,
+ * and each line longer than the line limit (reported as an invalid token) is named there.
  * With `--optout-store FILE`, each record gains "optedOut" and an opted-out one has "uid": null
- * (unless `--optout-keep-uid`), checked on the main thread against the store's in-memory set.
+ * (unless `--optout-keep-uid`), checked in the workers against the store's shared set.
  */
+import { open } from 'node:fs/promises';
 import { DecryptionEngine } from '../engine/engine.js';
-import { applyOptOut } from '../optout/check.js';
+import type { BulkSummary } from '../engine/bulk/coordinator.js';
+import { RECORD_FORMATS, emptyFields, fieldsOfResult, formatPreamble, maxRecordBytes, recordWriter, type RecordFormat } from '../engine/wire/record-format.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../engine/wire/bulk-chunk.js';
 import type { DecryptionResult } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
-import { decryptionRecord } from './format.js';
-import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
+import { inputSize } from './io.js';
 import { parseClientType, parseNow } from './options.js';
 import { ProgressBar, renderSummary } from './progress.js';
 import { resolveKeySet, type KeySourceValues } from './key-source.js';
@@ -26,28 +32,13 @@ export interface DecryptCommandValues extends KeySourceValues {
   input?: string;
   output?: string;
   threads?: string;
+  format?: string;
   'optout-store'?: string;
   'optout-keep-uid'?: boolean;
 }
 
-interface TokenInput {
-  token: unknown;
-  domainOrAppName: string | undefined;
-}
-
-/** A line is a token, or a JSON object naming the token and its domain or app name. */
-export function parseTokenLine(line: string, defaultDomain: string | undefined): TokenInput {
-  if (line.startsWith('{')) {
-    try {
-      const obj = JSON.parse(line) as Record<string, unknown>;
-      const domain = obj['domainOrAppName'];
-      return { token: obj['token'], domainOrAppName: typeof domain === 'string' ? domain : defaultDomain };
-    } catch {
-      // Not JSON: decrypt the line as it is; it will be reported as InvalidPayload.
-    }
-  }
-  return { token: line, domainOrAppName: defaultDomain };
-}
+/** Over-long lines named one by one on stderr; the rest are counted. */
+const OVERLONG_NAMED = 10;
 
 /** `--threads N`: worker threads, 0 for in-process; absent means the engine's default. */
 export function parseThreads(value: string | undefined): number | undefined {
@@ -59,67 +50,92 @@ export function parseThreads(value: string | undefined): number | undefined {
   return threads;
 }
 
+/** `--format jsonl|csv|tsv|msgpack`, default jsonl. */
+export function parseFormat(value: string | undefined): RecordFormat {
+  if (value === undefined) return 'jsonl';
+  if (!(RECORD_FORMATS as readonly string[]).includes(value)) throw new CliError(EXIT_USAGE, `--format must be ${RECORD_FORMATS.join(', ')}, got "${value}"`);
+  return value as RecordFormat;
+}
+
+/** Checks that `--output FILE` can be created, as one usage line when it cannot. */
+async function checkOutput(path: string): Promise<void> {
+  try {
+    await (await open(path, 'w')).close();
+  } catch (err) {
+    throw new CliError(EXIT_USAGE, `cannot write output ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Records of decryptBatch() results (TOKEN arguments), in `format`, through the bulk path's writers. */
+function formatResults(results: readonly DecryptionResult[], format: RecordFormat, withOptOut: boolean): Buffer {
+  const f = emptyFields();
+  const write = recordWriter(format);
+  const preamble = formatPreamble(format, withOptOut);
+  let size = preamble.length;
+  for (const result of results) size += maxRecordBytes(fieldsOfResult(result, f));
+  const out = Buffer.alloc(size);
+  let pos = out.write(preamble, 0, 'latin1');
+  for (const result of results) pos = write(out, out, pos, fieldsOfResult(result, f));
+  return out.subarray(0, pos);
+}
+
 export async function runDecrypt(values: DecryptCommandValues, tokens: string[]): Promise<void> {
   const clientType = parseClientType(values.client);
   const fixedNow = parseNow(values.now);
   const threads = parseThreads(values.threads);
+  const format = parseFormat(values.format);
   if (tokens.length > 0 && values.input !== undefined) throw new CliError(EXIT_USAGE, '--input cannot be combined with TOKEN arguments');
-  const input = tokens.length > 0 ? undefined : openInput(values.input);
+  const inputPath = tokens.length > 0 || values.input === undefined || values.input === '-' ? undefined : values.input;
+  const size = inputPath === undefined ? undefined : inputSize(inputPath);
   if (values['optout-keep-uid'] && values['optout-store'] === undefined) throw new CliError(EXIT_USAGE, '--optout-keep-uid needs --optout-store FILE');
   const keys = await resolveKeySet(values, clientType === 'sharing' ? 'sharing' : 'bidstream');
   // Read-only: a running `optout serve` may hold the file; this run checks the opt-outs as of now.
   const optOut = values['optout-store'] === undefined ? undefined : await openStoreForCli(values['optout-store'], true);
-  const keepUid = values['optout-keep-uid'] ?? false;
-  const output = await openOutput(values.output);
+  const outputPath = values.output === undefined || values.output === '-' ? undefined : values.output;
+  if (outputPath !== undefined) await checkOutput(outputPath);
   // A handful of TOKEN arguments is decrypted in-process unless --threads asks otherwise: starting
   // worker threads would cost more than it saves. Streams default to the engine's thread count.
-  const engineThreads = threads ?? (input ? undefined : 0);
-  const engine = await DecryptionEngine.create(engineThreads === undefined ? { clientType } : { clientType, threads: engineThreads });
-  const statusCounts = new Map<string, number>();
+  const engineThreads = threads ?? (tokens.length > 0 ? 0 : undefined);
+  const engine = await DecryptionEngine.create({
+    clientType,
+    keys,
+    ...(engineThreads === undefined ? {} : { threads: engineThreads }),
+    ...(optOut ? { optOut, returnOptedOutUid: values['optout-keep-uid'] ?? false } : {}),
+  });
   try {
-    engine.setKeys(keys);
-    const decryptLines = async (inputs: TokenInput[]): Promise<ChunkOutput> => {
-      // Non-string tokens (a JSON line's "token": 5) go through as they are: the engine reports
-      // them InvalidPayload, exactly as the in-process rules do.
-      const results = await engine.decryptBatch(inputs.map((i) => i.token) as string[], {
-        domains: inputs.map((i) => i.domainOrAppName),
-        now: fixedNow ?? Date.now(),
-      });
-      if (optOut) for (let i = 0; i < results.length; i++) results[i] = applyOptOut(results[i]!, optOut, keepUid);
-      return { text: formatResults(results, statusCounts), count: results.length };
-    };
-
-    if (!input) {
-      const { text } = await decryptLines(tokens.map((token) => ({ token, domainOrAppName: values.domain })));
-      await writeText(output.stream, text);
+    if (tokens.length > 0) {
+      const results = await engine.decryptBatch(tokens, { domains: tokens.map(() => values.domain), now: fixedNow ?? Date.now() });
+      const text = formatResults(results, format, optOut !== undefined);
+      if (outputPath === undefined) await new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+      else {
+        const file = await open(outputPath, 'w');
+        await file.writeFile(text);
+        await file.close();
+      }
       return;
     }
     const startedAt = performance.now();
-    const progress = new ProgressBar(values.input !== undefined && process.stderr.isTTY ? process.stderr : undefined, input.size, 'tokens', startedAt);
-    let written = 0;
-    await pipeChunks(
-      readLineChunks(input.stream),
-      (lines) => decryptLines(lines.map((line) => parseTokenLine(line, values.domain))),
-      output.stream,
-      (count, bytesRead) => progress.update((written += count), bytesRead),
-    );
+    // A .gz file's size is compressed bytes while progress counts what was read out of it.
+    const progress = new ProgressBar(values.input !== undefined && process.stderr.isTTY ? process.stderr : undefined, inputPath?.endsWith('.gz') ? undefined : size, 'tokens', startedAt);
+    const summary: BulkSummary = await engine.decryptFile(inputPath ?? process.stdin, outputPath ?? process.stdout, {
+      format,
+      ...(values.domain === undefined ? {} : { domainOrAppName: values.domain }),
+      ...(fixedNow === undefined ? {} : { now: fixedNow }),
+      onProgress: ({ records, bytesRead }) => progress.update(records, bytesRead),
+    });
     progress.clear();
     // The summary belongs to bulk runs (--input); plain stdin filters stay silent on stderr.
     if (values.input !== undefined) {
-      process.stderr.write(renderSummary(written, 'tokens', performance.now() - startedAt, statusCounts) + '\n');
+      for (const line of summary.firstOverlongLines.slice(0, OVERLONG_NAMED)) {
+        process.stderr.write(`uid2-engine: line ${line} is longer than ${DEFAULT_MAX_LINE_BYTES.toLocaleString('en-US')} bytes: reported as an invalid token\n`);
+      }
+      if (summary.overlongLines > OVERLONG_NAMED) {
+        process.stderr.write(`uid2-engine: ${(summary.overlongLines - OVERLONG_NAMED).toLocaleString('en-US')} more lines longer than ${DEFAULT_MAX_LINE_BYTES.toLocaleString('en-US')} bytes\n`);
+      }
+      process.stderr.write(renderSummary(summary.records, 'tokens', performance.now() - startedAt, new Map(Object.entries(summary.statusCounts))) + '\n');
     }
   } finally {
     await engine.close();
-    await output.close();
     await optOut?.close();
   }
-}
-
-function formatResults(results: readonly DecryptionResult[], statusCounts: Map<string, number>): string {
-  let text = '';
-  for (const result of results) {
-    statusCounts.set(result.status, (statusCounts.get(result.status) ?? 0) + 1);
-    text += JSON.stringify(decryptionRecord(result)) + '\n';
-  }
-  return text;
 }

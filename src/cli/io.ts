@@ -42,15 +42,22 @@ export interface InputSource {
  */
 export function openInput(input: string | undefined, stdin: Readable = process.stdin): InputSource {
   if (input === undefined || input === '-') return { stream: stdin, size: undefined };
-  let size: number | undefined;
+  const size = inputSize(input);
+  return { stream: createReadStream(input, { highWaterMark: 256 * 1024 }), size };
+}
+
+/**
+ * Checks that `input` can be read: its size when it is a regular file, else undefined.
+ * @throws CliError (exit 2) when it cannot be read
+ */
+export function inputSize(input: string): number | undefined {
   try {
     const stat = statSync(input);
     if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    size = stat.isFile() ? stat.size : undefined;
+    return stat.isFile() ? stat.size : undefined;
   } catch (err) {
     throw new CliError(EXIT_USAGE, `cannot read input ${input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return { stream: createReadStream(input, { highWaterMark: 256 * 1024 }), size };
 }
 
 /**

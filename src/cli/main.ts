@@ -17,14 +17,17 @@ import { runToken, TOKEN_OPTIONS, type TokenCommandValues } from './token-comman
 const USAGE = `Usage: uid2-engine <command> [options]
 
 Commands:
-  decrypt   Decrypt advertising tokens into raw UIDs (JSON line per token)
+  decrypt   Decrypt advertising tokens into raw UIDs (one record per token)
             KEYS [--client bidstream|sharing|legacy] [--domain NAME]
             [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
+            [--format jsonl|csv|tsv|msgpack (default jsonl)]
             [--optout-store FILE|redis://H:P/DB [--optout-keep-uid]] [TOKEN...]
             Without TOKEN arguments, reads one token per line (or a JSON object
             {"token": ..., "domainOrAppName": ...}) from --input or stdin,
             streamed in input order in flat memory through worker threads
-            (--threads N, default cores - 1; 0 decrypts in-process).
+            (--threads N, default cores - 1; 0 decrypts in-process). A FILE
+            ending in .gz is read or written gzip-compressed. A line longer
+            than 1 MiB is reported as an invalid token (and named on stderr).
             Keys come from /v2/key/sharing with --client sharing, else
             /v2/key/bidstream. With --optout-store, each record gains
             "optedOut" and an opted-out one has "uid": null (unless
@@ -125,6 +128,7 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
     domain: { type: 'string' },
     output: { type: 'string' },
     threads: { type: 'string' },
+    format: { type: 'string' },
     'optout-store': { type: 'string' },
     'optout-keep-uid': { type: 'boolean' },
   },

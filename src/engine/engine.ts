@@ -27,7 +27,12 @@ import { Dispatcher, type WorkerEntry } from './pool/dispatcher.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { EngineCounters, type EngineStats } from './stats.js';
-import { registerTestHooks, workerEntryOf } from './test-hooks.js';
+import type { BulkHost, BulkSummary } from './bulk/coordinator.js';
+import { decryptFile, decryptStream, type BulkInput, type BulkOutput, type BulkReadable } from './bulk/decrypt-bulk.js';
+import { inProcessChunkRunner, inProcessSnapshots } from './bulk/in-process.js';
+import type { BulkOptions } from './bulk/options.js';
+import { workerScript } from '../util/worker-script.js';
+import { bulkWorkerEntryOf, registerTestHooks, workerEntryOf } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -53,13 +58,19 @@ export class DecryptionEngine {
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
+  /** Bulk runs in progress: close() lets them finish. */
+  readonly #bulkRuns = new Set<Promise<unknown>>();
+  #bulkHostMade: BulkHost | null = null;
+  /** Where bulk chunks run on workers: worker/bulk-entry.js unless a test brings its own. */
+  readonly #bulkEntry: URL | undefined;
   readonly #cache: TokenCache | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined, bulkEntry: URL | undefined) {
+    this.#bulkEntry = bulkEntry;
     this.#options = options;
     this.#keys = keys;
     this.#backend = backend;
@@ -142,7 +153,7 @@ export class DecryptionEngine {
     }
     let engine: DecryptionEngine;
     try {
-      engine = new DecryptionEngine(resolved, backend, keys, workerEntryOf(options));
+      engine = new DecryptionEngine(resolved, backend, keys, workerEntryOf(options), bulkWorkerEntryOf(options));
     } catch (err) {
       keys.close();
       throw err;
@@ -254,6 +265,64 @@ export class DecryptionEngine {
     return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
   }
 
+  /**
+   * Decrypts a file of tokens, one per line (or JSON lines `{"token", "domainOrAppName"}`), into
+   * a file of records in `options.format` (default JSON lines), in input order. The main thread
+   * only moves chunks: workers split, decrypt and format (see docs/bulk.md). Paths are read and
+   * written with no copy through the main thread, a path ending in `.gz` gzip-compressed; a
+   * stream can stand for either side (a Writable is not ended). Memory stays flat whatever the
+   * input size.
+   * @throws InvalidArgumentError for bad options; the fs error for a file that cannot be opened;
+   *   WorkerFailedError when a chunk failed twice; EngineClosedError after close()
+   */
+  decryptFile(input: BulkInput, output: BulkOutput, options?: BulkOptions): Promise<BulkSummary> {
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+    return this.#trackBulk(decryptFile(this.#bulkHost(), input, output, options));
+  }
+
+  /**
+   * Like decryptFile(), from any byte stream into the returned Readable (records as bytes), which
+   * applies back-pressure: input is read only as fast as the records are consumed. Its `summary`
+   * resolves when the last record has been pushed.
+   * @throws InvalidArgumentError for bad options or input; EngineClosedError after close()
+   */
+  decryptStream(input: AsyncIterable<Uint8Array | string>, options?: BulkOptions): BulkReadable {
+    if (this.#closed) throw new EngineClosedError();
+    return decryptStream(this.#bulkHost(), input, options, (run) => void this.#trackBulk(run).catch(() => {}));
+  }
+
+  #trackBulk<T>(run: Promise<T>): Promise<T> {
+    this.#bulkRuns.add(run);
+    const forget = (): void => void this.#bulkRuns.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** What a bulk run needs of this engine: keys, opt-outs and where chunks run. */
+  #bulkHost(): BulkHost {
+    if (this.#bulkHostMade) return this.#bulkHostMade;
+    const dispatcher = this.#dispatcher;
+    const options = this.#options;
+    const keys = this.#keys;
+    const inProcess = dispatcher ? null : inProcessSnapshots();
+    const entry = dispatcher ? (this.#bulkEntry ?? workerScript('engine/worker/bulk-entry.js')) : null;
+    this.#bulkHostMade = {
+      threads: options.threads,
+      clientType: options.clientType,
+      backend: this.#backend,
+      snapshot: () => {
+        if (inProcess) return inProcess(keys.keySet);
+        const published = keys.snapshot;
+        return published ? { sab: published.sab, version: published.version } : null;
+      },
+      optOut: () => options.optOut?.snapshot() ?? null,
+      keepOptedOutUid: options.returnOptedOutUid,
+      closed: () => this.#closed,
+      run: dispatcher ? (task) => dispatcher.runTask(entry!, task) : inProcessChunkRunner(),
+    };
+    return this.#bulkHostMade;
+  }
+
   stats(): EngineStats {
     const c = this.#counters;
     const d = this.#dispatcher;
@@ -314,6 +383,7 @@ export class DecryptionEngine {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     this.#closing = (async () => {
+      await Promise.allSettled([...this.#bulkRuns]);
       if (this.#dispatcher) {
         this.#pump();
         if (!this.#idle()) await new Promise<void>((resolve) => (this.#drained = resolve));

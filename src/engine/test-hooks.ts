@@ -5,7 +5,8 @@
  *   hook costs one null check per batch.
  * - `withWorkerEntry(options, entry)` makes the engine created from `options` start its workers
  *   from a test's own entry (one that wraps engine/worker/entry.js laneLoop, e.g. to kill the
- *   thread mid-batch). Shipped code has no crash branch: the test brings it.
+ *   thread mid-batch); `withBulkWorkerEntry(options, entry)` does the same for bulk chunks (one
+ *   that wraps engine/worker/bulk-entry.js). Shipped code has no crash branch: the test brings it.
  */
 import type { CompletionHooks } from './pool/completion.js';
 import type { WorkerEntry } from './pool/dispatcher.js';
@@ -43,4 +44,17 @@ export function withWorkerEntry<T extends object>(options: T, entry: WorkerEntry
 /** The worker entry `withWorkerEntry()` gave these options, if any (read once by DecryptionEngine.create()). */
 export function workerEntryOf(options: object): WorkerEntry | undefined {
   return workerEntries.get(options);
+}
+
+const bulkEntries = new WeakMap<object, URL>();
+
+/** Marks engine options: an engine created from them runs bulk chunks with the worker entry at `entry` (a test's own, e.g. one that dies mid-chunk). Returns `options`. */
+export function withBulkWorkerEntry<T extends object>(options: T, entry: URL): T {
+  bulkEntries.set(options, entry);
+  return options;
+}
+
+/** The bulk worker entry `withBulkWorkerEntry()` gave these options, if any (read once by DecryptionEngine.create()). */
+export function bulkWorkerEntryOf(options: object): URL | undefined {
+  return bulkEntries.get(options);
 }

@@ -245,7 +245,7 @@ describe('packed tarball', () => {
       /^scripts\/(build-native|native-toolchain)\.mjs$/,
     ];
     expect(paths.filter((p) => !allowed.some((re) => re.test(p)))).toEqual([]);
-    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker/entry.js', PREBUILD, 'prebuilds/linux-arm64/uid2-engine.glibc.node', 'native/binding.gyp', 'scripts/build-native.mjs', 'scripts/native-toolchain.mjs']) {
+    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/engine/worker/entry.js', 'dist/engine/worker/bulk-entry.js', PREBUILD, 'prebuilds/linux-arm64/uid2-engine.glibc.node', 'native/binding.gyp', 'scripts/build-native.mjs', 'scripts/native-toolchain.mjs']) {
       expect(paths).toContain(needed);
     }
     // No output of a source file that no longer exists (prepack starts from an empty dist/; this

@@ -229,6 +229,15 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Runs one task of another worker entry (bulk chunks, worker/bulk-entry.ts) on the pool's
+   * threads: one Piscina message each way, beside the lanes' loops (a busy lane holds its thread
+   * until it parks).
+   */
+  runTask<T, R>(entry: URL, task: T): Promise<R> {
+    return this.#pool.run(task as never, { filename: entry.href }) as Promise<R>;
+  }
+
   /** Stops every loop once nothing is in flight (the engine drains first), then the threads. */
   async close(): Promise<void> {
     this.#stopping = true;

@@ -48,7 +48,7 @@ import {
   type TokenFindings,
 } from '../../token/result.js';
 import type { PolicyFields } from '../../token/rules.js';
-import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
+import type { AdvertisingTokenVersion, DecryptionResult, IdentityType } from '../../types.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 const INPUT_HAS_DOMAIN = 0b10;
@@ -192,6 +192,22 @@ export function packBatch(inputs: readonly BatchInput[], slot?: Slot): Slot {
   return s;
 }
 
+/**
+ * Points entry `i` at text already in the slot (bulk chunks: a line where it was read, a default
+ * domain written once): token `tokenLength` bytes at `tokenOffset` (-1: not token text, an
+ * invalid input), domain `domainLength` bytes at `domainOffset` (-1: none). A token placed this
+ * way must be ASCII, one byte per UTF-16 unit, as writeToken() would have written it.
+ */
+export function placeInput(s: Slot, i: number, tokenOffset: number, tokenLength: number, domainOffset: number, domainLength: number, nowMs: number): void {
+  const row = i * 4;
+  s.table[row] = tokenOffset;
+  s.table[row + 1] = tokenLength < 0 ? 0 : tokenLength;
+  s.table[row + 2] = domainOffset;
+  s.table[row + 3] = domainLength < 0 ? 0 : domainLength;
+  s.flags[i] = (tokenLength < 0 ? INPUT_INVALID : 0) | (domainLength < 0 ? 0 : INPUT_HAS_DOMAIN);
+  s.nows[i] = nowMs;
+}
+
 // ---- Inputs, as a worker reads them ----
 
 /** Token `i`'s text (one byte per UTF-16 unit, see writeToken), or null when it was not token text. */
@@ -263,6 +279,42 @@ export function readPolicyFields(s: Slot, i: number, policy: PolicyFields): bool
   policy.siteId = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
   policy.isClientSideGenerated = (flags & RECORD_CSTG) !== 0;
   return true;
+}
+
+/** Record fields as bulk output writes them: filled in place, no object per record. */
+export interface RecordView {
+  code: number;
+  /** Both layers decrypted: the fields below are set (the raw UID only for a success). */
+  decoded: boolean;
+  version: number;
+  identityType: IdentityType | undefined;
+  cstg: boolean;
+  siteId: number;
+  establishedMs: number;
+  expiresMs: number;
+  /** The raw UID's bytes in `s.uids` (a success only). */
+  uidOffset: number;
+  uidLength: number;
+}
+
+/** Fills `f` with record `i`. */
+export function readRecordView(s: Slot, i: number, f: RecordView): void {
+  const rec = i * RECORD_BYTES;
+  const code = s.recordBytes[rec]!;
+  const flags = s.recordBytes[rec + 3]!;
+  f.code = code;
+  f.decoded = (flags & RECORD_DECODED) !== 0;
+  if (!f.decoded) return;
+  f.version = s.recordBytes[rec + 1]!;
+  f.identityType = identityTypeOf(s.recordBytes[rec + 2]!);
+  f.cstg = (flags & RECORD_CSTG) !== 0;
+  f.siteId = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+  f.establishedMs = s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!;
+  f.expiresMs = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+  if (code === SUCCESS_CODE) {
+    f.uidOffset = s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
+    f.uidLength = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
+  }
 }
 
 const FAILURES: readonly DecryptionResult[] = STATUS_BY_CODE.map((status) => Object.freeze(failure(status)));
