@@ -12,7 +12,7 @@ export interface TokenCacheOptions {
   maxEntries?: number;
   /**
    * Most bytes held, by the cache's own accounting (the token text, the raw UID text and a
-   * fixed per-entry cost; README "Token cache" gives the measured figures). Default 64 MiB.
+   * fixed per-entry cost; docs/token-cache.md gives the measured figures). Default 64 MiB.
    */
   maxBytes?: number;
   /**

@@ -16,7 +16,7 @@
  * Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue with one "visited" bit per entry, a
  * hand that walks from the oldest entry clearing bits and evicts the first unvisited one. A hit
  * sets one bit (LRU would relink a list node); on the bench's Zipf corpora it keeps more hits than
- * LRU at every size measured (bench/token-cache-policies.ts, README "Token cache").
+ * LRU at every size measured (bench/token-cache-policies.ts, docs/token-cache.md).
  *
  * Entries live in parallel typed arrays indexed by slot: no object, no boxed number per entry,
  * which keeps the memory per entry small and measurable. The index is a chained hash table of
@@ -37,7 +37,7 @@ import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCac
 /** Counters of one cache. `hits + misses` counts `lookup()` calls. */
 export interface TokenCacheStats {
   entries: number;
-  /** The cache's own accounting of the memory its entries hold (README "Token cache"). */
+  /** The cache's own accounting of the memory its entries hold (docs/token-cache.md). */
   bytes: number;
   /** Lookups answered from an entry. */
   hits: number;
@@ -51,7 +51,7 @@ export interface TokenCacheStats {
  * Bytes charged per entry besides its two strings: two array slots (16), the typed-array tables
  * (about 60: times 24, ints 12, links 8, hash table 12 to 16, flags and free list 5), and what
  * V8 adds around them. Calibrated with bench/token-cache-memory.ts at 100k and 1M entries
- * (README "Token cache").
+ * (docs/token-cache.md).
  */
 export const TOKEN_CACHE_ENTRY_OVERHEAD = 80;
 

@@ -37,7 +37,7 @@ export interface ClientOptions {
    * a hash lookup instead of two AES decryptions. Every result stays exactly what decrypting
    * afresh would return: each hit re-runs the rules that depend on the call (time, domain or
    * app name, the key set in force). `true` uses the defaults (`DEFAULT_TOKEN_CACHE_OPTIONS`:
-   * 100,000 entries, 64 MiB). Default `false`. README "Token cache".
+   * 100,000 entries, 64 MiB). Default `false`. docs/token-cache.md.
    */
   tokenCache?: TokenCacheOptions | boolean;
 }

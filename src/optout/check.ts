@@ -1,14 +1,13 @@
 /**
- * The decrypt-time opt-out check, shared by the clients, the CLI and (the seam for) the
- * engine: a result whose raw UID is in the store gets `optedOut: true` and, unless the caller
+ * The decrypt-time opt-out check on the calling thread, used by the in-process decryptor and the
+ * engine's completion of worker batches: a result whose raw UID is in the store gets `optedOut: true` and, unless the caller
  * asked for it for audits, loses its `uid`, so an opted-out UID cannot reach bidding by
  * accident. Every other result gets `optedOut: false`. Statuses are never changed.
  *
- * Engine seam: on the main thread use `applyOptOut(result, store, returnUid)` per result (one
- * in-memory lookup: the base64 UID's first 20 characters decoded, one or two cache lines read;
- * no allocation). A worker instead wraps `store.snapshot()` in an `OptOutSetView`, calls
- * `view.secondsForBase64(uid)` / `secondsForBytes(bytes)`, and re-fetches the snapshot when
- * `view.superseded` turns true (the set grew into a new buffer), as it does for key snapshots.
+ * One in-memory lookup per result: the base64 UID's first 20 characters decoded, one or two
+ * cache lines read, no allocation. Bulk runs check in their workers instead
+ * (engine/worker/bulk-chunk.ts): each chunk carries `store.snapshot()`, which the worker wraps in
+ * an `OptOutSetView` and reads in place.
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { DecryptionResult } from '../types.js';

@@ -1,8 +1,8 @@
 /**
  * Runs large key refreshes on a dedicated worker thread, so that a refresh of thousands of keys
  * never blocks the event loop: at 10,000 keys, receiving the 2 MB answer alone costs the main
- * thread a few ms, and opening, parsing, validating and encoding it tens of ms (see README
- * "Performance"). The main thread posts the sealed request and gets back the key set's snapshot
+ * thread a few ms, and opening, parsing, validating and encoding it tens of ms (see
+ * docs/performance.md). The main thread posts the sealed request and gets back the key set's snapshot
  * SharedArrayBuffer (shared, not copied), over which it builds the KeySet in O(1).
  *
  * Whether a refresh goes here is decided before it is sent, so by the size of the client's
@@ -37,7 +37,7 @@ import type { RefreshErrorReply, RefreshJob, RefreshMessage, RefreshReply } from
 /**
  * A client whose previous answer had at least this many bytes (about 160 keys) refreshes on the
  * worker; below it, on the calling thread, where a refresh costs less than the worker's round
- * trip. Chosen by measurement: see bench/refresh-block.ts and README "Performance".
+ * trip. Chosen by measurement: see bench/refresh-block.ts and docs/performance.md.
  */
 export const REFRESH_THREAD_MIN_BYTES = 32 * 1024;
 

@@ -1,6 +1,7 @@
 /**
- * Byte layout of advertising tokens (see docs in README, "Token formats"). One place for every
- * offset so the decoder, the encoder and the engine's record writer cannot drift apart.
+ * Byte layout of advertising tokens (v2: CBC layers; v3/v4: prefix, version byte and GCM layers;
+ * the rules that read them are listed in docs/api.md#statuses). One place for every offset so
+ * the decoder, the encoder and the engine's record writer cannot drift apart.
  */
 
 /** Second byte of v3 and v4 tokens. */
