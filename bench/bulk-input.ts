@@ -10,7 +10,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { LocalOperator } from '../dist/index.js';
+import type { LocalOperator } from '../dist/testing.js';
 import { seededRandom } from './seeded-random.js';
 
 /** Distinct lines minted per run; the file draws from them. */

@@ -5,7 +5,7 @@
  * traffic).
  */
 import { randomBytes } from 'node:crypto';
-import { encodeAdvertisingToken, type LocalOperator } from '../dist/index.js';
+import { encodeAdvertisingToken, type LocalOperator } from '../dist/testing.js';
 import { seededRandom } from './schedule.js';
 
 export interface CorpusMix {

@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { BidstreamClient, RedisOptOutStore, startLocalOperator } from '../dist/index.js';
+import { BidstreamClient, RedisOptOutStore } from '../dist/index.js';
+import { startLocalOperator } from '../dist/testing.js';
 import type { OptOutBenchRow } from './optout.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));

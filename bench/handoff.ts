@@ -10,7 +10,8 @@
  * engine's main-thread time is event-loop utilisation over its rounds divided by tokens.
  */
 import { performance } from 'node:perf_hooks';
-import { DecryptionEngine, parseKeys, type LocalOperator } from '../dist/index.js';
+import { DecryptionEngine, parseKeys } from '../dist/index.js';
+import { type LocalOperator } from '../dist/testing.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/worker/decode.js';
 import { packBatch } from '../dist/engine/wire/slot.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';

@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BidstreamClient, decryptToken, startLocalOperator } from '../dist/index.js';
+import { BidstreamClient, decryptToken } from '../dist/index.js';
+import { startLocalOperator } from '../dist/testing.js';
 import { type BenchArgs, parseBenchArgs } from './args.js';
 import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';

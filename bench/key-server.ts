@@ -7,7 +7,7 @@
  * keys; every rotation adds one key per keyset, so K keysets and N / K - 2 rotations serve N keys.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { startLocalOperator } from '../dist/index.js';
+import { startLocalOperator } from '../dist/testing.js';
 
 const keys = (workerData as { keys: number }).keys;
 const keysets = 10 ** Math.ceil(Math.log10(keys) / 2);

@@ -17,7 +17,8 @@
  * new snapshot and fresh contexts in the addon's table, whose old entries must be freed.
  */
 import { performance } from 'node:perf_hooks';
-import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
+import { parseKeys } from '../dist/index.js';
+import { encodeAdvertisingToken } from '../dist/testing.js';
 import { decodeBatch, openSnapshot } from '../dist/engine/worker/decode.js';
 import { RECORD_BYTES, packBatch } from '../dist/engine/wire/slot.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';

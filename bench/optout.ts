@@ -26,7 +26,8 @@ import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BidstreamClient, FileOptOutStore, startLocalOperator } from '../dist/index.js';
+import { BidstreamClient, FileOptOutStore } from '../dist/index.js';
+import { startLocalOperator } from '../dist/testing.js';
 import { OptOutSet } from '../dist/optout/set.js';
 import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeCommit, encodeRecord } from '../dist/optout/file/format.js';
 

@@ -6,7 +6,8 @@
  * dist-bench/token-cache-memory.js [entries]`. Prints one JSON line.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeAdvertisingToken, parseKeys } from '../dist/index.js';
+import { parseKeys } from '../dist/index.js';
+import { encodeAdvertisingToken } from '../dist/testing.js';
 import { TokenCache } from '../dist/cache/token-cache.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;

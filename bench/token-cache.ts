@@ -11,7 +11,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BidstreamClient, decryptToken, type LocalOperator } from '../dist/index.js';
+import { BidstreamClient, decryptToken } from '../dist/index.js';
+import { type LocalOperator } from '../dist/testing.js';
 import { TokenCache } from '../dist/cache/token-cache.js';
 import { InProcessDecryptor } from '../dist/in-process/decryptor.js';
 import { evaluateToken } from '../dist/token/decrypt.js';

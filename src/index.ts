@@ -18,7 +18,6 @@ export type { Key, KeySetPolicy } from './keys/key.js';
 export { parseKeys } from './keys/parse.js';
 export { decryptToken } from './token/decrypt.js';
 export { encryptRawUid } from './token/encrypt.js';
-export { encodeAdvertisingToken, type TokenFields, type EncodingKey } from './token/encode.js';
 export { MAX_TOKEN_LENGTH } from './token/layout.js';
 export { BidstreamClient } from './client/bidstream-client.js';
 export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/options.js';
@@ -63,19 +62,6 @@ export {
   RetryDeadlineError,
 } from './errors.js';
 export {
-  ENVELOPE_VERSION,
-  NONCE_LENGTH,
-  SECRET_KEY_LENGTH,
-  MAX_RESPONSE_CLOCK_SKEW_MS,
-  decodeSecretKey,
-  sealRequest,
-  openResponse,
-  openRequest,
-  sealResponse,
-  type RequestEnvelope,
-  type OpenedEnvelope,
-} from './service/envelope.js';
-export {
   DEFAULT_CLIENT_OPTIONS,
   DEFAULT_AUTO_REFRESH_OPTIONS,
   type ClientOptions,
@@ -90,16 +76,6 @@ export type { BulkSummary } from './engine/bulk/coordinator.js';
 export type { BulkInput, BulkOutput, BulkReadable } from './engine/bulk/decrypt-bulk.js';
 export { DEFAULT_BULK_OPTIONS, type BulkOptions, type BulkProgress } from './engine/bulk/options.js';
 export { RECORD_FORMATS, type RecordFormat } from './engine/wire/record-format.js';
-export {
-  startLocalOperator,
-  type LocalOperator,
-  type OperatorRequestRecord,
-} from './operator/local-operator.js';
-export { DEFAULT_LOCAL_OPERATOR_OPTIONS, type LocalOperatorOptions, type OperatorSite } from './operator/options.js';
-export { OPERATOR_FAULT_KINDS, type OperatorFault, type OperatorFaultKind } from './operator/faults.js';
-export { MASTER_KEYSET_ID, type KeyResponseJson, type KeyJson } from './operator/key-store.js';
-export { type MintTokenOptions } from './operator/minting.js';
-export { TEST_IDENTITIES } from './operator/identities.js';
 export { extractUid2Tokens, UID2_SOURCE, EUID_SOURCE, type ExtractedToken, type ExtractedTokens, type TokenSource } from './openrtb/extract.js';
 export { domainFromPage } from './openrtb/site-domain.js';
 export { type BidRequestResult, type BidRequestToken, type DecryptBidRequestsOptions } from './openrtb/decrypt-bid-requests.js';
@@ -126,7 +102,6 @@ export { DEFAULT_OPTOUT_HANDLER_OPTIONS, type OptOutHandlerOptions } from './opt
 export { parseRawUid } from './optout/raw-uid.js';
 export { OPTOUT_STATUS_PATH, MAX_OPTOUT_STATUS_BATCH, type OptOutStatus, type OptOutStatusResult, type SkippedOptOutStatus } from './service/optout-status-request.js';
 export { applyOptOut } from './optout/check.js';
-export { DEFAULT_OPTOUT_WEBHOOK_OPTIONS, type OptOutWebhookOptions, type OptOutDeliveryStats } from './operator/optout-delivery.js';
 export { IdentityMapV3Client, type GenerateIdentityMapOptions, type IdentityMapStats } from './identity-map/client.js';
 export { IdentityMapV3Response } from './identity-map/result.js';
 export type { IdentityMapInput } from './identity-map/batches.js';

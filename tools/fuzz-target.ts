@@ -4,7 +4,8 @@
  * client type, and the engine returns exactly the library's results.
  */
 import { createHash } from 'node:crypto';
-import { DecryptionStatus, decryptToken, encodeAdvertisingToken, parseKeys, type ClientType, type DecryptionResult, type KeySet } from '../dist/index.js';
+import { DecryptionStatus, decryptToken, parseKeys, type ClientType, type DecryptionResult, type KeySet } from '../dist/index.js';
+import { encodeAdvertisingToken } from '../dist/testing.js';
 
 export const FUZZ_NOW_MS = 1_790_000_000_000;
 export const CLIENT_TYPES: readonly ClientType[] = ['bidstream', 'sharing', 'legacy'];

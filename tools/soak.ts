@@ -7,7 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
-import { DecryptionEngine, startLocalOperator, type LocalOperator } from '../dist/index.js';
+import { DecryptionEngine } from '../dist/index.js';
+import { startLocalOperator, type LocalOperator } from '../dist/testing.js';
 import { withWorkerEntry } from '../dist/engine/test-hooks.js';
 import { WorkerCrashes } from '../test/helpers/crashing-worker.mjs';
 

@@ -21,7 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { BidstreamClient, PublisherClient, startLocalOperator } from '../../dist/index.js';
+import { BidstreamClient, PublisherClient } from '../../dist/index.js';
+import { startLocalOperator } from '../../dist/testing.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');

@@ -14,7 +14,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { unpackMultiple } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRate, renderProgress, renderSummary } from '../../src/cli/progress.js';
-import { startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uid2-bulk-test-'));

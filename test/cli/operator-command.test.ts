@@ -6,7 +6,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SharingClient, startLocalOperator, type LocalOperator, type OperatorFault } from '../../src/index.js';
+import { SharingClient } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator, type OperatorFault } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli, type CliRun } from '../helpers/cli.js';
 
 /** The test runner's environment without any UID2_* credentials. */

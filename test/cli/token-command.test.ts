@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BidstreamClient, DecryptionStatus, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 
 let op: LocalOperator;

@@ -3,7 +3,8 @@
  * force, the refresh reports success, the error goes to the logger and to 'error' listeners.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BidstreamClient, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { BidstreamClient } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { makeWorld } from '../helpers/fixtures.js';
 import { capturingLogger } from '../observability/capture.js';
 

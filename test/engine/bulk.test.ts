@@ -11,7 +11,8 @@ import { Readable, Writable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptionEngine, FileOptOutStore, encodeAdvertisingToken } from '../../src/index.js';
+import { DecryptionEngine, FileOptOutStore } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import { bulkOutput, oldPathJsonl } from './bulk-helpers.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';
 

@@ -4,7 +4,8 @@
  * generated from a seed, never taken from the shared vectors.
  */
 import { createHash } from 'node:crypto';
-import { encodeAdvertisingToken, type AdvertisingTokenVersion } from '../../src/index.js';
+import { type AdvertisingTokenVersion } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import { seededRandom } from '../../bench/seeded-random.js';
 
 export const NOW_MS = 1_780_000_000_000;

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';
 
 const SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/advertiser/map-audience.mjs');

@@ -9,7 +9,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/bidder/server.mjs');
 const BID_REQUEST = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/bidder/bid-request.mjs');

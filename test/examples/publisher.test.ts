@@ -11,7 +11,8 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BidstreamClient, DecryptionStatus, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/publisher/server.mjs');
 

@@ -8,21 +8,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AbortedError,
-  EnvelopeError,
-  IdentityMapV3Client,
-  InvalidArgumentError,
-  NonceMismatchError,
-  RetryDeadlineError,
-  ServiceHttpError,
-  ServiceNetworkError,
-  ServiceTimeoutError,
-  startLocalOperator,
-  type IdentityMapOptions,
-  type LocalOperator,
-  type MappedIdentity,
-} from '../../src/index.js';
+import { AbortedError, EnvelopeError, IdentityMapV3Client, InvalidArgumentError, NonceMismatchError, RetryDeadlineError, ServiceHttpError, ServiceNetworkError, ServiceTimeoutError, type IdentityMapOptions, type MappedIdentity } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { normalizeAndHashEmail } from '../../src/identity/email.js';
 import { normalizeAndHashPhone } from '../../src/identity/phone.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';

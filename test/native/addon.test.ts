@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_BYTES, RECORD_DECODED, packBatch, type Slot } from '../../src/engine/wire/slot.js';
 import { encodeSnapshot } from '../../src/keys/snapshot.js';
-import { encodeAdvertisingToken, parseKeys } from '../../src/index.js';
+import { parseKeys } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import { NOW_MS, keyResponse } from '../engine/mixed-corpus.js';
 import { NATIVE_EXPECTED, requireNative } from './harness.js';
 

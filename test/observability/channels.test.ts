@@ -2,16 +2,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NATIVE_EXPECTED } from '../native/harness.js';
-import {
-  BATCH_CHANNEL_NAME,
-  BidstreamClient,
-  DecryptionEngine,
-  REFRESH_CHANNEL_NAME,
-  startLocalOperator,
-  type BatchChannelMessage,
-  type LocalOperator,
-  type RefreshChannelMessage,
-} from '../../src/index.js';
+import { BATCH_CHANNEL_NAME, BidstreamClient, DecryptionEngine, REFRESH_CHANNEL_NAME, type BatchChannelMessage, type RefreshChannelMessage } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 
 let op: LocalOperator;
 const subscriptions: [string, (message: unknown) => void][] = [];

@@ -6,14 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withWorkerEntry } from '../../src/engine/test-hooks.js';
 import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
-import {
-  BidstreamClient,
-  DecryptionEngine,
-  SharingClient,
-  startLocalOperator,
-  type LocalOperator,
-  type OperatorFault,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionEngine, SharingClient } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator, type OperatorFault } from '../../src/testing.js';
 import { capturingLogger, type CapturingLogger } from './capture.js';
 
 let op: LocalOperator;

@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPromClient } from '../../src/observability/metrics.js';
-import { DecryptionEngine, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { DecryptionEngine } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 
 let op: LocalOperator;
 beforeAll(async () => {

@@ -3,7 +3,8 @@
  * the local operator: every token of every request in one engine batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptionEngine, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { DecryptionEngine } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 
 let op: LocalOperator;
 let engine: DecryptionEngine;

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { normalizeAndHashEmail, normalizeAndHashPhone, TEST_IDENTITIES } from '../../src/index.js';
+import { normalizeAndHashEmail, normalizeAndHashPhone } from '../../src/index.js';
+import { TEST_IDENTITIES } from '../../src/testing.js';
 import { OperatorIdentities, type IdentityLookup, type MappedIdentity } from '../../src/operator/identities.js';
 
 const DAY = 86_400_000;

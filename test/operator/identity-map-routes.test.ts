@@ -5,7 +5,8 @@
  * answering 429 with no body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSecretKey, normalizeAndHashEmail, normalizeAndHashPhone, openResponse, sealRequest, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { normalizeAndHashEmail, normalizeAndHashPhone } from '../../src/index.js';
+import { decodeSecretKey, openResponse, sealRequest, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';
 
 let op: LocalOperator;

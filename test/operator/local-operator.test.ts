@@ -4,18 +4,8 @@
  * rotation schedule and option validation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BidstreamClient,
-  DEFAULT_LOCAL_OPERATOR_OPTIONS,
-  DecryptionStatus,
-  MASTER_KEYSET_ID,
-  SharingClient,
-  decodeSecretKey,
-  openResponse,
-  sealRequest,
-  startLocalOperator,
-  type LocalOperator,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus, SharingClient } from '../../src/index.js';
+import { DEFAULT_LOCAL_OPERATOR_OPTIONS, MASTER_KEYSET_ID, decodeSecretKey, openResponse, sealRequest, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { KeyStore } from '../../src/operator/key-store.js';
 import { resolveOperatorOptions } from '../../src/operator/options.js';
 

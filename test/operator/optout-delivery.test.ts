@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalOperator, type LocalOperator, type LocalOperatorOptions } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator, type LocalOperatorOptions } from '../../src/testing.js';
 import { CLI_PATH } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 

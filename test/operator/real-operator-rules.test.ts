@@ -5,19 +5,8 @@
  * (`AuthMiddleware`), and checked over loopback with raw HTTP or the real clients.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  BidstreamClient,
-  DecryptionStatus,
-  EncryptionStatus,
-  MASTER_KEYSET_ID,
-  SharingClient,
-  decodeSecretKey,
-  openResponse,
-  sealRequest,
-  startLocalOperator,
-  type KeyResponseJson,
-  type LocalOperator,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus, EncryptionStatus, SharingClient } from '../../src/index.js';
+import { MASTER_KEYSET_ID, decodeSecretKey, openResponse, sealRequest, startLocalOperator, type KeyResponseJson, type LocalOperator } from '../../src/testing.js';
 
 let op: LocalOperator;
 let secret: Buffer;

@@ -5,7 +5,7 @@
  * and the options that shape the lifetimes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSecretKey, openResponse, sealRequest, startLocalOperator, type LocalOperator } from '../../src/index.js';
+import { decodeSecretKey, openResponse, sealRequest, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { gcmDecrypt } from '../../src/crypto/aes.js';
 import { resolveOperatorOptions } from '../../src/operator/options.js';
 

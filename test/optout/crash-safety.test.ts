@@ -12,7 +12,7 @@ import { seededRandom } from '../../bench/seeded-random.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLocalOperator } from '../../src/index.js';
+import { startLocalOperator } from '../../src/testing.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { CLI_PATH } from '../helpers/cli.js';
 

@@ -15,7 +15,7 @@ import { OptOutCorruptError } from '../../src/errors.js';
 import { crc32Range } from '../../src/optout/file/crc32.js';
 import { LOG_HEADER_BYTES, LOG_RECORD_BYTES, encodeRecord } from '../../src/optout/file/format.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
-import { startLocalOperator } from '../../src/index.js';
+import { startLocalOperator } from '../../src/testing.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 
 const T = 1_700_000_000_000;

@@ -10,18 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AbortedError,
-  BidstreamClient,
-  InvalidArgumentError,
-  OptOutResponseError,
-  ServiceHttpError,
-  ServiceTimeoutError,
-  openRequest,
-  sealResponse,
-  startLocalOperator,
-  type LocalOperator,
-} from '../../src/index.js';
+import { AbortedError, BidstreamClient, InvalidArgumentError, OptOutResponseError, ServiceHttpError, ServiceTimeoutError } from '../../src/index.js';
+import { openRequest, sealResponse, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { runCli } from '../helpers/cli.js';
 

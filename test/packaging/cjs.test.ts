@@ -35,9 +35,9 @@ function node(dir: string, file: string): { status: number | null; stdout: strin
   return spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
 }
 
-/** The same program in both module systems: local operator, engine on a worker, one token. */
+/** The same program in both module systems: local operator (from the uid2-engine/testing subpath), engine on a worker, one token. */
 const PROGRAM = `
-  const op = await uid2.startLocalOperator();
+  const op = await testing.startLocalOperator();
   const engine = await uid2.DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1 });
   const rawUid = op.rawUidFor('packaging');
   const result = await engine.decrypt(op.mintToken({ version: 4, rawUid }));
@@ -50,16 +50,27 @@ const PROGRAM = `
 describe('packaging', () => {
   it('require("uid2-engine") works from CommonJS and decrypts on a worker thread', () => {
     const dir = project();
-    writeFileSync(join(dir, 'main.cjs'), `'use strict';\nconst uid2 = require('uid2-engine');\n(async () => {${PROGRAM}})().catch((e) => { console.error(e); process.exit(1); });\n`);
+    writeFileSync(join(dir, 'main.cjs'), `'use strict';\nconst uid2 = require('uid2-engine');\nconst testing = require('uid2-engine/testing');\n(async () => {${PROGRAM}})().catch((e) => { console.error(e); process.exit(1); });\n`);
     const run = node(dir, 'main.cjs');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ status: 'Success', same: true, bid: 'Success', client: 'function' });
   });
 
+  it('the main entry keeps test support out: the local operator, token encoding and the envelope live in uid2-engine/testing', () => {
+    const dir = project();
+    writeFileSync(
+      join(dir, 'split.mjs'),
+      `import * as uid2 from 'uid2-engine';\nimport * as testing from 'uid2-engine/testing';\nconst names = ['startLocalOperator', 'encodeAdvertisingToken', 'sealRequest', 'openResponse', 'MASTER_KEYSET_ID'];\nconsole.log(JSON.stringify({ main: names.filter((n) => n in uid2), testing: names.filter((n) => n in testing) }));\n`,
+    );
+    const run = node(dir, 'split.mjs');
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ main: [], testing: ['startLocalOperator', 'encodeAdvertisingToken', 'sealRequest', 'openResponse', 'MASTER_KEYSET_ID'] });
+  });
+
   it('import "uid2-engine" works from ESM', () => {
     const dir = project();
-    writeFileSync(join(dir, 'main.mjs'), `import * as uid2 from 'uid2-engine';\n${PROGRAM}\n`);
+    writeFileSync(join(dir, 'main.mjs'), `import * as uid2 from 'uid2-engine';\nimport * as testing from 'uid2-engine/testing';\n${PROGRAM}\n`);
     const run = node(dir, 'main.mjs');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);

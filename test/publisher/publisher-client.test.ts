@@ -10,21 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcmEncrypt } from '../../src/crypto/aes.js';
-import {
-  BidstreamClient,
-  DecryptionStatus,
-  decodeSecretKey,
-  IdentityTokens,
-  normalizeAndHashEmail,
-  normalizeAndHashPhone,
-  openRequest,
-  PublisherClient,
-  sealResponse,
-  startLocalOperator,
-  TEST_IDENTITIES,
-  type LocalOperator,
-  type TokenGenerateResult,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus, IdentityTokens, normalizeAndHashEmail, normalizeAndHashPhone, PublisherClient, type TokenGenerateResult } from '../../src/index.js';
+import { decodeSecretKey, openRequest, sealResponse, startLocalOperator, TEST_IDENTITIES, type LocalOperator } from '../../src/testing.js';
 import { tcfString } from '../helpers/tcf.js';
 
 let op: LocalOperator;

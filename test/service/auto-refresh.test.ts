@@ -4,14 +4,8 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  BidstreamClient,
-  DEFAULT_AUTO_REFRESH_OPTIONS,
-  SharingClient,
-  startLocalOperator,
-  type LocalOperator,
-  type Uid2Error,
-} from '../../src/index.js';
+import { BidstreamClient, DEFAULT_AUTO_REFRESH_OPTIONS, SharingClient, type Uid2Error } from '../../src/index.js';
+import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { jitteredDelay } from '../../src/client/auto-refresh.js';
 
 const FAST = { intervalMs: 50, retryIntervalMs: 20, jitter: 0.1 };

@@ -1,17 +1,7 @@
 /** The service envelope: the shared response vectors, round trips both ways, and every rejection. */
 import { describe, expect, it } from 'vitest';
-import {
-  EnvelopeError,
-  NonceMismatchError,
-  ResponseTimestampError,
-  SecretKeyError,
-  Uid2Error,
-  decodeSecretKey,
-  openRequest,
-  openResponse,
-  sealRequest,
-  sealResponse,
-} from '../../src/index.js';
+import { EnvelopeError, NonceMismatchError, ResponseTimestampError, SecretKeyError, Uid2Error } from '../../src/index.js';
+import { decodeSecretKey, openRequest, openResponse, sealRequest, sealResponse } from '../../src/testing.js';
 import { gcmDecrypt } from '../../src/crypto/aes.js';
 import { MAX_RESPONSE_CLOCK_SKEW_MS } from '../../src/service/envelope.js';
 import { loadVectors } from '../helpers/vectors.js';

@@ -7,25 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  AbortedError,
-  BidstreamClient,
-  ConfigError,
-  EnvelopeError,
-  NonceMismatchError,
-  OPERATOR_FAULT_KINDS,
-  SecretKeyError,
-  ServiceHttpError,
-  ServiceNetworkError,
-  ServiceTimeoutError,
-  StaleKeysError,
-  Uid2Error,
-  decodeSecretKey,
-  openRequest,
-  sealResponse,
-  startLocalOperator,
-  type OperatorFault,
-} from '../../src/index.js';
+import { AbortedError, BidstreamClient, ConfigError, EnvelopeError, NonceMismatchError, SecretKeyError, ServiceHttpError, ServiceNetworkError, ServiceTimeoutError, StaleKeysError, Uid2Error } from '../../src/index.js';
+import { OPERATOR_FAULT_KINDS, decodeSecretKey, openRequest, sealResponse, startLocalOperator, type OperatorFault } from '../../src/testing.js';
 
 const API_KEY = 'UID2-C-L-123-SuperSecretApiKeyValue0000';
 const SECRET_KEY = Buffer.alloc(32, 0x5a).toString('base64');

@@ -15,23 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  AbortedError,
-  BidstreamClient,
-  DecryptionEngine,
-  KeysJsonError,
-  SharingClient,
-  Uid2Error,
-  WorkerFailedError,
-  decodeSecretKey,
-  openRequest,
-  sealResponse,
-  startLocalOperator,
-  type LocalOperator,
-  type LocalOperatorOptions,
-  type OperatorFault,
-  type RefreshResult,
-} from '../../src/index.js';
+import { AbortedError, BidstreamClient, DecryptionEngine, KeysJsonError, SharingClient, Uid2Error, WorkerFailedError, type RefreshResult } from '../../src/index.js';
+import { decodeSecretKey, openRequest, sealResponse, startLocalOperator, type LocalOperator, type LocalOperatorOptions, type OperatorFault } from '../../src/testing.js';
 import { snapshotOf } from '../../src/keys/key-set.js';
 import { MAX_PENDING_REFRESHES, REFRESH_THREAD_MIN_BYTES, refreshThreadHooks } from '../../src/service/refresh-thread.js';
 import { BAD, goodKey } from '../helpers/bad-key-json.js';

@@ -6,19 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  BidstreamClient,
-  DecryptionStatus,
-  KeySet,
-  SharingClient,
-  decodeSecretKey,
-  openRequest,
-  startLocalOperator,
-  type LocalOperator,
-  type OperatorFault,
-  type RefreshResult,
-  type Uid2Error,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus, KeySet, SharingClient, type RefreshResult, type Uid2Error } from '../../src/index.js';
+import { decodeSecretKey, openRequest, startLocalOperator, type LocalOperator, type OperatorFault } from '../../src/testing.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

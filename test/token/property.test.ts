@@ -6,19 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gcmEncrypt } from '../../src/crypto/aes.js';
-import {
-  DecryptionStatus,
-  SharingClient,
-  decrypt,
-  decryptToken,
-  encodeAdvertisingToken,
-  encrypt,
-  type ClientType,
-  type DecryptionResult,
-  type IdentityScope,
-  type IdentityType,
-  type KeySet,
-} from '../../src/index.js';
+import { DecryptionStatus, SharingClient, decrypt, decryptToken, encrypt, type ClientType, type DecryptionResult, type IdentityScope, type IdentityType, type KeySet } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import {
   CALLER_SITE_ID,
   DAY_MS,

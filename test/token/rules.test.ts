@@ -4,18 +4,8 @@
  * project's encoder and fresh random keys (test/helpers/fixtures.ts), never the vector values.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  BidstreamClient,
-  DecryptionStatus,
-  MAX_TOKEN_LENGTH,
-  SharingClient,
-  decryptToken,
-  encodeAdvertisingToken,
-  parseKeys,
-  type ClientType,
-  type DecryptionResult,
-  type KeySet,
-} from '../../src/index.js';
+import { BidstreamClient, DecryptionStatus, MAX_TOKEN_LENGTH, SharingClient, decryptToken, parseKeys, type ClientType, type DecryptionResult, type KeySet } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import {
   DAY_MS,
   DAY_S,

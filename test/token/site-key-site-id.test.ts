@@ -7,7 +7,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenCache } from '../../src/cache/token-cache.js';
 import { InProcessDecryptor } from '../../src/in-process/decryptor.js';
-import { BidstreamClient, DecryptionEngine, DecryptionStatus, decryptToken, encodeAdvertisingToken, parseKeys, type DecryptionResult, type KeySet } from '../../src/index.js';
+import { BidstreamClient, DecryptionEngine, DecryptionStatus, decryptToken, parseKeys, type DecryptionResult, type KeySet } from '../../src/index.js';
+import { encodeAdvertisingToken } from '../../src/testing.js';
 import { BACKEND_ENV, type CryptoBackend } from '../../src/native/backend.js';
 import { loadNative } from '../../src/native/load.js';
 import { HOUR_MS, NOW_MS, legacyKeysResponse, makeKey, makeWorld } from '../helpers/fixtures.js';
