@@ -197,7 +197,7 @@ describe('usage errors', () => {
   it('missing credentials', async () => {
     const run = await runCli(['map', '--input', '-', '--type', 'email'], '', { PATH: process.env['PATH'] });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('missing --base-url (or UID2_BASE_URL), --api-key (or UID2_API_KEY), --secret-key (or UID2_SECRET_KEY)');
+    expect(run.stderr).toContain('no service credentials: pass --base-url, --api-key and --secret-key (or set UID2_BASE_URL, UID2_API_KEY, UID2_SECRET_KEY)');
   });
 
   it('operator --throttle 1 answers every service request 429', async () => {
