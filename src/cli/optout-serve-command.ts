@@ -14,7 +14,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createJsonLinesLogger, isLogLevelName, type LogLevelName } from '../observability/json-lines-logger.js';
 import { createOptOutHandler } from '../optout/webhook/handler.js';
-import { validateOptOutHandlerOptions } from '../optout/webhook/options.js';
+import { resolveOptOutHandlerOptions } from '../optout/webhook/options.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parseIntegerFlag, parsePort } from './options.js';
 import { describeStore, openStoreForCli } from './optout-store.js';
@@ -90,7 +90,7 @@ export async function runOptOutServe(values: OptOutServeValues): Promise<void> {
   const handlerOptions = { path, token, identityParam: values['identity-param'], timeParam: values['time-param'], logger };
   try {
     // Checked before the store file is touched.
-    validateOptOutHandlerOptions(handlerOptions);
+    resolveOptOutHandlerOptions(handlerOptions);
   } catch (err) {
     const flag = (name: string): string => `--${name.replace(/Param$/, '-param').toLowerCase()}`;
     throw new CliError(EXIT_USAGE, (err as Error).message.replace(/options\.(\w+)/g, (_, name: string) => flag(name)));

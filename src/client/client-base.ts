@@ -19,9 +19,9 @@ import { AutoRefresher, type RefreshResult } from './auto-refresh.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatusResult } from '../service/optout-status-request.js';
 import {
-  validateAutoRefreshOptions,
-  validateClientOptions,
-  validateRefreshOptions,
+  resolveAutoRefreshOptions,
+  resolveClientOptions,
+  resolveRefreshOptions,
   type AutoRefreshOptions,
   type ClientOptions,
   type RefreshOptions,
@@ -76,7 +76,7 @@ export abstract class ClientBase extends EventEmitter {
    */
   constructor(baseUrl?: string, apiKey?: string, secretKey?: string, options?: ClientOptions) {
     super();
-    this.#options = validateClientOptions(options);
+    this.#options = resolveClientOptions(options);
     const cacheOptions = resolveTokenCacheOptions((options as ClientOptions | undefined)?.tokenCache);
     const credentials = resolveCredentials(baseUrl, apiKey, secretKey);
     this.baseUrl = credentials.baseUrl;
@@ -164,7 +164,7 @@ export abstract class ClientBase extends EventEmitter {
    * @throws InvalidArgumentError (as a rejection) for bad options only
    */
   async refresh(options?: RefreshOptions): Promise<RefreshResult> {
-    const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
+    const { signal, timeoutMs } = resolveRefreshOptions(options, this.#options);
     return this.#refresh(signal ? [signal] : [], timeoutMs);
   }
 
@@ -178,7 +178,7 @@ export abstract class ClientBase extends EventEmitter {
    *   credentials cannot work, since retrying them forever would only hide the mistake
    */
   startAutoRefresh(options?: AutoRefreshOptions): Promise<RefreshResult> {
-    const settings = validateAutoRefreshOptions(options);
+    const settings = resolveAutoRefreshOptions(options);
     if (this.#closed.signal.aborted) return Promise.resolve({ success: false, error: new AbortedError('the client is closed') });
     checkCredentials({ baseUrl: this.baseUrl, apiKey: this.#apiKey, secretKey: this.#secretKey }, this.endpoint);
     this.stopAutoRefresh();
@@ -207,7 +207,7 @@ export abstract class ClientBase extends EventEmitter {
    *   the documented shape)
    */
   async optOutStatus(rawUids: readonly string[], options?: RefreshOptions): Promise<OptOutStatusResult> {
-    const { signal, timeoutMs } = validateRefreshOptions(options, this.#options);
+    const { signal, timeoutMs } = resolveRefreshOptions(options, this.#options);
     return requestOptOutStatus({
       baseUrl: this.baseUrl,
       apiKey: this.#apiKey,

@@ -87,7 +87,7 @@ function checkObject(options: unknown, name: string): Record<string, unknown> {
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateClientOptions(options: unknown): ResolvedClientOptions {
+export function resolveClientOptions(options: unknown): ResolvedClientOptions {
   const o = checkObject(options, 'options');
   const returnOptedOutUid = o['returnOptedOutUid'] ?? DEFAULT_CLIENT_OPTIONS.returnOptedOutUid;
   if (typeof returnOptedOutUid !== 'boolean') throw new InvalidArgumentError('options.returnOptedOutUid must be a boolean');
@@ -106,7 +106,7 @@ export function validateClientOptions(options: unknown): ResolvedClientOptions {
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateRefreshOptions(options: unknown, client: Pick<ResolvedClientOptions, 'timeoutMs'>): { signal: AbortSignal | undefined; timeoutMs: number } {
+export function resolveRefreshOptions(options: unknown, client: Pick<ResolvedClientOptions, 'timeoutMs'>): { signal: AbortSignal | undefined; timeoutMs: number } {
   const o = checkObject(options, 'options');
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');
@@ -114,7 +114,7 @@ export function validateRefreshOptions(options: unknown, client: Pick<ResolvedCl
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateAutoRefreshOptions(options: unknown): Required<AutoRefreshOptions> {
+export function resolveAutoRefreshOptions(options: unknown): Required<AutoRefreshOptions> {
   const o = checkObject(options, 'options');
   const jitter = o['jitter'] ?? DEFAULT_AUTO_REFRESH_OPTIONS.jitter;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { decodeSecretKey } from '../service/envelope.js';
 import { integerOption } from '../util/integer-option.js';
 import type { IdentityScope } from '../types.js';
-import { validateOptOutWebhookOptions, type OptOutWebhookOptions, type ResolvedOptOutWebhookOptions } from './optout-delivery.js';
+import { resolveOptOutWebhookOptions, type OptOutWebhookOptions, type ResolvedOptOutWebhookOptions } from './optout-delivery.js';
 
 /** A publisher site: its id and the domain and app names its CSTG tokens may come from. */
 export interface OperatorSite {
@@ -162,7 +162,7 @@ export function resolveOperatorOptions(options: LocalOperatorOptions = {}): Reso
     sharingTokenExpirySeconds,
     maxSharingLifetimeSeconds: positiveInteger(options.maxSharingLifetimeSeconds, 'maxSharingLifetimeSeconds', sharingTokenExpirySeconds),
     allowClockSkewSeconds: positiveInteger(options.allowClockSkewSeconds, 'allowClockSkewSeconds', d.allowClockSkewSeconds, true),
-    optOutWebhook: validateOptOutWebhookOptions(options.optOutWebhook),
+    optOutWebhook: resolveOptOutWebhookOptions(options.optOutWebhook),
     saltBucketCount: integerOption(options.saltBucketCount, 'options.saltBucketCount', d.saltBucketCount, MAX_SALT_BUCKETS, 1),
     saltRotationPeriodSeconds: positiveInteger(options.saltRotationPeriodSeconds, 'saltRotationPeriodSeconds', d.saltRotationPeriodSeconds),
     throttleFraction: fractionOption(options.throttleFraction, 'throttleFraction', d.throttleFraction),

@@ -50,7 +50,7 @@ export const DEFAULT_OPTOUT_WEBHOOK_OPTIONS = Object.freeze({
 });
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateOptOutWebhookOptions(value: unknown): ResolvedOptOutWebhookOptions | null {
+export function resolveOptOutWebhookOptions(value: unknown): ResolvedOptOutWebhookOptions | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError('options.optOutWebhook must be an object');
   const o = value as Record<string, unknown>;

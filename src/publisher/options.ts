@@ -34,7 +34,7 @@ function checkObject(options: unknown): Record<string, unknown> {
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validatePublisherClientOptions(options: unknown): Required<PublisherClientOptions> {
+export function resolvePublisherClientOptions(options: unknown): Required<PublisherClientOptions> {
   const o = checkObject(options);
   const d = DEFAULT_PUBLISHER_CLIENT_OPTIONS;
   return {
@@ -44,7 +44,7 @@ export function validatePublisherClientOptions(options: unknown): Required<Publi
 }
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validatePublisherCallOptions(options: unknown, timeoutMs: number): { signals: AbortSignal[]; timeoutMs: number } {
+export function resolvePublisherCallOptions(options: unknown, timeoutMs: number): { signals: AbortSignal[]; timeoutMs: number } {
   const o = checkObject(options);
   const signal = o['signal'];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');

@@ -16,7 +16,7 @@ import { resolveCredentials, type Credentials } from '../service/credentials.js'
 import { requestTokenGenerate, requestTokenRefresh, TOKEN_GENERATE_PATH } from '../service/token-request.js';
 import { toGeneratePayload, type TokenGenerateInput } from './generate-input.js';
 import { IdentityTokens } from './identity-tokens.js';
-import { validatePublisherCallOptions, validatePublisherClientOptions, type PublisherCallOptions, type PublisherClientOptions } from './options.js';
+import { resolvePublisherCallOptions, resolvePublisherClientOptions, type PublisherCallOptions, type PublisherClientOptions } from './options.js';
 import { parseGenerateResponse, parseRefreshResponse, type TokenGenerateResult, type TokenRefreshResult } from './token-response.js';
 
 export class PublisherClient {
@@ -33,7 +33,7 @@ export class PublisherClient {
     this.#credentials = resolveCredentials(baseUrl, apiKey, secretKey);
     // A publisher client cannot do anything without the service: check everything now.
     checkCredentialsForPath(this.#credentials, TOKEN_GENERATE_PATH);
-    this.#options = validatePublisherClientOptions(options);
+    this.#options = resolvePublisherClientOptions(options);
   }
 
   /**
@@ -48,7 +48,7 @@ export class PublisherClient {
    */
   async generateToken(input: TokenGenerateInput, options?: PublisherCallOptions): Promise<TokenGenerateResult> {
     const payload = toGeneratePayload(input);
-    const call = validatePublisherCallOptions(options, this.#options.timeoutMs);
+    const call = resolvePublisherCallOptions(options, this.#options.timeoutMs);
     const text = await requestTokenGenerate({ ...this.#credentials, ...call, maxResponseBytes: this.#options.maxResponseBytes }, payload);
     return parseGenerateResponse(text, this.#redact());
   }
@@ -66,7 +66,7 @@ export class PublisherClient {
   async refreshToken(identity: IdentityTokens | string, options?: PublisherCallOptions): Promise<TokenRefreshResult> {
     const current = typeof identity === 'string' ? IdentityTokens.fromJsonString(identity) : identity;
     if (!(current instanceof IdentityTokens)) throw new InvalidArgumentError('identity must be an IdentityTokens or its JSON string');
-    const call = validatePublisherCallOptions(options, this.#options.timeoutMs);
+    const call = resolvePublisherCallOptions(options, this.#options.timeoutMs);
     const text = await requestTokenRefresh(
       { ...this.#credentials, ...call, maxResponseBytes: this.#options.maxResponseBytes },
       current.refreshToken,

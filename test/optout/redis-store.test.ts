@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, InvalidArgumentError, OptOutClosedError, OptOutRedisError, OptOutWriteError } from '../../src/errors.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { loadRedisClient } from '../../src/optout/redis/client.js';
-import { describeRedisUrl, isRedisUrl, validateRedisOptOutStoreOptions } from '../../src/optout/redis/options.js';
+import { describeRedisUrl, isRedisUrl, resolveRedisOptOutStoreOptions } from '../../src/optout/redis/options.js';
 import { readCachePosition } from '../../src/optout/redis/position.js';
 import { RedisOptOutStore } from '../../src/optout/redis/store.js';
 import { createOptOutHandler } from '../../src/optout/webhook/handler.js';
@@ -277,7 +277,7 @@ describe('Redis store metrics', () => {
 
 describe('Redis store options and loading', () => {
   it('validates options with messages that name them', () => {
-    expect(validateRedisOptOutStoreOptions(undefined).keyPrefix).toBe('{uid2:optout}');
+    expect(resolveRedisOptOutStoreOptions(undefined).keyPrefix).toBe('{uid2:optout}');
     const cases: [unknown, string][] = [
       [[], 'options must be an object'],
       [{ keyPrefix: '' }, 'options.keyPrefix must be a non-empty string of at most 200 characters'],
@@ -292,7 +292,7 @@ describe('Redis store options and loading', () => {
       [{ onNoPersistence: 'ignore' }, "options.onNoPersistence must be 'warn' or 'refuse'"],
       [{ logger: {} }, 'options.logger must have info, warn, error and debug functions'],
     ];
-    for (const [options, message] of cases) expect(() => validateRedisOptOutStoreOptions(options), message).toThrow(new InvalidArgumentError(message));
+    for (const [options, message] of cases) expect(() => resolveRedisOptOutStoreOptions(options), message).toThrow(new InvalidArgumentError(message));
   });
 
   it('tells Redis URLs from paths and describes them without credentials', async () => {

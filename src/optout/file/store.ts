@@ -37,7 +37,7 @@ export const DEFAULT_FILE_OPTOUT_STORE_OPTIONS: Readonly<Required<FileOptOutStor
   compactAboveRedundant: 100_000,
 });
 
-function validateOptions(options: unknown): Required<FileOptOutStoreOptions> {
+function resolveOptions(options: unknown): Required<FileOptOutStoreOptions> {
   if (options === undefined || options === null) return { ...DEFAULT_FILE_OPTOUT_STORE_OPTIONS };
   if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('options must be an object');
   const o = options as Record<string, unknown>;
@@ -91,7 +91,7 @@ export class FileOptOutStore implements OptOutStore {
    */
   static async open(path: string, options?: FileOptOutStoreOptions): Promise<FileOptOutStore> {
     if (typeof path !== 'string' || path === '') throw new InvalidArgumentError('path must be a non-empty string');
-    const o = validateOptions(options);
+    const o = resolveOptions(options);
     let set: OptOutSet | undefined;
     const { log, report } = await OptOutLog.open(
       path,

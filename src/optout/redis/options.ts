@@ -64,7 +64,7 @@ export const DEFAULT_REDIS_OPTOUT_STORE_OPTIONS: Readonly<Required<Omit<RedisOpt
 
 export type ResolvedRedisOptOutStoreOptions = Required<Omit<RedisOptOutStoreOptions, 'logger'>> & { logger: Logger };
 
-export function validateRedisOptOutStoreOptions(options: unknown): ResolvedRedisOptOutStoreOptions {
+export function resolveRedisOptOutStoreOptions(options: unknown): ResolvedRedisOptOutStoreOptions {
   const d = DEFAULT_REDIS_OPTOUT_STORE_OPTIONS;
   if (options === undefined || options === null) return { ...d, logger: resolveLogger(undefined, 'options.logger', 'uid2-optout-redis') };
   if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidArgumentError('options must be an object');

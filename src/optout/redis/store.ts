@@ -34,7 +34,7 @@ import { isRawUidBytes, parseRawUid } from '../raw-uid.js';
 import { WarmStartCache, type WarmStartCacheStats } from './cache.js';
 import { loadRedisClient } from './client.js';
 import { LocalOptOutSet } from './local-set.js';
-import { describeRedisUrl, validateRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './options.js';
+import { describeRedisUrl, resolveRedisOptOutStoreOptions, type RedisOptOutStoreOptions, type ResolvedRedisOptOutStoreOptions } from './options.js';
 import { describeRedisPersistence, readRedisPersistence, type RedisPersistence } from './persistence.js';
 import { STREAM_START_ID, isStreamId, streamIdMs } from './position.js';
 import type { OptOutStore, OptOutStoreHealth, RawUidInput } from '../store.js';
@@ -154,7 +154,7 @@ export class RedisOptOutStore implements OptOutStore {
   static async open(url: string, options?: RedisOptOutStoreOptions): Promise<RedisOptOutStore> {
     if (typeof url !== 'string') throw new InvalidArgumentError('url must be a redis://HOST:PORT/DB URL');
     const target = describeRedisUrl(url);
-    const o = validateRedisOptOutStoreOptions(options);
+    const o = resolveRedisOptOutStoreOptions(options);
     const RedisClient = await loadRedisClient();
     const common: RedisOptions = {
       lazyConnect: true,

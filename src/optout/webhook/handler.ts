@@ -26,7 +26,7 @@ import { failureCode } from '../../util/failure-code.js';
 import type { OptOutStore, OptOutStoreHealth } from '../store.js';
 import { parseRawUid } from '../raw-uid.js';
 import { MAX_OPTOUT_MS } from '../time.js';
-import { validateOptOutHandlerOptions, type OptOutHandlerOptions, type ResolvedOptOutHandlerOptions } from './options.js';
+import { resolveOptOutHandlerOptions, type OptOutHandlerOptions, type ResolvedOptOutHandlerOptions } from './options.js';
 
 /** Counts of what the handler answered since it was created. */
 export interface OptOutHandlerStats {
@@ -140,7 +140,7 @@ function bodyParams(body: Buffer, contentType: string | undefined): URLSearchPar
  */
 export function createOptOutHandler(store: OptOutStore, options?: OptOutHandlerOptions): OptOutHandler {
   if (typeof store !== 'object' || store === null || typeof store.add !== 'function') throw new InvalidArgumentError('store must be an OptOutStore');
-  const o: ResolvedOptOutHandlerOptions = validateOptOutHandlerOptions(options);
+  const o: ResolvedOptOutHandlerOptions = resolveOptOutHandlerOptions(options);
   const expected = o.token === null ? undefined : digest(`Bearer ${o.token}`);
   const stats: OptOutHandlerStats = { recorded: 0, duplicates: 0, rejected: 0, failed: 0, aborted: 0 };
   const failures = new ThrottledLog(o.logger, o.failureLogIntervalMs, 'error');

@@ -62,7 +62,7 @@ export const DEFAULT_OPTOUT_HANDLER_OPTIONS: Readonly<Required<Omit<OptOutHandle
 const PARAM_NAME = /^[A-Za-z0-9._~-]{1,64}$/;
 
 /** @throws InvalidArgumentError naming the first bad option */
-export function validateOptOutHandlerOptions(options: unknown): ResolvedOptOutHandlerOptions {
+export function resolveOptOutHandlerOptions(options: unknown): ResolvedOptOutHandlerOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new InvalidArgumentError('options must be an object');
   }
