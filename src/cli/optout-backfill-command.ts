@@ -12,36 +12,22 @@
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { parseRawUid } from '../optout/raw-uid.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY, resolveCredentials } from '../service/credentials.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
 import { openInput, readLineChunks } from './io.js';
 import { openStoreForCli } from './optout-store.js';
+import { resolveServiceCredentials, type KeySourceValues } from './key-source.js';
 
-export interface OptOutBackfillValues {
+export interface OptOutBackfillValues extends KeySourceValues {
   input?: string;
   store?: string;
-  'base-url'?: string;
-  'api-key'?: string;
-  'secret-key'?: string;
-  timeout?: string;
 }
 
 export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<void> {
   if (values.input === undefined) throw new CliError(EXIT_USAGE, 'missing --input FILE (one raw UID per line; - for stdin)');
-  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
-    throw new CliError(EXIT_USAGE, `--timeout must be a positive number of milliseconds, got "${values.timeout}"`);
-  }
-  const { baseUrl, apiKey, secretKey } = resolveCredentials(values['base-url'], values['api-key'], values['secret-key']);
-  const missing = [
-    baseUrl === undefined && `--base-url (or ${ENV_BASE_URL})`,
-    apiKey === undefined && `--api-key (or ${ENV_API_KEY})`,
-    secretKey === undefined && `--secret-key (or ${ENV_SECRET_KEY})`,
-  ].filter(Boolean);
-  if (missing.length > 0) throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
+  const { baseUrl, apiKey, secretKey, timeoutMs } = resolveServiceCredentials(values, 'no service credentials: pass');
   const input = openInput(values.input);
   const store = await openStoreForCli(values.store, false);
-  const client = new BidstreamClient(baseUrl, apiKey, secretKey, timeout === undefined ? undefined : { timeoutMs: timeout });
+  const client = new BidstreamClient(baseUrl, apiKey, secretKey, timeoutMs === undefined ? undefined : { timeoutMs });
   let line = 0;
   let checked = 0;
   let optedOut = 0;
