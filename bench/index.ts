@@ -233,7 +233,7 @@ async function main(args: BenchArgs): Promise<void> {
 
     let handoff: HandoffRow[] = [];
     if (args.scope === 'handoff' || args.scope === 'all') {
-      progress('hand-off: engine decryptBatch() of 4,096 v4 tokens with one worker vs the worker function alone');
+      progress('hand-off: engine decryptBatch() and decryptColumns() of 4,096 v4 tokens with one worker vs the worker function alone');
       handoff = await runHandoff(operator, corpus, args.quick ? 10 : 40);
     }
 

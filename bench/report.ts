@@ -108,11 +108,11 @@ function sections(r: BenchReport): Section[] {
   }
   if (r.handoff.length > 0) {
     out.push({
-      title: `Hand-off: decryptBatch() of ${r.handoff[0]!.batch.toLocaleString('en-US')} v4 tokens, one worker (median)`,
-      text: 'The worker function is the batch code a worker runs, called in this thread; the ratio is what the engine keeps of it end to end.',
-      header: ['backend', 'worker function tokens/s', 'engine tokens/s', 'engine / function', 'main-thread CPU µs/token', 'main-thread busy (ELU) µs/token'],
+      title: `Hand-off: ${r.handoff[0]!.batch.toLocaleString('en-US')} v4 tokens per call, one worker (median)`,
+      text: 'The worker function is the batch code a worker runs, called in this thread; the ratio is what the engine keeps of it end to end. decryptColumns(Buffer): the tokens as one newline-separated Buffer.',
+      header: ['backend', 'engine call', 'worker function tokens/s', 'engine tokens/s', 'engine / function', 'main-thread CPU µs/token', 'main-thread busy (ELU) µs/token'],
       rows: r.handoff.map((h) => [
-        h.backend, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
+        h.backend, h.api, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
         h.mainThreadCpuUsPerToken === null ? '-' : fmt(h.mainThreadCpuUsPerToken, 3), fmt(h.mainThreadUsPerToken, 3),
       ]),
     });

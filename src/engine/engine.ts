@@ -1,11 +1,15 @@
 /**
- * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens, queues
- * them (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
- * batches' records into results. With `threads: 0` it decrypts in-process instead.
+ * DecryptionEngine: the facade. It validates calls, routes each to this thread or the workers
+ * (dispatch-policy.ts), admits worker-bound ones against maxQueuedTokens, queues them
+ * (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
+ * batches' records into results, or for decryptColumns() lets the workers write the columns.
+ * With `threads: 0` (or `dispatch: 'in-process'`) it decrypts in-process only.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
- *   decrypt()/decryptBatch() -> pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts
- *     -> worker/entry.ts -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
+ *   decrypt()/decryptBatch()/decryptColumns() -> dispatch-policy.ts: here (in-process/) or
+ *     pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts -> worker/entry.ts
+ *     -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
+ *                                                   (or -> wire/columns.ts -> pool/decrypted-columns.ts)
  */
 import { SharingClient } from '../client/sharing-client.js';
 import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
@@ -22,12 +26,17 @@ import { CODE_BY_STATUS } from '../token/result.js';
 import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
+import { DispatchPolicy } from './dispatch-policy.js';
 import { Batcher } from './pool/batcher.js';
-import { ManyCall, SingleCall } from './pool/calls.js';
+import { ManyCall, SingleCall, type Call } from './pool/calls.js';
+import { ColumnsCall } from './pool/columns-call.js';
+import type { DecryptedColumns } from './pool/decrypted-columns.js';
 import { Dispatcher, type Batch } from './pool/dispatcher.js';
-import { KeyFeed } from './key-feed.js';
+import { splitLines } from './pool/lines.js';
+import { KeyFeed, type PublishedSnapshot } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
-import { readFindings, readResult, recordStatusCode } from './wire/slot.js';
+import { decodeBatch, openSnapshot, type OpenSnapshot } from './worker/decode.js';
+import { addStatusCounts, createBatchSlot, readFindings, readResult, recordStatusCode, writeColumns, type Slot } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
 
@@ -37,6 +46,9 @@ export interface DecryptBatchOptions {
   /** Decryption time for the whole batch; default the time of the call. */
   now?: TimeInput;
 }
+
+/** decryptColumns() takes decryptBatch()'s options: `domains` then has one entry per token (per line of a Buffer). */
+export type DecryptColumnsOptions = DecryptBatchOptions;
 
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
@@ -49,6 +61,10 @@ export class DecryptionEngine {
   readonly #keys: KeyFeed;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
+  readonly #policy: DispatchPolicy;
+  /** decryptColumns() batches run on this thread: a slot, and the snapshot opened for it. */
+  #hereSlot: Slot | null = null;
+  #hereSnapshot: { published: PublishedSnapshot; open: OpenSnapshot } | null = null;
   readonly #counters = new EngineCounters();
   readonly #log: Logger;
   #pumpScheduled = false;
@@ -73,8 +89,10 @@ export class DecryptionEngine {
       returnOptedOutUid: options.returnOptedOutUid,
     });
     this.#cache = this.#decryptor.cache;
+    const pooled = options.threads > 0 && options.dispatch !== 'in-process';
+    this.#policy = new DispatchPolicy(pooled ? options.dispatch : 'in-process', backend);
     this.#dispatcher =
-      options.threads === 0
+      !pooled
         ? null
         : new Dispatcher(
             {
@@ -90,9 +108,8 @@ export class DecryptionEngine {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
               complete: (batch) => this.#complete(batch),
-              decryptOversized: (call, index) => {
-                call.settle(index, this.#counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
-              },
+              decryptHere: (call, index) => this.#decryptHere(call, index),
+              keepHere: (n) => this.#policy.batch(n),
               failed: (batch, err, retried) => this.#failed(batch, err, retried),
             },
           );
@@ -115,7 +132,7 @@ export class DecryptionEngine {
     // Decided once here: every batch then names it, and a forced but missing native addon
     // (UID2_ENGINE_BACKEND=native) fails creation instead of a later batch.
     const backend = resolveBackend();
-    const keys = new KeyFeed(resolved.threads > 0);
+    const keys = new KeyFeed();
     if (usesCredentials(options)) {
       // The first refresh comes before any worker starts: wrong credentials fail create() without
       // a thread ever being spawned (and torn down while still loading).
@@ -173,7 +190,7 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) return Promise.resolve(this.#counted(this.#inProcess(token, domainOrAppName, nowMs)));
+    if (this.#dispatcher === null || this.#policy.single()) return Promise.resolve(this.#single(token, domainOrAppName, nowMs));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
@@ -199,10 +216,12 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) {
+    if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
       const results = tokens.map((t, i) => this.#counted(this.#inProcess(t, domains?.[i], nowMs)));
-      this.#observeBatch(results.length, performance.now() - startedAt, this.#keys.version);
+      const durationMs = performance.now() - startedAt;
+      this.#policy.observe(tokens.length, durationMs * 1000);
+      this.#observeBatch(results.length, durationMs, this.#keys.version);
       return Promise.resolve(results);
     }
     if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
@@ -241,7 +260,112 @@ export class DecryptionEngine {
     });
   }
 
-  /** In-process decryption (threads: 0, oversized tokens), opt-out checked. */
+  /**
+   * Decrypts many tokens into columns: one typed array per result field (status codes, site ids,
+   * times in ms, identity type, version, flags, raw UID bytes), row i for token i, written by the
+   * workers straight from their records, with `result(i)` and `uid(i)` building one
+   * DecryptionResult (equal to decryptBatch()'s) or raw UID string on demand. `tokens` is an
+   * array of strings or a Buffer of tokens one per line (LF, CRLF or CR; lines are read as UTF-8,
+   * and a Buffer of ASCII lines is never made into strings). The main thread's cost per token is
+   * its write into a batch slot; with `optOut` also one opt-out lookup per Success, and with
+   * `tokenCache` it costs what decryptBatch() costs (docs/engine.md "Columnar results").
+   */
+  decryptColumns(tokens: readonly string[] | Buffer, options: DecryptColumnsOptions = {}): Promise<DecryptedColumns> {
+    const isBuffer = Buffer.isBuffer(tokens);
+    if (!isBuffer && !Array.isArray(tokens)) return Promise.reject(new InvalidArgumentError('tokens must be an array of strings or a Buffer'));
+    let input: ConstructorParameters<typeof ColumnsCall>[0];
+    try {
+      input = isBuffer ? { buffer: tokens, lines: splitLines(tokens) } : { strings: tokens as readonly string[] };
+    } catch (err) {
+      return Promise.reject(new InvalidArgumentError((err as Error).message));
+    }
+    const count = 'strings' in input ? input.strings.length : input.lines.count;
+    const domains = options.domains;
+    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== count)) {
+      return Promise.reject(new InvalidArgumentError('options.domains must be an array with one entry per token'));
+    }
+    let nowMs: number;
+    try {
+      nowMs = toUnixMs(options.now, 'options.now');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+    const optOut = { checked: this.#options.optOut !== null, returnUid: this.#options.returnOptedOutUid };
+    return new Promise<DecryptedColumns>((resolve, reject) => {
+      const call = new ColumnsCall(input, domains, nowMs, optOut, resolve, reject);
+      if (count === 0) return;
+      if (this.#cache) {
+        this.#columnsFromResults(call, domains);
+      } else if (this.#dispatcher === null || this.#policy.batch(count, true)) {
+        this.#columnsHere(call);
+      } else if (!this.#admit(count)) {
+        reject(this.#overloaded(count));
+      } else {
+        this.#queue(call);
+      }
+    });
+  }
+
+  /**
+   * decryptColumns() with the token cache: the call is decryptBatch() (hits here, misses to the
+   * workers, their findings stored), and each row is written from its result, so the cache and the
+   * opt-out check behave exactly as they do there.
+   */
+  #columnsFromResults(call: ColumnsCall, domains: readonly (string | null | undefined)[] | undefined): void {
+    const texts = Array.from({ length: call.count }, (_, i) => call.token(i) as string);
+    this.decryptBatch(texts, { domains, now: call.nowMs }).then(
+      (results) => results.forEach((result, i) => call.settle(i, result)),
+      (err: Error) => call.fail(err),
+    );
+  }
+
+  /** A decryptColumns() call decrypted on this thread: the workers' own batch code, run here. */
+  #columnsHere(call: ColumnsCall): void {
+    const startedAt = performance.now();
+    const batcher = new Batcher();
+    batcher.push(call);
+    this.#hereSlot ??= createBatchSlot(this.#options.maxBatchSize);
+    const slot = this.#hereSlot;
+    const snapshot = this.#openHereSnapshot();
+    while (batcher.queued > 0) {
+      const parts = batcher.fill(slot, Math.min(slot.capacity, batcher.queued));
+      if (parts.count === 0) {
+        const { index } = batcher.takeOversized();
+        this.#decryptHere(call, index);
+        continue;
+      }
+      decodeBatch(slot, parts.count, snapshot?.open ?? null, this.#options.clientType, this.#backend);
+      writeColumns(slot, parts.count, call.columns, parts.starts[0]!);
+      this.#completeColumns(call, parts.starts[0]!, parts.count, slot, snapshot?.published.version ?? 0, startedAt);
+    }
+    this.#policy.observe(call.count, (performance.now() - startedAt) * 1000);
+  }
+
+  /** The published snapshot, opened for decodeBatch() on this thread (reopened when keys change). */
+  #openHereSnapshot(): { published: PublishedSnapshot; open: OpenSnapshot } | null {
+    const published = this.#keys.snapshot;
+    if (published === null) return null;
+    if (this.#hereSnapshot?.published !== published) this.#hereSnapshot = { published, open: openSnapshot(published.sab, published.version) };
+    return this.#hereSnapshot;
+  }
+
+  /** decrypt() on this thread; one in a sample is timed for the dispatch policy. */
+  #single(token: string, domain: string | null | undefined, nowMs: number): DecryptionResult {
+    const policy = this.#policy;
+    if (!policy.timeNext) return this.#counted(this.#inProcess(token, domain, nowMs));
+    const startedAt = performance.now();
+    const result = this.#inProcess(token, domain, nowMs);
+    policy.observe(1, (performance.now() - startedAt) * 1000);
+    return this.#counted(result);
+  }
+
+  /** Token `index` of `call` decided on this thread (too large for any slot, or kept here by the policy). */
+  #decryptHere(call: Call, index: number): void {
+    call.settle(index, this.#counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+  }
+
+  /** In-process decryption, opt-out checked. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
     return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
   }
@@ -256,6 +380,8 @@ export class DecryptionEngine {
       clientType: this.#options.clientType,
       batches: c.batches,
       tokens: c.tokens,
+      inProcessTokens: c.inProcessTokens,
+      dispatch: this.#policy.mode,
       batchRetries: c.batchRetries,
       failedBatches: c.failedBatches,
       overloadRejections: c.overloadRejections,
@@ -320,7 +446,7 @@ export class DecryptionEngine {
     return this.#batcher.queued === 0 && this.#dispatcher!.inFlightBatches === 0 && this.#dispatcher!.inFlightTokens === 0;
   }
 
-  #queue(call: SingleCall | ManyCall): void {
+  #queue(call: Call): void {
     if (this.#options.batchWindowUs > 0) call.queuedAt = performance.now();
     this.#batcher.push(call);
     this.#schedulePump();
@@ -359,12 +485,18 @@ export class DecryptionEngine {
   #counted(result: DecryptionResult): DecryptionResult {
     this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
     this.#counters.tokens++;
+    this.#counters.inProcessTokens++;
     if (result.optedOut === true) this.#counters.optedOut++;
     return result;
   }
 
   #complete(batch: Batch): void {
     const { slot, parts } = batch;
+    if (batch.columns !== null) {
+      this.#completeColumns(parts.calls[0] as ColumnsCall, parts.starts[0]!, batch.count, slot, batch.usedSnapshot, batch.startedAt);
+      this.#checkDrained();
+      return;
+    }
     const codes = this.#counters.statusCodes;
     const hooks = this.#hooks;
     const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
@@ -413,7 +545,38 @@ export class DecryptionEngine {
     );
     const error = new WorkerFailedError(`a worker failed twice on a batch of ${batch.count} tokens: ${reason}`, { cause: err });
     for (const call of batch.parts.calls) call.fail(error);
+    if (batch.columns) this.#dispatcher!.release(batch.columns);
     this.#checkDrained();
+  }
+
+  /**
+   * Rows [start, start + count) of a decryptColumns() call were written from the batch in `slot`
+   * (by a worker, or here): counts them, places their raw UIDs, runs the opt-out check, and
+   * answers the call with its last rows. No result object is built.
+   */
+  #completeColumns(call: ColumnsCall, start: number, count: number, slot: Slot, snapshotVersion: number, startedAt: number): void {
+    const counters = this.#counters;
+    addStatusCounts(slot, counters.statusCodes);
+    counters.batches++;
+    counters.tokens += count;
+    const last = call.placeBatch(count, slot);
+    const store = this.#options.optOut;
+    if (store !== null) counters.optedOut += call.checkOptOut(start, count, (uid) => store.has(uid));
+    this.#observeBatch(count, performance.now() - startedAt, snapshotVersion);
+    if (this.#hooks?.onBatch) {
+      const view = call.view();
+      const tokens: unknown[] = [];
+      const results: DecryptionResult[] = [];
+      for (let i = start; i < start + count; i++) {
+        tokens.push(call.token(i));
+        results.push(view.result(i));
+      }
+      const domains = tokens.map((_, k) => call.domain(start + k));
+      this.#hooks.onBatch({ snapshotVersion, tokens, domains, nows: tokens.map(() => call.nowMs), results });
+    }
+    if (!last) return;
+    call.finish();
+    this.#dispatcher?.release(call.columns);
   }
 
   #checkDrained(): void {

@@ -96,7 +96,7 @@ describe('key snapshots', () => {
     const k1 = keyResponse(1000, 'swap-a');
     const k2 = keyResponse(2000, 'swap-b');
     const corpus = [...mixedCorpus(3000, k1, 11), ...mixedCorpus(3000, k2, 12)];
-    const engine = await engineWith({ keys: k1.json, threads: 2, maxBatchSize: 64 });
+    const engine = await engineWith({ keys: k1.json, threads: 2, dispatch: 'workers', maxBatchSize: 64 });
     const byVersion = new Map<number, KeySet>([[engine.stats().snapshotVersion, engine.keySet!]]);
     const batches: BatchInfo[] = [];
     testHooks(engine).onBatch = (info) => batches.push(info);
@@ -171,7 +171,7 @@ describe('worker faults', () => {
   it('a worker killed mid-batch: the batch is re-run, nothing lost or duplicated, pool back to size', async () => {
     const k = keyResponse(1000, 'crash');
     const corpus = mixedCorpus(2000, k, 21);
-    const engine = await engineWith({ keys: k.json, threads: 2, maxBatchSize: 128 });
+    const engine = await engineWith({ keys: k.json, threads: 2, dispatch: 'workers', maxBatchSize: 128 });
     testHooks(engine).crashNextBatches = 3;
     let settled = 0;
     const singles = corpus.slice(0, 500).map((t) =>
@@ -199,7 +199,7 @@ describe('worker faults', () => {
   it('a batch that fails twice rejects its calls with UID2_ERR_WORKER_FAILED; the engine goes on', async () => {
     const k = keyResponse(1000, 'crash2');
     const corpus = mixedCorpus(100, k, 22);
-    const engine = await engineWith({ keys: k.json, threads: 1 });
+    const engine = await engineWith({ keys: k.json, threads: 1, dispatch: 'workers' });
     testHooks(engine).crashNextBatches = 2;
     await expect(engine.decryptBatch(corpus.map((t) => t.token), { now: NOW_MS })).rejects.toMatchObject({
       code: 'UID2_ERR_WORKER_FAILED',
@@ -215,7 +215,7 @@ describe('backpressure and lifecycle', () => {
   it('beyond maxQueuedTokens calls reject at once with UID2_ERR_ENGINE_OVERLOADED; the rest resolve', async () => {
     const k = keyResponse(1000, 'load');
     const corpus = mixedCorpus(400, k, 31);
-    const engine = await engineWith({ keys: k.json, threads: 1, maxQueuedTokens: 100, maxBatchSize: 32 });
+    const engine = await engineWith({ keys: k.json, threads: 1, dispatch: 'workers', maxQueuedTokens: 100, maxBatchSize: 32 });
     const outcomes = await Promise.allSettled(corpus.map((t) => engine.decrypt(t.token, t.domain, NOW_MS)));
     const rejected = outcomes.filter((o) => o.status === 'rejected');
     expect(rejected.length).toBeGreaterThan(0);
@@ -284,6 +284,8 @@ describe('options validation', () => {
     [{ batchWindowUs: -1 }, 'options.batchWindowUs must be a non-negative integer no larger than 1000000'],
     [{ batchesPerWorker: 5 }, 'options.batchesPerWorker must be a positive integer no larger than 4'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
+    [{ dispatch: 'sometimes' }, 'options.dispatch must be "auto", "workers" or "in-process"'],
+    [{ dispatch: 'workers', threads: 0 }, 'options.dispatch "workers" needs options.threads >= 1'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],
     [{ keys: {}, baseUrl: 'http://x' }, 'options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one'],
   ])('%j -> %s', async (options, message) => {

@@ -23,7 +23,7 @@ describe('mailbox protocol', () => {
     const corpus = mixedCorpus(3000, k, 77);
     const rnd = prng(2026);
     // A short park time so lanes also park and restart during the run.
-    const engine = await DecryptionEngine.create({ threads: 3, keys: k.json, maxBatchSize: 64, idleParkMs: 5 });
+    const engine = await DecryptionEngine.create({ threads: 3, dispatch: 'workers', keys: k.json, maxBatchSize: 64, idleParkMs: 5 });
     engines.push(engine);
     const hooks = testHooks(engine);
 
@@ -92,7 +92,7 @@ describe('mailbox protocol', () => {
   it('a lane that parked starts again for the next call, with the keys published while it slept', async () => {
     const a = keyResponse(5000, 'park-a');
     const b = keyResponse(6000, 'park-b');
-    const engine = await DecryptionEngine.create({ threads: 1, keys: a.json, idleParkMs: 1 });
+    const engine = await DecryptionEngine.create({ threads: 1, dispatch: 'workers', keys: a.json, idleParkMs: 1 });
     engines.push(engine);
     const tokenA = mixedCorpus(20, a, 1).find((t) => decryptToken(t.token, parseKeys(a.json), 'bidstream', t.domain, NOW_MS).status === 'Success')!;
     const tokenB = mixedCorpus(20, b, 1).find((t) => decryptToken(t.token, parseKeys(b.json), 'bidstream', t.domain, NOW_MS).status === 'Success')!;
@@ -106,7 +106,7 @@ describe('mailbox protocol', () => {
   it('slot limits: hostile 2,048-character tokens and a domain too large for any slot give in-process results', async () => {
     const k = keyResponse(7000, 'slots');
     const keySet = parseKeys(k.json);
-    const engine = await DecryptionEngine.create({ threads: 1, keys: k.json, maxBatchSize: 256 });
+    const engine = await DecryptionEngine.create({ threads: 1, dispatch: 'workers', keys: k.json, maxBatchSize: 256 });
     engines.push(engine);
     const good = mixedCorpus(50, k, 5);
     const long = Array.from({ length: 600 }, (_, i) => 'A'.repeat(2040 + (i % 8)) + 'é'.repeat(i % 3));
@@ -123,7 +123,7 @@ describe('mailbox protocol', () => {
     const keySet = parseKeys(k.json);
     const corpus = mixedCorpus(6, k, 9);
     const run = async (batchWindowUs: number): Promise<number> => {
-      const engine = await DecryptionEngine.create({ threads: 1, keys: k.json, batchWindowUs });
+      const engine = await DecryptionEngine.create({ threads: 1, dispatch: 'workers', keys: k.json, batchWindowUs });
       engines.push(engine);
       await engine.decryptBatch(['warm-up']);
       const before = engine.stats().batches;

@@ -169,7 +169,7 @@ describe('engine logger', () => {
 
   it('logs a worker restart and the batch re-run; a batch failing twice is an error line', async () => {
     const log = logger();
-    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1, logger: log });
+    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1, dispatch: 'workers', logger: log });
     cleanups.push(() => engine.close());
     const { token, rawUid } = mint({ version: 4 });
 

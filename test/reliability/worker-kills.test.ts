@@ -13,7 +13,7 @@ describe('random worker kills under sustained load', () => {
     const corpus = mixedCorpus(4000, k, 77);
     const keys = parseKeys(k.json);
     const expected = corpus.map((t) => decryptToken(t.token, keys, 'bidstream', t.domain, NOW_MS));
-    const engine = await DecryptionEngine.create({ keys: k.json, threads: 2, maxBatchSize: 64 });
+    const engine = await DecryptionEngine.create({ keys: k.json, threads: 2, dispatch: 'workers', maxBatchSize: 64 });
     const random = prng(5);
     let settledTwice = 0;
     let kills = 0;

@@ -1,0 +1,127 @@
+/**
+ * Hybrid dispatch: which side decrypts. Handing tokens to a worker is not free for the main
+ * thread: a batch costs a wake-up of the worker and an event-loop turn for its completion
+ * (HANDOFF_BATCH_US), and each token its write into the slot and the reading of its result
+ * (HANDOFF_TOKEN_US, or HANDOFF_COLUMN_TOKEN_US with decryptColumns()). Decrypting here costs the
+ * main thread `inProcessUs` per token (about 1 µs native, 10 µs node-crypto; measured as it runs).
+ * The rule (mode 'auto'):
+ *
+ *   n tokens decrypt here  iff  n x inProcessUs <= HANDOFF_BATCH_US + n x HANDOFF_TOKEN_US
+ *                          and in-process work stays within IN_PROCESS_SHARE of the main thread.
+ *
+ * A decryptBatch() or decryptColumns() call is `n` tokens. A decrypt() call is one token that
+ * would share its hand-off with the other calls of its event-loop turn: it decrypts here when
+ * that is cheaper for a turn of the usual size (sampled), else it queues, and when the queue is
+ * cut for an idle worker the rule is applied again to what actually queued (Dispatcher.pump).
+ * Work past the share (a token bucket refilled with wall time) goes to the workers, which is
+ * what lets the engine grow past one core when the main thread has better things to do.
+ *
+ * The constants are this machine's measurements (docs/engine.md gives them and the commands):
+ * the costs move together with the CPU, and the decision moves little with them (for native a
+ * batch repays its hand-off from ~30 tokens, for node-crypto from 2).
+ */
+import { performance } from 'node:perf_hooks';
+import type { CryptoBackend } from '../native/backend.js';
+
+/** Where the engine decrypts: by the rule above, always in worker threads, or always here. */
+export type DispatchMode = 'auto' | 'workers' | 'in-process';
+
+/** Main-thread µs a batch hand-off costs beyond its tokens (worker wake-up, completion turn). */
+export const HANDOFF_BATCH_US = 15;
+/** Main-thread µs per token of a handed-off decrypt()/decryptBatch() batch (write, read the record, build the result). */
+export const HANDOFF_TOKEN_US = 0.45;
+/** Main-thread µs per token of a handed-off decryptColumns() batch (its write). */
+export const HANDOFF_COLUMN_TOKEN_US = 0.1;
+/** The most of the main thread's time that in-process decryption may take. */
+export const IN_PROCESS_SHARE = 0.5;
+/** Starting estimates of in-process µs per token, until measurements replace them. */
+export const INITIAL_IN_PROCESS_US: Readonly<Record<CryptoBackend, number>> = Object.freeze({ native: 1, 'node-crypto': 10 });
+
+/** One in SAMPLE decrypt() calls refills the budget, times its decryption and probes its turn. */
+const SAMPLE_MASK = 15;
+/** The budget's burst: this much in-process work may happen at once (µs). */
+const CREDIT_CAP_US = 5000;
+
+export class DispatchPolicy {
+  readonly mode: DispatchMode;
+  /** Measured in-process µs per token (moving average). */
+  #inProcessUs: number;
+  /** decrypt() calls per event-loop turn (moving average of sampled turns). */
+  #callsPerTurn = 1;
+  /** In-process µs the main thread may still spend now (the share's token bucket). */
+  #credit = CREDIT_CAP_US;
+  #refilledAt = performance.now();
+  #singles = 0;
+  #probeFrom = -1;
+  /** Set by a sample: the engine times the next in-process decryption and reports it. */
+  timeNext = false;
+  readonly #endProbe = (): void => {
+    const observed = this.#singles - this.#probeFrom + 1;
+    this.#probeFrom = -1;
+    // The sampled call sits anywhere in its turn: on average (k + 1) / 2 calls remain of k.
+    this.#callsPerTurn = 0.8 * this.#callsPerTurn + 0.2 * (2 * observed - 1);
+  };
+
+  constructor(mode: DispatchMode, backend: CryptoBackend) {
+    this.mode = mode;
+    this.#inProcessUs = INITIAL_IN_PROCESS_US[backend];
+  }
+
+  /** decrypt(): true to decrypt this token here now, false to queue it for a worker batch. */
+  single(): boolean {
+    if (this.mode !== 'auto') return this.mode === 'in-process';
+    if ((++this.#singles & SAMPLE_MASK) === 0) this.#sample();
+    const perToken = this.#inProcessUs;
+    const k = this.#callsPerTurn;
+    if (this.#credit < perToken || k * perToken > HANDOFF_BATCH_US + k * HANDOFF_TOKEN_US) return false;
+    this.#credit -= perToken;
+    return true;
+  }
+
+  /**
+   * `n` tokens at once (a call, or what queued for an idle worker): true to decrypt them here.
+   * `columns`: they are decryptColumns() tokens (a hand-off costs less per token).
+   */
+  batch(n: number, columns = false): boolean {
+    if (this.mode !== 'auto') return this.mode === 'in-process';
+    this.#refill();
+    const here = n * this.#inProcessUs;
+    if (this.#credit < here || here > HANDOFF_BATCH_US + n * (columns ? HANDOFF_COLUMN_TOKEN_US : HANDOFF_TOKEN_US)) return false;
+    this.#credit -= here;
+    return true;
+  }
+
+  /** `n` tokens took `us` to decrypt here (timed by the engine): refines the estimate. */
+  observe(n: number, us: number): void {
+    this.timeNext = false;
+    if (n <= 0 || !(us >= 0)) return;
+    // A sample taken while the thread was descheduled would swing the estimate: clip it.
+    const est = this.#inProcessUs;
+    const perToken = Math.min(4 * est, Math.max(0.25 * est, us / n));
+    this.#inProcessUs = 0.9 * est + 0.1 * perToken;
+  }
+
+  /** Current estimates (stats, tests). */
+  get inProcessUs(): number {
+    return this.#inProcessUs;
+  }
+
+  get callsPerTurn(): number {
+    return this.#callsPerTurn;
+  }
+
+  #sample(): void {
+    this.#refill();
+    this.timeNext = true;
+    if (this.#probeFrom < 0) {
+      this.#probeFrom = this.#singles;
+      queueMicrotask(this.#endProbe);
+    }
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    this.#credit = Math.min(CREDIT_CAP_US, this.#credit + (now - this.#refilledAt) * 1000 * IN_PROCESS_SHARE);
+    this.#refilledAt = now;
+  }
+}
