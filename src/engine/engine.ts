@@ -335,6 +335,7 @@ export class DecryptionEngine {
         this.#decryptHere(call, index);
         continue;
       }
+      this.#counters.inProcessTokens += parts.count;
       decodeBatch(slot, parts.count, snapshot?.open ?? null, this.#options.clientType, this.#backend);
       writeColumns(slot, parts.count, call.columns, parts.starts[0]!);
       this.#completeColumns(call, parts.starts[0]!, parts.count, slot, snapshot?.published.version ?? 0, startedAt);

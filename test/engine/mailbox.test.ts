@@ -3,7 +3,8 @@
  * decryptBatch() calls of every size, interleaved over many event-loop turns) through 3 worker
  * lanes, while workers are made to die mid-batch at random moments and lanes park and restart.
  * Every call settles exactly once; every result equals the in-process decryption of its token;
- * a rejection happens only as UID2_ERR_WORKER_FAILED for a batch whose re-run died too.
+ * a rejection happens only as UID2_ERR_WORKER_FAILED for a batch whose re-run died too. The same
+ * for decryptColumns() calls, whose workers write straight into the caller's columns.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -87,6 +88,60 @@ describe('mailbox protocol', () => {
     expect(mismatches).toEqual([]);
     for (let i = 0; i < 100 && engine.stats().liveWorkers < 3; i++) await sleep(20);
     expect(engine.stats().liveWorkers).toBe(3);
+  });
+
+  it('decryptColumns() with random worker deaths mid-batch: every row written once, equal to in-process', async () => {
+    const k = keyResponse(4100, 'mailbox-columns');
+    const keySet = parseKeys(k.json);
+    const corpus = mixedCorpus(3000, k, 78);
+    const expected = corpus.map((t) => decryptToken(t.token, keySet, 'bidstream', t.domain, NOW_MS));
+    const rnd = prng(2027);
+    const engine = await DecryptionEngine.create({ threads: 3, dispatch: 'workers', keys: k.json, maxBatchSize: 64, idleParkMs: 5 });
+    engines.push(engine);
+    const hooks = testHooks(engine);
+    const problems: string[] = [];
+    let rejected = 0;
+    const calls: Promise<void>[] = [];
+    for (let round = 0; round < 40; round++) {
+      const start = Math.floor(rnd() * corpus.length);
+      const size = 1 + Math.floor(rnd() * 700);
+      const rows = Array.from({ length: size }, (_, j) => (start + j) % corpus.length);
+      // Half as strings with domains, half as a Buffer of lines (no domains: a token's own).
+      const asBuffer = rnd() < 0.5;
+      const want = asBuffer ? rows.map((i) => decryptToken(corpus[i]!.token, keySet, 'bidstream', undefined, NOW_MS)) : rows.map((i) => expected[i]!);
+      const call = asBuffer
+        ? engine.decryptColumns(Buffer.from(rows.map((i) => corpus[i]!.token).join('\n')), { now: NOW_MS })
+        : engine.decryptColumns(rows.map((i) => corpus[i]!.token), { domains: rows.map((i) => corpus[i]!.domain), now: NOW_MS });
+      calls.push(
+        call.then(
+          (columns) => {
+            if (columns.length !== size) problems.push(`round ${round}: ${columns.length} rows for ${size} tokens`);
+            want.forEach((w, j) => {
+              if (JSON.stringify(columns.result(j)) !== JSON.stringify(w)) problems.push(`round ${round} row ${j}: ${columns.result(j).status} != ${w.status}`);
+            });
+            // A re-run batch reserved its raw UIDs again: no two rows may share bytes.
+            const ranges = want
+              .map((_, j) => [columns.uidOffset[j]!, columns.uidLength[j]!] as const)
+              .filter(([, length]) => length > 0)
+              .sort((a, b) => a[0] - b[0]);
+            for (let r = 1; r < ranges.length; r++) if (ranges[r - 1]![0] + ranges[r - 1]![1] > ranges[r]![0]) problems.push(`round ${round}: raw UIDs overlap`);
+          },
+          (err: { code?: string }) => {
+            expect(err.code).toBe('UID2_ERR_WORKER_FAILED');
+            rejected++;
+          },
+        ),
+      );
+      if (rnd() < 0.3 && hooks.crashNextBatches === 0) hooks.crashNextBatches = 1;
+      if (rnd() < 0.3) await sleep(rnd() < 0.5 ? 0 : 12);
+    }
+    await Promise.all(calls);
+    hooks.crashNextBatches = 0;
+    expect(problems.slice(0, 5)).toEqual([]);
+    const stats = engine.stats();
+    expect(stats.batchRetries).toBeGreaterThan(0);
+    if (rejected > 0) expect(stats.failedBatches).toBeGreaterThan(0);
+    expect({ queue: stats.queueDepth, batches: stats.inFlightBatches, tokens: stats.inFlightTokens }).toEqual({ queue: 0, batches: 0, tokens: 0 });
   });
 
   it('a lane that parked starts again for the next call, with the keys published while it slept', async () => {
