@@ -3,8 +3,9 @@
  * thread: a batch costs a wake-up of the worker and an event-loop turn for its completion
  * (HANDOFF_BATCH_US), and each token its write into the slot and the reading of its result
  * (HANDOFF_TOKEN_US, or HANDOFF_COLUMN_TOKEN_US with decryptColumns()). Decrypting here costs the
- * main thread `inProcessUs` per token (about 1 µs native, 10 µs node-crypto; measured as it runs).
- * The rule (mode 'auto'):
+ * main thread `inProcessUs` per token (about 1 µs native, 10 µs node-crypto; measured as it runs:
+ * the median of sampled timings, so a loaded machine's deschedules do not count). The rule (mode
+ * 'auto'):
  *
  *   n tokens decrypt here  iff  n x inProcessUs <= HANDOFF_BATCH_US + n x HANDOFF_TOKEN_US
  *                          and in-process work stays within IN_PROCESS_SHARE of the main thread.
@@ -16,9 +17,9 @@
  * Work past the share (a token bucket refilled with wall time) goes to the workers, which is
  * what lets the engine grow past one core when the main thread has better things to do.
  *
- * The constants are this machine's measurements (docs/engine.md gives them and the commands):
- * the costs move together with the CPU, and the decision moves little with them (for native a
- * batch repays its hand-off from ~30 tokens, for node-crypto from 2).
+ * The hand-off constants are measured figures (docs/engine.md gives them and the commands); the
+ * in-process cost is this process's own. With them a native batch repays its hand-off from ~28
+ * tokens (fewer where in-process decryption is measured slower), a node-crypto one from 2.
  */
 import { performance } from 'node:perf_hooks';
 import type { CryptoBackend } from '../native/backend.js';
@@ -39,13 +40,23 @@ export const INITIAL_IN_PROCESS_US: Readonly<Record<CryptoBackend, number>> = Ob
 
 /** One in SAMPLE decrypt() calls refills the budget, times its decryption and probes its turn. */
 const SAMPLE_MASK = 15;
+/**
+ * The in-process cost is the median of this many recent samples (µs per token): a sample taken
+ * while the thread was descheduled (a loaded machine) is an outlier the median ignores, where a
+ * moving average would climb with every one of them.
+ */
+const SAMPLES = 31;
+/** Samples needed before they replace the starting estimate. */
+const MIN_SAMPLES = 7;
 /** The budget's burst: this much in-process work may happen at once (µs). */
 const CREDIT_CAP_US = 5000;
 
 export class DispatchPolicy {
   readonly mode: DispatchMode;
-  /** Measured in-process µs per token (moving average). */
+  /** In-process µs per token: the starting estimate, then the median of recent samples. */
   #inProcessUs: number;
+  readonly #samples = new Float64Array(SAMPLES);
+  #sampled = 0;
   /** decrypt() calls per event-loop turn (moving average of sampled turns). */
   #callsPerTurn = 1;
   /** In-process µs the main thread may still spend now (the share's token bucket). */
@@ -95,13 +106,14 @@ export class DispatchPolicy {
   observe(n: number, us: number): void {
     this.timeNext = false;
     if (n <= 0 || !(us >= 0)) return;
-    // A sample taken while the thread was descheduled would swing the estimate: clip it.
-    const est = this.#inProcessUs;
-    const perToken = Math.min(4 * est, Math.max(0.25 * est, us / n));
-    this.#inProcessUs = 0.9 * est + 0.1 * perToken;
+    this.#samples[this.#sampled++ % SAMPLES] = us / n;
+    if (this.#sampled >= MIN_SAMPLES && (this.#sampled & 7) === 0) {
+      const recent = this.#samples.slice(0, Math.min(this.#sampled, SAMPLES)).sort();
+      this.#inProcessUs = recent[recent.length >> 1]!;
+    }
   }
 
-  /** Current estimates (stats, tests). */
+  /** Current estimates (tests). */
   get inProcessUs(): number {
     return this.#inProcessUs;
   }

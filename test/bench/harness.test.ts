@@ -103,7 +103,7 @@ function fakeRun(contender: string, backend: string, rate: number, p99: number, 
   recordUs(h, p99);
   return {
     contender, backend, threads: contender === 'pool' ? 1 : 0, offeredPerSec: rate, achievedPerSec: rate, arrivals: rate,
-    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, eventLoopDelayP99Us: 1000, keptUp: true, sustained, histogram: h,
+    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, mainThreadCpuUsPerToken: 2, eventLoopDelayP99Us: 1000, keptUp: true, sustained, histogram: h,
   };
 }
 

@@ -169,14 +169,13 @@ describe('the dispatch rule', () => {
     expect(policy.batch(10)).toBe(true);
   });
 
-  it('measured costs move the estimate, clipped against descheduled samples', () => {
+  it('measured costs move the estimate; samples taken while descheduled do not', () => {
     const policy = new DispatchPolicy('auto', 'native');
-    for (let i = 0; i < 100; i++) policy.observe(10, 50); // 5 µs per token
-    expect(policy.inProcessUs).toBeGreaterThan(4);
-    expect(policy.inProcessUs).toBeLessThanOrEqual(5);
-    const before = policy.inProcessUs;
-    policy.observe(1, 1e9);
-    expect(policy.inProcessUs).toBeLessThanOrEqual(before * 1.3 + 1e-9);
+    for (let i = 0; i < 40; i++) policy.observe(10, 50); // 5 µs per token
+    expect(policy.inProcessUs).toBe(5);
+    // A third of the samples stalled for a millisecond: the estimate stays where the work is.
+    for (let i = 0; i < 40; i++) policy.observe(1, i % 3 === 0 ? 1000 : 5);
+    expect(policy.inProcessUs).toBe(5);
     // Now a native token costs 5 µs here: batches of a handful already repay a hand-off.
     expect(policy.batch(4)).toBe(false);
   });
