@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { DecryptionEngine, startLocalOperator, type LocalOperator } from '../dist/index.js';
-import { testHooks } from '../dist/engine/test-hooks.js';
+import { withWorkerEntry } from '../dist/engine/test-hooks.js';
+import { WorkerCrashes } from '../test/helpers/crashing-worker.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -73,14 +74,16 @@ const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 async function main(): Promise<void> {
   const op = await startLocalOperator();
-  const engine = await DecryptionEngine.create({
+  // Workers start from the crash tests' entry, so that the killer below can end one mid-batch.
+  const crashes = new WorkerCrashes();
+  const engine = await DecryptionEngine.create(withWorkerEntry({
     baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, ...(threads ? { threads } : {}),
     clientOptions: { timeoutMs: 1000 },
     autoRefresh: { intervalMs: Math.max(200, (rotateEvery * 1000) / 2), retryIntervalMs: 200, jitter: 0.1 },
     // With the token cache on: repeats are answered from it across key rotations, and every
     // answer is still checked like any other.
     tokenCache: { maxEntries: 20_000 },
-  });
+  }, crashes.entry));
   let pool = mint(op, 2000);
   const started = Date.now();
   const endAt = started + minutes * 60_000;
@@ -152,7 +155,7 @@ async function main(): Promise<void> {
     faultTimer = setTimeout(() => op.setFault(null), 1000 + (faults % 3) * 700);
   }, faultEvery * 1000) : undefined;
   const killer = killEvery > 0 ? setInterval(() => {
-    testHooks(engine).crashNextBatches = 1;
+    crashes.crashNextBatches = 1;
     kills++;
   }, killEvery * 1000) : undefined;
 

@@ -10,7 +10,7 @@ namespace uid2 {
 
 namespace {
 
-// src/engine/slot.ts (the record and input-flag layout)
+// src/engine/wire/slot.ts (the record and input-flag layout)
 constexpr uint8_t kInputInvalid = 0b01;
 constexpr size_t kRecordBytes = 48;
 constexpr uint8_t kRecordCstg = 0b001;

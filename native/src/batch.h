@@ -1,7 +1,7 @@
 // Decoding a whole batch slot in one call: strict base64, version routing, identity scope, both
-// decryption layers (rules 2-6 of docs/uid2-wire-format.md, in the order of src/token/decrypt.ts),
-// writing the 48-byte result records of src/engine/slot.ts. Rules 1 and 7-9 stay in
-// TypeScript (src/engine/worker.ts), so the policy exists once.
+// decryption layers (rules 2-6, in the order of src/token/decrypt.ts), writing the 48-byte result
+// records of src/engine/wire/slot.ts. Rules 1 and 7-9 stay in TypeScript (src/token/rules.ts, run
+// over the records by src/engine/worker/native.ts), so the policy exists once.
 //
 // Nothing here allocates per token: the token bytes and both plaintext layers go to fixed buffers
 // sized for the longest token the engine accepts, and each key's cipher contexts are made once
@@ -22,7 +22,7 @@ constexpr size_t kMaxTokenLength = 2048;  // MAX_TOKEN_LENGTH in src/token/layou
 // Decoded token bytes, plus room for OpenSSL's CBC output contract (input + one block).
 constexpr size_t kWorkBytes = kMaxTokenLength / 4 * 3 + 2 + 2 * kAesBlock;
 
-// Status codes of the record (the DecryptionStatus declaration order, see src/engine/slot.ts).
+// Status codes of the record (the DecryptionStatus declaration order, see src/token/result.ts).
 enum Status : uint8_t {
   kSuccess = 0,
   kNotAuthorizedForMasterKey = 1,
@@ -32,7 +32,7 @@ enum Status : uint8_t {
   kInvalidIdentityScope = 8,
 };
 
-// Positions inside one batch slot SharedArrayBuffer (src/engine/slot.ts: slotViews()).
+// Positions inside one batch slot SharedArrayBuffer (src/engine/wire/slot.ts: slotViews()).
 struct SlotView {
   uint8_t* base = nullptr;
   uint32_t capacity = 0;

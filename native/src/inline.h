@@ -1,6 +1,7 @@
-// In-process decoding of one token per call (decodeOne in addon.cc), for the clients and for
-// DecryptionEngine with threads: 0: rules 2-6 by the very code that fills a batch record
-// (BatchDecoder::DecodeToken); rules 1 and 7-9 stay in TypeScript (src/native/inline-decrypt.ts).
+// In-process decoding of one token per call (decodeOne in addon.cc), for the in-process decryptor
+// (src/in-process/decryptor.ts): rules 2-6 by the very code that fills a batch record
+// (BatchDecoder::DecodeToken); rules 1 and 7-9 stay in TypeScript (src/token/rules.ts, run by
+// src/native/inline-decrypt.ts).
 //
 // Prepared cipher contexts are kept per key snapshot, in a table of the kMaxKeySets snapshots
 // used most recently, each with its own BatchDecoder (contexts made on first use of a key, plus

@@ -15,7 +15,7 @@ export const KEY_SAME = 0;
 /** The key set has no key with this id: a fresh decryption stops at NotAuthorizedFor(Master)Key. */
 export const KEY_ABSENT = 1;
 /** The id is there with another secret: only a fresh decryption can say what happens. */
-export const KEY_CHANGED = 2;
+const KEY_CHANGED = 2;
 
 function sameSecret(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

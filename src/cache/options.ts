@@ -32,7 +32,7 @@ export const DEFAULT_TOKEN_CACHE_OPTIONS: Readonly<ResolvedTokenCacheOptions> = 
 });
 
 /** Upper bound of `maxEntries`: slots are indexed by 32-bit integers with room to spare. */
-export const MAX_TOKEN_CACHE_ENTRIES = 16_777_216;
+const MAX_TOKEN_CACHE_ENTRIES = 16_777_216;
 
 function positiveInteger(value: unknown, name: string, fallback: number, max: number): number {
   if (value === undefined) return fallback;

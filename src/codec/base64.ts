@@ -9,7 +9,7 @@
  * - without padding, a final unit of a single character is invalid (it holds no whole byte).
  */
 
-export type Base64Alphabet = 'standard' | 'url' | 'either';
+type Base64Alphabet = 'standard' | 'url' | 'either';
 
 // Per character code: 1 = standard-only (+ /), 2 = url-only (- _), 3 = in both alphabets.
 const CLASS = new Uint8Array(128);

@@ -1,44 +1,43 @@
 /**
- * DecryptionEngine: the facade. It validates calls, routes each to this thread or the workers
- * (dispatch-policy.ts), admits worker-bound ones against maxQueuedTokens, queues them
- * (pool/batcher.ts), and lets the dispatcher hand batches to worker lanes; it turns finished
- * batches' records into results, or for decryptColumns() lets the workers write the columns.
- * With `threads: 0` (or `dispatch: 'in-process'`) it decrypts in-process only.
+ * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens and
+ * routes them (dispatch-policy.ts): token-cache hits, and whatever costs the main thread less
+ * here than a hand-off (every token with `threads: 0` or `dispatch: 'in-process'`), to the
+ * in-process decryptor; the rest to the queue (pool/batcher.ts) that the dispatcher hands to
+ * worker lanes, whose finished batches become results (or, for decryptColumns(), the columns the
+ * workers wrote) in pool/completion.ts. It also closes, and reports stats.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
- *   decrypt()/decryptBatch()/decryptColumns() -> dispatch-policy.ts: here (in-process/) or
+ *   decrypt()/decryptBatch()/decryptColumns() -> dispatch-policy.ts -> here (in-process/), or
  *     pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts -> worker/entry.ts
- *     -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
- *                                                   (or -> wire/columns.ts -> pool/decrypted-columns.ts)
+ *     -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> pool/completion.ts -> results
+ *                                        (decryptColumns: -> wire/columns.ts -> pool/decrypted-columns.ts)
  */
 import { SharingClient } from '../client/sharing-client.js';
-import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, WorkerFailedError } from '../errors.js';
+import { EngineClosedError, EngineOverloadedError, InvalidArgumentError } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
-import { batchChannel, type BatchChannelMessage } from '../observability/channels.js';
-import type { Logger } from '../observability/logger.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
 import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptions } from '../openrtb/decrypt-bid-requests.js';
 import { TokenCache } from '../cache/token-cache.js';
 import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
-import { CODE_BY_STATUS } from '../token/result.js';
-import { type DecryptionResult, DecryptionStatus, type TimeInput } from '../types.js';
+import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { DispatchPolicy } from './dispatch-policy.js';
 import { Batcher } from './pool/batcher.js';
 import { ManyCall, SingleCall, type Call } from './pool/calls.js';
 import { ColumnsCall } from './pool/columns-call.js';
+import { Completion } from './pool/completion.js';
 import type { DecryptedColumns } from './pool/decrypted-columns.js';
-import { Dispatcher, type Batch } from './pool/dispatcher.js';
+import { Dispatcher, type PublishedSnapshot, type WorkerEntry } from './pool/dispatcher.js';
 import { splitLines } from './pool/lines.js';
-import { KeyFeed, type PublishedSnapshot } from './key-feed.js';
+import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { decodeBatch, openSnapshot, type OpenSnapshot } from './worker/decode.js';
-import { addStatusCounts, createBatchSlot, readFindings, readResult, recordStatusCode, writeColumns, type Slot } from './wire/slot.js';
+import { createBatchSlot, writeColumns, type Slot } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
-import { registerTestHooks, type EngineTestHooks } from './test-hooks.js';
+import { registerTestHooks, workerEntryOf } from './test-hooks.js';
 
 export interface DecryptBatchOptions {
   /** Domain or app name per token (same length as the tokens), for client-side generated tokens. */
@@ -66,22 +65,20 @@ export class DecryptionEngine {
   #hereSlot: Slot | null = null;
   #hereSnapshot: { published: PublishedSnapshot; open: OpenSnapshot } | null = null;
   readonly #counters = new EngineCounters();
-  readonly #log: Logger;
+  readonly #completion: Completion;
   #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
-  #hooks: EngineTestHooks | null = null;
   readonly #cache: TokenCache | undefined;
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined) {
     this.#options = options;
     this.#keys = keys;
-    this.#log = options.logger;
     this.#backend = backend;
     this.#decryptor = new InProcessDecryptor(backend, {
       tokenCache: options.tokenCache ? new TokenCache(options.tokenCache) : undefined,
@@ -89,13 +86,21 @@ export class DecryptionEngine {
       returnOptedOutUid: options.returnOptedOutUid,
     });
     this.#cache = this.#decryptor.cache;
+    const completion = new Completion({
+      counters: this.#counters,
+      decryptor: this.#decryptor,
+      checkOptOut: options.optOut !== null,
+      backend,
+      logger: options.logger,
+    });
+    this.#completion = completion;
     const pooled = options.threads > 0 && options.dispatch !== 'in-process';
     this.#policy = new DispatchPolicy(pooled ? options.dispatch : 'in-process', backend);
-    this.#dispatcher =
-      !pooled
+    this.#dispatcher = !pooled
         ? null
         : new Dispatcher(
             {
+              workerEntry,
               threads: options.threads,
               maxBatchSize: options.maxBatchSize,
               batchesPerWorker: options.batchesPerWorker,
@@ -107,16 +112,22 @@ export class DecryptionEngine {
             {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
-              complete: (batch) => this.#complete(batch),
+              complete: (batch) => {
+                if (batch.columns === null) completion.complete(batch);
+                else this.#completeColumns(batch.parts.calls[0] as ColumnsCall, batch.parts.starts[0]!, batch.count, batch.slot, batch.usedSnapshot, batch.startedAt);
+                this.#checkDrained();
+              },
               decryptHere: (call, index) => this.#decryptHere(call, index),
               keepHere: (n) => this.#policy.batch(n),
-              failed: (batch, err, retried) => this.#failed(batch, err, retried),
+              failed: (batch, err, retried) => {
+                completion.failed(batch, err, retried);
+                if (retried) return;
+                if (batch.columns) this.#dispatcher!.release(batch.columns);
+                this.#checkDrained();
+              },
             },
           );
-    registerTestHooks(this, (hooks) => {
-      this.#hooks = hooks;
-      this.#dispatcher?.setHooks(hooks);
-    });
+    registerTestHooks(this, (hooks) => (completion.hooks = hooks));
   }
 
   /**
@@ -151,7 +162,7 @@ export class DecryptionEngine {
     }
     let engine: DecryptionEngine;
     try {
-      engine = new DecryptionEngine(resolved, backend, keys);
+      engine = new DecryptionEngine(resolved, backend, keys, workerEntryOf(options));
     } catch (err) {
       keys.close();
       throw err;
@@ -194,7 +205,7 @@ export class DecryptionEngine {
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#counted(this.#decryptor.checkOptOut(hit)));
+      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit)));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -218,10 +229,10 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => this.#counted(this.#inProcess(t, domains?.[i], nowMs)));
+      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs)));
       const durationMs = performance.now() - startedAt;
       this.#policy.observe(tokens.length, durationMs * 1000);
-      this.#observeBatch(results.length, durationMs, this.#keys.version);
+      this.#completion.observe(results.length, durationMs, this.#keys.version);
       return Promise.resolve(results);
     }
     if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
@@ -245,7 +256,7 @@ export class DecryptionEngine {
     for (let i = 0; i < tokens.length; i++) {
       const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#counted(this.#decryptor.checkOptOut(hit));
+      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit));
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -354,16 +365,16 @@ export class DecryptionEngine {
   /** decrypt() on this thread; one in a sample is timed for the dispatch policy. */
   #single(token: string, domain: string | null | undefined, nowMs: number): DecryptionResult {
     const policy = this.#policy;
-    if (!policy.timeNext) return this.#counted(this.#inProcess(token, domain, nowMs));
+    if (!policy.timeNext) return this.#completion.counted(this.#inProcess(token, domain, nowMs));
     const startedAt = performance.now();
     const result = this.#inProcess(token, domain, nowMs);
     policy.observe(1, (performance.now() - startedAt) * 1000);
-    return this.#counted(result);
+    return this.#completion.counted(result);
   }
 
   /** Token `index` of `call` decided on this thread (too large for any slot, or kept here by the policy). */
   #decryptHere(call: Call, index: number): void {
-    call.settle(index, this.#counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+    call.settle(index, this.#completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
   }
 
   /** In-process decryption, opt-out checked. */
@@ -482,134 +493,18 @@ export class DecryptionEngine {
     );
   }
 
-  /** Counts a result decided on this thread (opt-out already checked); returns it. */
-  #counted(result: DecryptionResult): DecryptionResult {
-    this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
-    this.#counters.tokens++;
-    this.#counters.inProcessTokens++;
-    if (result.optedOut === true) this.#counters.optedOut++;
-    return result;
-  }
-
-  #complete(batch: Batch): void {
-    const { slot, parts } = batch;
-    if (batch.columns !== null) {
-      this.#completeColumns(parts.calls[0] as ColumnsCall, parts.starts[0]!, batch.count, slot, batch.usedSnapshot, batch.startedAt);
-      this.#checkDrained();
-      return;
-    }
-    const codes = this.#counters.statusCodes;
-    const hooks = this.#hooks;
-    const seen: DecryptionResult[] | null = hooks?.onBatch ? [] : null;
-    const checkOptOut = this.#options.optOut !== null;
-    const decryptor = this.#decryptor;
-    const cache = this.#cache;
-    const keySet = batch.snapshot?.keySet;
-    let pos = 0;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      const start = parts.starts[k]!;
-      const end = start + parts.counts[k]!;
-      for (let i = start; i < end; i++, pos++) {
-        let result = readResult(slot, pos);
-        codes[recordStatusCode(slot, pos)]!++;
-        if (cache && result.status === DecryptionStatus.Success) cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
-        if (checkOptOut) {
-          result = decryptor.checkOptOut(result);
-          if (result.optedOut === true) this.#counters.optedOut++;
-        }
-        seen?.push(result);
-        call.settle(i, result);
-      }
-    }
-    this.#counters.batches++;
-    this.#counters.tokens += batch.count;
-    this.#observeBatch(batch.count, performance.now() - batch.startedAt, batch.usedSnapshot);
-    if (seen) this.#reportBatch(batch, seen);
-    this.#checkDrained();
-  }
-
-  #failed(batch: Batch, err: unknown, retried: boolean): void {
-    const reason = (err as Error)?.message ?? String(err);
-    if (retried) {
-      this.#counters.batchRetries++;
-      this.#log.warn(
-        { event: 'uid2.engine.worker-failed', tokens: batch.count, attempt: batch.failures, err: reason, action: 'restart-and-rerun' },
-        'engine worker failed mid-batch; the pool replaces it and the batch is re-run once',
-      );
-      return;
-    }
-    this.#counters.failedBatches++;
-    this.#log.error(
-      { event: 'uid2.engine.batch-failed', tokens: batch.count, attempt: batch.failures, err: reason },
-      'engine batch failed twice; its calls are rejected with UID2_ERR_WORKER_FAILED',
-    );
-    const error = new WorkerFailedError(`a worker failed twice on a batch of ${batch.count} tokens: ${reason}`, { cause: err });
-    for (const call of batch.parts.calls) call.fail(error);
-    if (batch.columns) this.#dispatcher!.release(batch.columns);
-    this.#checkDrained();
-  }
-
   /**
    * Rows [start, start + count) of a decryptColumns() call were written from the batch in `slot`
-   * (by a worker, or here): counts them, places their raw UIDs, runs the opt-out check, and
-   * answers the call with its last rows. No result object is built.
+   * (by a worker, or here): completion counts them, places their raw UIDs and checks opt-outs; the
+   * call's last rows answer it and free its columns target in the lanes.
    */
   #completeColumns(call: ColumnsCall, start: number, count: number, slot: Slot, snapshotVersion: number, startedAt: number): void {
-    const counters = this.#counters;
-    addStatusCounts(slot, counters.statusCodes);
-    counters.batches++;
-    counters.tokens += count;
-    const last = call.placeBatch(count, slot);
-    const store = this.#options.optOut;
-    if (store !== null) counters.optedOut += call.checkOptOut(start, count, (uid) => store.has(uid));
-    this.#observeBatch(count, performance.now() - startedAt, snapshotVersion);
-    if (this.#hooks?.onBatch) {
-      const view = call.view();
-      const tokens: unknown[] = [];
-      const results: DecryptionResult[] = [];
-      for (let i = start; i < start + count; i++) {
-        tokens.push(call.token(i));
-        results.push(view.result(i));
-      }
-      const domains = tokens.map((_, k) => call.domain(start + k));
-      this.#hooks.onBatch({ snapshotVersion, tokens, domains, nows: tokens.map(() => call.nowMs), results });
-    }
-    if (!last) return;
+    if (!this.#completion.completeColumns(call, start, count, slot, snapshotVersion, startedAt)) return;
     call.finish();
     this.#dispatcher?.release(call.columns);
   }
 
   #checkDrained(): void {
     if (this.#drained) queueMicrotask(() => this.#pump());
-  }
-
-  #observeBatch(tokens: number, durationMs: number, snapshotVersion: number): void {
-    this.#counters.observeBatch(tokens, durationMs);
-    if (batchChannel.hasSubscribers) {
-      batchChannel.publish({
-        tokens,
-        durationMs,
-        snapshotVersion,
-        backend: this.#backend,
-      } satisfies BatchChannelMessage);
-    }
-  }
-
-  /** Test hook: what a batch decrypted, with the snapshot its worker used. */
-  #reportBatch(batch: Batch, results: DecryptionResult[]): void {
-    const tokens: unknown[] = [];
-    const domains: (string | null | undefined)[] = [];
-    const nows: number[] = [];
-    const { parts } = batch;
-    for (let k = 0; k < parts.calls.length; k++) {
-      const call = parts.calls[k]!;
-      for (let i = parts.starts[k]!; i < parts.starts[k]! + parts.counts[k]!; i++) {
-        tokens.push(call.token(i));
-        domains.push(call.domain(i));
-        nows.push(call.nowMs);
-      }
-    }
-    this.#hooks!.onBatch!({ snapshotVersion: batch.usedSnapshot, tokens, domains, nows, results });
   }
 }

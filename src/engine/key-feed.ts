@@ -13,16 +13,9 @@ import type { Logger } from '../observability/logger.js';
 import type { AutoRefreshOptions, ClientOptions } from '../service/options.js';
 import type { RefreshResult } from '../service/auto-refresh.js';
 import type { ClientType } from '../types.js';
+import type { PublishedSnapshot } from './pool/dispatcher.js';
 
-/** A key snapshot as published to workers. */
-export interface PublishedSnapshot {
-  readonly sab: SharedArrayBuffer;
-  readonly version: number;
-  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
-  readonly keySet: KeySet;
-}
-
-export interface CredentialsSource {
+interface CredentialsSource {
   readonly baseUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly secretKey: string | undefined;

@@ -130,7 +130,7 @@ const MAX_BATCH_SIZE = 65_536;
 /** More threads than this is a configuration mistake, not a machine. */
 const MAX_THREADS = 1024;
 
-export function defaultThreads(): number {
+function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 

@@ -4,6 +4,7 @@ import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
 import { STATUS_BY_CODE } from '../token/result.js';
 import type { DispatchMode } from './dispatch-policy.js';
+import type { CompletionCounters } from './pool/completion.js';
 
 export interface EngineStats {
   threads: number;
@@ -58,7 +59,7 @@ export interface EngineStats {
 }
 
 /** The engine's own counters (everything in EngineStats that is not read off another part). */
-export class EngineCounters {
+export class EngineCounters implements CompletionCounters {
   batches = 0;
   tokens = 0;
   inProcessTokens = 0;

@@ -18,7 +18,7 @@ import type { OptOutStore } from '../optout/store.js';
 import type { FindingDecryptor, TokenDecryptor } from '../token/result.js';
 import { type ClientType, type DecryptionResult, DecryptionStatus } from '../types.js';
 
-export interface InProcessDecryptorOptions {
+interface InProcessDecryptorOptions {
   /** The token cache; none when absent. */
   tokenCache?: TokenCache | undefined;
   /** The opt-out check; none when null or absent. */
@@ -70,6 +70,11 @@ export class InProcessDecryptor {
       }
     }
     return this.checkOptOut(result);
+  }
+
+  /** Whether the raw UID `uid` (as DecryptionResult.uid shows it) opted out; false without a store. */
+  isOptedOut(uid: string): boolean {
+    return this.#optOut !== null && this.#optOut.has(uid);
   }
 
   /** The opt-out check on a fresh result (applyOptOut); unchanged without a store. */

@@ -17,9 +17,9 @@ import { DEFAULT_ALLOW_CLOCK_SKEW_SECONDS, DEFAULT_TOKEN_EXPIRY_SECONDS, KeySet 
 import { jsonSyntaxSummary } from '../util/json-error.js';
 
 /** Guards against absurd responses (the service sends thousands of keys, not millions). */
-export const MAX_KEYS_JSON_BYTES = 64 * 1024 * 1024;
-export const MAX_KEYS = 1_000_000;
-export const KEY_SECRET_BYTES = 32;
+const MAX_KEYS_JSON_BYTES = 64 * 1024 * 1024;
+const MAX_KEYS = 1_000_000;
+const KEY_SECRET_BYTES = 32;
 
 type Json = Record<string, unknown>;
 

@@ -62,7 +62,7 @@ const F_ACTIVATES = 4;
 const F_EXPIRES = 5;
 
 /** What a snapshot is encoded from: a KeySet fits it as it is. */
-export interface SnapshotSource extends KeySetPolicy {
+interface SnapshotSource extends KeySetPolicy {
   readonly latestKeyExpiryMs: number;
   keys(): readonly Key[];
   siteIds(): number[];

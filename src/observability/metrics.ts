@@ -10,7 +10,6 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { DecryptionStatus } from '../types.js';
-import type { EngineStats } from '../engine/stats.js';
 
 /**
  * The part of a prom-client `Registry` the engine needs; any prom-client 14 or 15 registry fits.
@@ -30,14 +29,33 @@ export interface EngineMetricsOptions {
   prefix?: string;
 }
 
+/**
+ * The figures of `engine.stats()` (engine/stats.ts EngineStats) the metrics read, declared here
+ * so that observability/ and engine/ do not import each other.
+ */
+interface EngineMetricsStats {
+  statusCounts: Record<DecryptionStatus, number>;
+  batches: number;
+  batchRetries: number;
+  failedBatches: number;
+  overloadRejections: number;
+  optedOutResults: number;
+  keyRefreshSuccesses: number;
+  keyRefreshFailures: number;
+  queueDepth: number;
+  inFlightTokens: number;
+  liveWorkers: number;
+  keySetAgeMs: number | null;
+}
+
 /** What the metrics read from an engine. */
-export interface EngineMetricsSource {
-  stats(): EngineStats;
+interface EngineMetricsSource {
+  stats(): EngineMetricsStats;
   /** Adds an observer called once per completed batch. */
   onBatch(observer: (tokens: number, durationMs: number) => void): void;
 }
 
-export const DEFAULT_METRICS_PREFIX = 'uid2_engine_';
+const DEFAULT_METRICS_PREFIX = 'uid2_engine_';
 
 /** Token counts per batch: powers of two around the default batch size (256). */
 const BATCH_SIZE_BUCKETS = [1, 4, 16, 64, 128, 256, 512, 1024, 4096, 16_384, 65_536];
@@ -63,7 +81,7 @@ export async function loadPromClient(specifier = 'prom-client'): Promise<unknown
 }
 
 /** prom-client, the registry to register on and the name prefix, validated once for every family. */
-export interface OpenedRegistry {
+interface OpenedRegistry {
   prom: PromModule;
   registry: PromClient.Registry;
   prefix: string;
@@ -98,7 +116,7 @@ export async function openRegistry(
 }
 
 /** Gauges and counters whose values are read from a stats() snapshot when the registry is scraped. */
-export interface ScrapedMetrics<S> {
+interface ScrapedMetrics<S> {
   gauge(name: string, help: string, read: (s: S) => number): void;
   /** A counter that follows a monotonic number (incremented by the difference at each scrape). */
   counter(name: string, help: string, read: (s: S) => number): void;
@@ -148,7 +166,7 @@ export async function registerEngineMetrics(
   const opened = await openRegistry(register, options, load, 'tokens_total', '*');
   const { prom, registry, prefix } = opened;
   const registers = [registry];
-  const stats = (): EngineStats => source.stats();
+  const stats = (): EngineMetricsStats => source.stats();
   const { counter: followCounter, gauge } = scrapedMetrics(opened, stats);
 
   const statuses = Object.values(DecryptionStatus);

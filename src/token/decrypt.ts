@@ -33,7 +33,7 @@ import { checkedResult, failure, rawUidText, type FindingDecryptor } from './res
 import { applyPolicyRules, hasTokenShape, keysRule } from './rules.js';
 
 /** Token fields the rule checks need, whatever the version. */
-export interface DecodedToken {
+interface DecodedToken {
   version: AdvertisingTokenVersion;
   expiresMs: number;
   /** Generation time (v3/v4); v2 tokens have none and use "now" instead. */
@@ -190,7 +190,7 @@ export function decryptToken(
 }
 
 /** The public result of an `evaluateToken()` outcome. */
-export function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionResult {
+function decryptionResult(outcome: DecryptionStatus | CheckedToken): DecryptionResult {
   if (typeof outcome === 'string') return failure(outcome);
   return checkedResult(
     outcome.status,

@@ -58,7 +58,7 @@ export function rawUidBytes(rawUid: string | Uint8Array): Uint8Array | null {
 }
 
 /** The v3/v4 prefix byte: scope in bit 4, identity type in bits 2-3, low bits 3. */
-export function tokenPrefix(scope: IdentityScope, type: IdentityType): number {
+function tokenPrefix(scope: IdentityScope, type: IdentityType): number {
   return ((scope === 'EUID' ? 1 : 0) << 4) | ((type === 'Phone' ? 1 : 0) << 2) | 0b11;
 }
 

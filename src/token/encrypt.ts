@@ -4,10 +4,10 @@ import { EncryptionStatus, type EncryptionResult, type IdentityScope, type Ident
 import { encodeAdvertisingToken, rawUidBytes } from './encode.js';
 
 /** Raw UIDs are 32 bytes (44 base64 characters); anything far longer is not a raw UID. */
-export const MAX_RAW_UID_LENGTH = 1024;
+const MAX_RAW_UID_LENGTH = 1024;
 
 /** Phone raw UIDs begin with 'F' or 'B' in their base64 form. */
-export function identityTypeOfRawUid(rawUid: string): IdentityType {
+function identityTypeOfRawUid(rawUid: string): IdentityType {
   const first = rawUid.charAt(0);
   return first === 'F' || first === 'B' ? 'Phone' : 'Email';
 }

@@ -16,9 +16,9 @@ export const CODE_BY_STATUS: ReadonlyMap<DecryptionStatus, number> = new Map(STA
 export const SUCCESS_CODE = CODE_BY_STATUS.get(DecryptionStatus.Success)!;
 
 /** Identity-type codes: none (v2 carries no type), Email, Phone. */
-export const IDENTITY_NONE = 0;
-export const IDENTITY_EMAIL = 1;
-export const IDENTITY_PHONE = 2;
+const IDENTITY_NONE = 0;
+const IDENTITY_EMAIL = 1;
+const IDENTITY_PHONE = 2;
 
 export function identityTypeOf(code: number): IdentityType | undefined {
   return code === IDENTITY_NONE ? undefined : code === IDENTITY_PHONE ? 'Phone' : 'Email';
@@ -51,7 +51,7 @@ export interface TokenFindings {
 }
 
 /** A decryption's result and, when both layers decrypted, its findings. */
-export interface Finding {
+interface Finding {
   result: DecryptionResult;
   found: TokenFindings | undefined;
 }

@@ -19,7 +19,8 @@ import {
   type EngineOptions,
   type KeySet,
 } from '../../src/index.js';
-import { testHooks, type BatchInfo } from '../../src/engine/test-hooks.js';
+import type { BatchInfo } from '../../src/engine/pool/completion.js';
+import { testHooks } from '../../src/engine/test-hooks.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { corpusPool, differentialCorpus } from '../native/corpus.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';

@@ -13,7 +13,9 @@ import {
   type DecryptionResult,
   type KeySet,
 } from '../../src/index.js';
-import { testHooks, type BatchInfo } from '../../src/engine/test-hooks.js';
+import type { BatchInfo } from '../../src/engine/pool/completion.js';
+import { testHooks, withWorkerEntry } from '../../src/engine/test-hooks.js';
+import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
 import { loadVectors } from '../helpers/vectors.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';
@@ -171,8 +173,9 @@ describe('worker faults', () => {
   it('a worker killed mid-batch: the batch is re-run, nothing lost or duplicated, pool back to size', async () => {
     const k = keyResponse(1000, 'crash');
     const corpus = mixedCorpus(2000, k, 21);
-    const engine = await engineWith({ keys: k.json, threads: 2, dispatch: 'workers', maxBatchSize: 128 });
-    testHooks(engine).crashNextBatches = 3;
+    const crashes = new WorkerCrashes();
+    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 2, dispatch: 'workers' as const, maxBatchSize: 128 }, crashes.entry));
+    crashes.crashNextBatches = 3;
     let settled = 0;
     const singles = corpus.slice(0, 500).map((t) =>
       engine.decrypt(t.token, t.domain, NOW_MS).finally(() => settled++),
@@ -199,8 +202,9 @@ describe('worker faults', () => {
   it('a batch that fails twice rejects its calls with UID2_ERR_WORKER_FAILED; the engine goes on', async () => {
     const k = keyResponse(1000, 'crash2');
     const corpus = mixedCorpus(100, k, 22);
-    const engine = await engineWith({ keys: k.json, threads: 1, dispatch: 'workers' });
-    testHooks(engine).crashNextBatches = 2;
+    const crashes = new WorkerCrashes();
+    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 1, dispatch: 'workers' as const }, crashes.entry));
+    crashes.crashNextBatches = 2;
     await expect(engine.decryptBatch(corpus.map((t) => t.token), { now: NOW_MS })).rejects.toMatchObject({
       code: 'UID2_ERR_WORKER_FAILED',
       name: 'WorkerFailedError',

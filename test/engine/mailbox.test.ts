@@ -9,7 +9,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DecryptionEngine, decryptToken, parseKeys, type DecryptionResult } from '../../src/index.js';
-import { testHooks } from '../../src/engine/test-hooks.js';
+import { withWorkerEntry } from '../../src/engine/test-hooks.js';
+import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
 import { NOW_MS, keyResponse, mixedCorpus, prng } from './mixed-corpus.js';
 
 const engines: DecryptionEngine[] = [];
@@ -24,9 +25,9 @@ describe('mailbox protocol', () => {
     const corpus = mixedCorpus(3000, k, 77);
     const rnd = prng(2026);
     // A short park time so lanes also park and restart during the run.
-    const engine = await DecryptionEngine.create({ threads: 3, dispatch: 'workers', keys: k.json, maxBatchSize: 64, idleParkMs: 5 });
+    const hooks = new WorkerCrashes();
+    const engine = await DecryptionEngine.create(withWorkerEntry({ threads: 3, dispatch: 'workers' as const, keys: k.json, maxBatchSize: 64, idleParkMs: 5 }, hooks.entry));
     engines.push(engine);
-    const hooks = testHooks(engine);
 
     let settled = 0;
     let rejected = 0;
@@ -96,9 +97,9 @@ describe('mailbox protocol', () => {
     const corpus = mixedCorpus(3000, k, 78);
     const expected = corpus.map((t) => decryptToken(t.token, keySet, 'bidstream', t.domain, NOW_MS));
     const rnd = prng(2027);
-    const engine = await DecryptionEngine.create({ threads: 3, dispatch: 'workers', keys: k.json, maxBatchSize: 64, idleParkMs: 5 });
+    const hooks = new WorkerCrashes();
+    const engine = await DecryptionEngine.create(withWorkerEntry({ threads: 3, dispatch: 'workers' as const, keys: k.json, maxBatchSize: 64, idleParkMs: 5 }, hooks.entry));
     engines.push(engine);
-    const hooks = testHooks(engine);
     const problems: string[] = [];
     let rejected = 0;
     const calls: Promise<void>[] = [];

@@ -4,7 +4,8 @@
  * ever holds the api key, the secret key, a key secret, a token or a raw UID.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { testHooks } from '../../src/engine/test-hooks.js';
+import { withWorkerEntry } from '../../src/engine/test-hooks.js';
+import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
 import {
   BidstreamClient,
   DecryptionEngine,
@@ -169,11 +170,12 @@ describe('engine logger', () => {
 
   it('logs a worker restart and the batch re-run; a batch failing twice is an error line', async () => {
     const log = logger();
-    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1, dispatch: 'workers', logger: log });
+    const crashes = new WorkerCrashes();
+    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: op.keyResponse('bidstream'), threads: 1, dispatch: 'workers' as const, logger: log }, crashes.entry));
     cleanups.push(() => engine.close());
     const { token, rawUid } = mint({ version: 4 });
 
-    testHooks(engine).crashNextBatches = 1;
+    crashes.crashNextBatches = 1;
     expect(await engine.decrypt(token)).toMatchObject({ status: 'Success', uid: rawUid });
     expect(log.entries).toHaveLength(1);
     expect(log.entries[0]).toMatchObject({
@@ -184,7 +186,7 @@ describe('engine logger', () => {
     });
     expect(typeof log.entries[0]!.obj['err']).toBe('string');
 
-    testHooks(engine).crashNextBatches = 2;
+    crashes.crashNextBatches = 2;
     await expect(engine.decryptBatch([token, token])).rejects.toMatchObject({ code: 'UID2_ERR_WORKER_FAILED' });
     expect(log.entries.slice(1).map((e) => [e.level, e.obj['event'], e.obj['tokens'], e.obj['attempt']])).toEqual([
       ['warn', 'uid2.engine.worker-failed', 2, 1],
@@ -201,9 +203,10 @@ describe('engine logger', () => {
   });
 
   it('is silent by default: no logger, no output, same results', async () => {
-    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1 });
+    const crashes = new WorkerCrashes();
+    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: op.keyResponse('bidstream'), threads: 1 }, crashes.entry));
     cleanups.push(() => engine.close());
-    testHooks(engine).crashNextBatches = 1;
+    crashes.crashNextBatches = 1;
     const { token } = mint({ version: 3 });
     expect((await engine.decrypt(token)).status).toBe('Success');
   });

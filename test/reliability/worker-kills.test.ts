@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DecryptionEngine, decryptToken, parseKeys } from '../../src/index.js';
-import { testHooks } from '../../src/engine/test-hooks.js';
+import { withWorkerEntry } from '../../src/engine/test-hooks.js';
+import { WorkerCrashes } from '../helpers/crashing-worker.mjs';
 import { NOW_MS, keyResponse, mixedCorpus, prng } from '../engine/mixed-corpus.js';
 
 describe('random worker kills under sustained load', () => {
@@ -13,7 +14,8 @@ describe('random worker kills under sustained load', () => {
     const corpus = mixedCorpus(4000, k, 77);
     const keys = parseKeys(k.json);
     const expected = corpus.map((t) => decryptToken(t.token, keys, 'bidstream', t.domain, NOW_MS));
-    const engine = await DecryptionEngine.create({ keys: k.json, threads: 2, dispatch: 'workers', maxBatchSize: 64 });
+    const crashes = new WorkerCrashes();
+    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: k.json, threads: 2, dispatch: 'workers' as const, maxBatchSize: 64 }, crashes.entry));
     const random = prng(5);
     let settledTwice = 0;
     let kills = 0;
@@ -21,7 +23,7 @@ describe('random worker kills under sustained load', () => {
     const calls: Promise<void>[] = [];
     for (let round = 0; round < 40; round++) {
       if (random() < 0.3) {
-        testHooks(engine).crashNextBatches = 1;
+        crashes.crashNextBatches = 1;
         kills++;
       }
       for (let j = 0; j < 100; j++) {

@@ -23,10 +23,9 @@ import { workerScript } from '../../util/worker-script.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import type { BatchParts, Batcher } from './batcher.js';
 import type { Call } from './calls.js';
-import type { PublishedSnapshot } from '../key-feed.js';
+import type { KeySet } from '../../keys/key-set.js';
 import {
   CLIENT_TYPE_CODES,
-  DESC_CRASH,
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
@@ -57,7 +56,14 @@ import {
 } from '../wire/messages.js';
 import type { ColumnViews } from '../wire/columns.js';
 import { createBatchSlot, type Slot } from '../wire/slot.js';
-import type { EngineTestHooks } from '../test-hooks.js';
+
+/** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
+export interface PublishedSnapshot {
+  readonly sab: SharedArrayBuffer;
+  readonly version: number;
+  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
+  readonly keySet: KeySet;
+}
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
 export interface Batch {
@@ -75,7 +81,15 @@ export interface Batch {
   readonly startedAt: number;
 }
 
-export interface DispatcherOptions {
+/** A worker entry script and the `workerData` its threads start with. */
+export interface WorkerEntry {
+  readonly filename: string;
+  readonly workerData?: unknown;
+}
+
+interface DispatcherOptions {
+  /** The shipped entry (worker/entry.ts) unless a test brings its own (test-hooks.ts). */
+  readonly workerEntry?: WorkerEntry | undefined;
   readonly threads: number;
   readonly maxBatchSize: number;
   readonly batchesPerWorker: number;
@@ -85,7 +99,7 @@ export interface DispatcherOptions {
   readonly backend: CryptoBackend;
 }
 
-export interface DispatcherHost {
+interface DispatcherHost {
   readonly batcher: Batcher;
   /** The snapshot a new batch uses. */
   snapshot(): PublishedSnapshot | null;
@@ -141,7 +155,6 @@ export class Dispatcher {
   #inFlightTokens = 0;
   #inFlightBatches = 0;
   #stopping = false;
-  #hooks: EngineTestHooks | null = null;
   #windowTimer: NodeJS.Timeout | null = null;
   /** Ids of the columns targets of unanswered calls that were sent to lanes. */
   readonly #columnIds = new Map<ColumnViews, number>();
@@ -156,7 +169,8 @@ export class Dispatcher {
     this.#clientTypeCode = CLIENT_TYPE_CODES.indexOf(options.clientType);
     this.#backendFlag = options.backend === 'native' ? DESC_NATIVE : 0;
     this.#pool = new Piscina<LaneStart, LaneEnd>({
-      filename: workerScript('engine/worker/entry.js').href,
+      filename: options.workerEntry?.filename ?? workerScript('engine/worker/entry.js').href,
+      workerData: options.workerEntry?.workerData,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,
@@ -180,11 +194,6 @@ export class Dispatcher {
 
   get slotsAllocated(): number {
     return this.#slots.length;
-  }
-
-  /** Installs test hooks (test-hooks.ts): a field read per batch, null when unused. */
-  setHooks(hooks: EngineTestHooks): void {
-    this.#hooks = hooks;
   }
 
   /** Picks up completions, then hands out what is queued. */
@@ -336,18 +345,12 @@ export class Dispatcher {
         lane.columns.add(columnsId);
       }
     }
-    let flags = this.#backendFlag;
-    const hooks = this.#hooks;
-    if (hooks !== null && hooks.crashNextBatches > 0) {
-      hooks.crashNextBatches--;
-      flags |= DESC_CRASH;
-    }
     const seq = lane.req;
     ctrl[descriptorIndex(seq, D_SLOT)] = slot.id;
     ctrl[descriptorIndex(seq, D_COUNT)] = batch.count;
     ctrl[descriptorIndex(seq, D_SNAPSHOT)] = version;
     ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = this.#clientTypeCode;
-    ctrl[descriptorIndex(seq, D_FLAGS)] = flags;
+    ctrl[descriptorIndex(seq, D_FLAGS)] = this.#backendFlag;
     ctrl[descriptorIndex(seq, D_COLUMNS)] = columnsId;
     ctrl[descriptorIndex(seq, D_COLUMNS_ROW)] = columnsId === 0 ? 0 : batch.parts.starts[0]!;
     lane.inFlight.push(batch);

@@ -34,7 +34,7 @@ export const STATE_STARTING = 3; // the coordinator has asked for a new loop
 
 /** Descriptor ring: fixed-size entries after the header. */
 const HEADER_INTS = 4;
-export const RING_SIZE = 8;
+const RING_SIZE = 8;
 const DESC_INTS = 8;
 export const D_SLOT = 0; // slot id
 export const D_COUNT = 1; // tokens in the batch
@@ -46,7 +46,6 @@ export const D_COLUMNS = 6; // columns target id (0: none; the batch's results s
 export const D_COLUMNS_ROW = 7; // the target row of the batch's first token
 
 export const DESC_NATIVE = 0b01;
-export const DESC_CRASH = 0b10; // test hook: the worker exits mid-batch, as a crash would
 
 export const CLIENT_TYPE_CODES = ['bidstream', 'sharing', 'legacy'] as const;
 

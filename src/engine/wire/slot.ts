@@ -45,10 +45,10 @@ import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
 import { COLUMN_CLIENT_SIDE_GENERATED, COLUMN_DECODED, reserveUidBytes, type ColumnViews } from './columns.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
-export const INPUT_HAS_DOMAIN = 0b10;
+const INPUT_HAS_DOMAIN = 0b10;
 
 export const RECORD_BYTES = 48;
-export const RECORD_CSTG = 0b01;
+const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
 
 /** Field positions inside a record, in units of the typed array that reads them. */
@@ -58,8 +58,8 @@ export const REC_F64_EXPIRY = 2;
 export const REC_U32_UID_OFFSET = 6; // Uint32Array index offset from rec >> 2
 export const REC_U32_UID_LENGTH = 7;
 export const REC_F64_GENERATED = 4;
-export const REC_I32_MASTER_KEY_ID = 10;
-export const REC_I32_SITE_KEY_ID = 11;
+const REC_I32_MASTER_KEY_ID = 10;
+const REC_I32_SITE_KEY_ID = 11;
 
 /** Typed-array views over one slot. */
 export interface Slot {
@@ -252,7 +252,7 @@ function writeDomain(s: Slot, i: number, offset: number, domain: unknown, flags:
 const NON_ASCII = /[^\u0000-\u007f]/g;
 
 /** One token to put in a batch (packBatch). */
-export interface BatchInput {
+interface BatchInput {
   readonly token: unknown;
   readonly domain?: string | null | undefined;
   readonly nowMs: number;

@@ -18,16 +18,9 @@ export function openSnapshot(sab: SharedArrayBuffer, version: number): OpenSnaps
 
 /**
  * Writes the result records of tokens [0, count) of `slot`. `snapshot` null: no keys were ever
- * loaded. `crashAt` >= 0 is the test hook's token index at which the thread exits.
+ * loaded.
  */
-export function decodeBatch(
-  slot: Slot,
-  count: number,
-  snapshot: OpenSnapshot | null,
-  clientType: ClientType,
-  backend: CryptoBackend,
-  crashAt = -1,
-): void {
-  if (backend === 'native') decodeWithNative(slot, count, snapshot, clientType, crashAt);
-  else decodeWithNodeCrypto(slot, count, snapshot?.keys ?? null, clientType, crashAt);
+export function decodeBatch(slot: Slot, count: number, snapshot: OpenSnapshot | null, clientType: ClientType, backend: CryptoBackend): void {
+  if (backend === 'native') decodeWithNative(slot, count, snapshot, clientType);
+  else decodeWithNodeCrypto(slot, count, snapshot?.keys ?? null, clientType);
 }

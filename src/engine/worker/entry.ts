@@ -7,12 +7,14 @@
  * columns targets (and the releases of answered calls' targets) arrive on the lane's port and are
  * drained synchronously (this thread's event loop is blocked while the loop runs): see
  * wire/mailbox.ts for the protocol.
+ *
+ * The loop is built over a batch decoder (laneLoop), so that a test's own entry can wrap
+ * decodeBatch (to kill the thread mid-batch, say) without any test branch in this file.
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { decodeBatch, openSnapshot, type OpenSnapshot } from './decode.js';
 import {
   CLIENT_TYPE_CODES,
-  DESC_CRASH,
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
@@ -38,16 +40,21 @@ import { slotViews, writeColumns, type Slot } from '../wire/slot.js';
 /** Slot views by id, kept across loops of this thread (a slot's buffer never changes). */
 const slots = new Map<number, Slot>();
 
+/** decodeBatch()'s signature: what a lane runs per descriptor. */
+type BatchDecoder = typeof decodeBatch;
+
 class Lane {
   readonly ctrl: Int32Array;
   readonly #start: LaneStart;
+  readonly #decode: BatchDecoder;
   /** Open snapshots in arrival order, at most SNAPSHOT_CACHE_SIZE (mirrored by the coordinator). */
   readonly #snapshots: OpenSnapshot[] = [];
   /** Columns targets of unanswered decryptColumns() calls, by id, until released. */
   readonly #columns = new Map<number, ColumnViews>();
 
-  constructor(start: LaneStart) {
+  constructor(start: LaneStart, decode: BatchDecoder) {
     this.#start = start;
+    this.#decode = decode;
     this.ctrl = new Int32Array(start.mailbox);
     for (const m of start.slots) this.#accept(m);
     for (const m of start.snapshots) this.#accept(m);
@@ -112,15 +119,21 @@ class Lane {
     const snapshot = this.#snapshot(ctrl[descriptorIndex(seq, D_SNAPSHOT)]!);
     const flags = ctrl[descriptorIndex(seq, D_FLAGS)]!;
     const clientType = CLIENT_TYPE_CODES[ctrl[descriptorIndex(seq, D_CLIENT_TYPE)]!]!;
-    decodeBatch(slot, count, snapshot, clientType, flags & DESC_NATIVE ? 'native' : 'node-crypto', flags & DESC_CRASH ? count >> 1 : -1);
+    this.#decode(slot, count, snapshot, clientType, flags & DESC_NATIVE ? 'native' : 'node-crypto');
     const columns = ctrl[descriptorIndex(seq, D_COLUMNS)]!;
     if (columns !== 0) writeColumns(slot, count, this.#target(columns), ctrl[descriptorIndex(seq, D_COLUMNS_ROW)]!);
     ctrl[descriptorIndex(seq, D_USED_SNAPSHOT)] = snapshot?.version ?? 0;
   }
 }
 
-export default function runLane(start: LaneStart): LaneEnd {
-  const lane = new Lane(start);
+/** The lane loop (Piscina's task function) over `decode`. */
+export function laneLoop(decode: BatchDecoder): (start: LaneStart) => LaneEnd {
+  return (start) => runLane(new Lane(start, decode), start.idleParkMs);
+}
+
+export default laneLoop(decodeBatch);
+
+function runLane(lane: Lane, idleParkMs: number): LaneEnd {
   const ctrl = lane.ctrl;
   Atomics.store(ctrl, STATE, STATE_RUNNING);
   let done = Atomics.load(ctrl, DONE);
@@ -136,7 +149,7 @@ export default function runLane(start: LaneStart): LaneEnd {
     // either seen here or followed by a notify (the coordinator notifies only sleepers).
     Atomics.store(ctrl, STATE, STATE_SLEEPING);
     if (done === Atomics.load(ctrl, REQ) && Atomics.load(ctrl, STOP) === 0) {
-      const woke = Atomics.wait(ctrl, REQ, done, start.idleParkMs);
+      const woke = Atomics.wait(ctrl, REQ, done, idleParkMs);
       if (woke === 'timed-out' && Atomics.compareExchange(ctrl, STATE, STATE_SLEEPING, STATE_PARKED) === STATE_SLEEPING) {
         if (done === Atomics.load(ctrl, REQ)) return 'parked';
         // A descriptor arrived while parking: take the loop back unless the coordinator has

@@ -31,12 +31,11 @@ export interface OpenSnapshot {
 /** Reused for every token: applyPolicyRules() only reads it, so no object per token. */
 const policy: PolicyFields = { expiresMs: 0, generatedMs: undefined, siteId: 0, isClientSideGenerated: false };
 
-export function decodeWithNative(s: Slot, count: number, snapshot: OpenSnapshot | null, clientType: ClientType, crashAt: number): void {
+export function decodeWithNative(s: Slot, count: number, snapshot: OpenSnapshot | null, clientType: ClientType): void {
   // Rules 2-6 for the whole batch in one call; every record gets either its final failure status
   // or RECORD_DECODED with the token's fields.
   if (snapshot) nativeAddon().decodeBatch(s.sab, s.capacity, s.bytesCapacity, count, snapshot.sab, snapshot.version);
   for (let i = 0; i < count; i++) {
-    if (i === crashAt) process.exit(70);
     const nowMs = s.nows[i]!;
     // Rule 1 comes before everything the addon checked, so it overrides its verdict.
     const keysStatus = keysRule(snapshot?.keys, nowMs);

@@ -9,9 +9,8 @@ import type { ClientType } from '../../types.js';
 import type { SnapshotKeys } from '../../keys/snapshot.js';
 import { inputDomain, inputToken, writeDecodedRecord, writeFailureRecord, type Slot } from '../wire/slot.js';
 
-export function decodeWithNodeCrypto(s: Slot, count: number, keys: SnapshotKeys | null, clientType: ClientType, crashAt: number): void {
+export function decodeWithNodeCrypto(s: Slot, count: number, keys: SnapshotKeys | null, clientType: ClientType): void {
   for (let i = 0; i < count; i++) {
-    if (i === crashAt) process.exit(70);
     // An invalid input still goes through the rules (so NotInitialized/KeysNotSynced win), as a
     // value that can only be InvalidPayload.
     const outcome = evaluateToken(inputToken(s, i), keys, clientType, inputDomain(s, i), s.nows[i]!);
