@@ -21,8 +21,8 @@ export interface Lines {
 /** @throws RangeError for a buffer of 4 GiB or more (offsets are 32-bit) */
 export function splitLines(buf: Buffer): Lines {
   if (buf.length >= 2 ** 32) throw new RangeError('tokens: a Buffer of 4 GiB or more');
-  // Real tokens are a few hundred bytes: room for lines of 64 bytes on average saves regrowing.
-  const guess = Math.max(16, Math.ceil(buf.length / 64));
+  // Real tokens are 150-300 bytes: room for that many lines, then doubling (shorter lines).
+  const guess = Math.max(16, Math.ceil(buf.length / 150));
   let starts = new Uint32Array(guess);
   let ends = new Uint32Array(guess);
   let count = 0;
