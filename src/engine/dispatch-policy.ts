@@ -17,9 +17,12 @@
  * Work past the share (a token bucket refilled with wall time) goes to the workers, which is
  * what lets the engine grow past one core when the main thread has better things to do.
  *
- * The hand-off constants are measured figures (docs/engine.md gives them and the commands); the
- * in-process cost is this process's own. With them a native batch repays its hand-off from ~28
- * tokens (fewer where in-process decryption is measured slower), a node-crypto one from 2.
+ * The hand-off constants are measured figures (docs/engine.md gives them and the commands): what
+ * a hand-off costs the main thread's event loop on a 2-core machine, where the worker competes
+ * with the main thread for a core; with idle cores it costs less, and the rule then errs toward
+ * in process, never costlier than it. The in-process cost is this process's own. With them a
+ * native batch repays its hand-off from ~55 tokens (fewer where in-process decryption is measured
+ * slower), a node-crypto one from 3.
  */
 import { performance } from 'node:perf_hooks';
 import type { CryptoBackend } from '../native/backend.js';
@@ -27,8 +30,11 @@ import type { CryptoBackend } from '../native/backend.js';
 /** Where the engine decrypts: by the rule above, always in worker threads, or always here. */
 export type DispatchMode = 'auto' | 'workers' | 'in-process';
 
-/** Main-thread µs a batch hand-off costs beyond its tokens (worker wake-up, completion turn). */
-export const HANDOFF_BATCH_US = 15;
+/**
+ * Main-thread µs a batch hand-off costs beyond its tokens (worker wake-up, completion turn), in
+ * event-loop time: the load bench's pool rows give 18-45 µs per lone hand-off on the 2-core VM.
+ */
+export const HANDOFF_BATCH_US = 30;
 /** Main-thread µs per token of a handed-off decrypt()/decryptBatch() batch (write, read the record, build the result). */
 export const HANDOFF_TOKEN_US = 0.45;
 /** Main-thread µs per token of a handed-off decryptColumns() batch (its write). */
@@ -48,6 +54,12 @@ const SAMPLE_MASK = 15;
 const SAMPLES = 31;
 /** Samples needed before they replace the starting estimate. */
 const MIN_SAMPLES = 7;
+/**
+ * Turn sizes are the median of this many sampled turns, each counted up to MAX_TURN: a burst (a
+ * stalled caller issuing thousands of calls at once) must not make every later call queue.
+ */
+const TURNS = 15;
+const MAX_TURN = 256;
 /** The budget's burst: this much in-process work may happen at once (µs). */
 const CREDIT_CAP_US = 5000;
 
@@ -57,8 +69,10 @@ export class DispatchPolicy {
   #inProcessUs: number;
   readonly #samples = new Float64Array(SAMPLES);
   #sampled = 0;
-  /** decrypt() calls per event-loop turn (moving average of sampled turns). */
+  /** decrypt() calls per event-loop turn: the median of recent sampled turns. */
   #callsPerTurn = 1;
+  readonly #turns = new Float64Array(TURNS);
+  #turnsSeen = 0;
   /** In-process µs the main thread may still spend now (the share's token bucket). */
   #credit = CREDIT_CAP_US;
   #refilledAt = performance.now();
@@ -70,7 +84,8 @@ export class DispatchPolicy {
     const observed = this.#singles - this.#probeFrom + 1;
     this.#probeFrom = -1;
     // The sampled call sits anywhere in its turn: on average (k + 1) / 2 calls remain of k.
-    this.#callsPerTurn = 0.8 * this.#callsPerTurn + 0.2 * (2 * observed - 1);
+    this.#turns[this.#turnsSeen++ % TURNS] = Math.min(MAX_TURN, 2 * observed - 1);
+    this.#callsPerTurn = median(this.#turns, this.#turnsSeen);
   };
 
   constructor(mode: DispatchMode, backend: CryptoBackend) {
@@ -107,10 +122,7 @@ export class DispatchPolicy {
     this.timeNext = false;
     if (n <= 0 || !(us >= 0)) return;
     this.#samples[this.#sampled++ % SAMPLES] = us / n;
-    if (this.#sampled >= MIN_SAMPLES && (this.#sampled & 7) === 0) {
-      const recent = this.#samples.slice(0, Math.min(this.#sampled, SAMPLES)).sort();
-      this.#inProcessUs = recent[recent.length >> 1]!;
-    }
+    if (this.#sampled >= MIN_SAMPLES && (this.#sampled & 7) === 0) this.#inProcessUs = median(this.#samples, this.#sampled);
   }
 
   /** Current estimates (tests). */
@@ -136,4 +148,10 @@ export class DispatchPolicy {
     this.#credit = Math.min(CREDIT_CAP_US, this.#credit + (now - this.#refilledAt) * 1000 * IN_PROCESS_SHARE);
     this.#refilledAt = now;
   }
+}
+
+/** The median of the first min(seen, length) entries of a ring. */
+function median(ring: Float64Array, seen: number): number {
+  const recent = ring.slice(0, Math.min(seen, ring.length)).sort();
+  return recent[recent.length >> 1]!;
 }

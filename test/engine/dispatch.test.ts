@@ -158,6 +158,18 @@ describe('the dispatch rule', () => {
     expect(policy.single()).toBe(false);
   });
 
+  it('one burst turn (a stalled caller catching up) does not make later calls queue', async () => {
+    const policy = new DispatchPolicy('auto', 'native');
+    for (let i = 0; i < 50_000; i++) policy.single();
+    await Promise.resolve();
+    for (let turn = 0; turn < 64; turn++) {
+      policy.single();
+      await Promise.resolve();
+    }
+    expect(policy.callsPerTurn).toBe(1);
+    expect(policy.single()).toBe(true);
+  });
+
   it('in-process work past the main thread’s share goes to workers, and comes back with time', async () => {
     const policy = new DispatchPolicy('auto', 'native');
     let here = 0;
@@ -176,7 +188,9 @@ describe('the dispatch rule', () => {
     // A third of the samples stalled for a millisecond: the estimate stays where the work is.
     for (let i = 0; i < 40; i++) policy.observe(1, i % 3 === 0 ? 1000 : 5);
     expect(policy.inProcessUs).toBe(5);
-    // Now a native token costs 5 µs here: batches of a handful already repay a hand-off.
-    expect(policy.batch(4)).toBe(false);
+    // Now a native token costs 5 µs here: batches of a few already repay a hand-off.
+    const repays = Math.floor(HANDOFF_BATCH_US / (5 - HANDOFF_TOKEN_US)) + 1;
+    expect(policy.batch(repays)).toBe(false);
+    expect(new DispatchPolicy('auto', 'native').batch(repays)).toBe(true);
   });
 });
