@@ -19,10 +19,16 @@ import {
   type EngineOptions,
   type KeySet,
 } from '../../src/index.js';
+import { Batcher } from '../../src/engine/pool/batcher.js';
+import { ColumnsCall } from '../../src/engine/pool/columns-call.js';
 import type { BatchInfo } from '../../src/engine/pool/completion.js';
+import { decodeBatch, openSnapshot } from '../../src/engine/worker/decode.js';
+import { T_UID_BYTES, createBatchSlot, writeColumns } from '../../src/engine/wire/slot.js';
+import { encodeSnapshot } from '../../src/keys/snapshot.js';
 import { testHooks } from '../../src/engine/test-hooks.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { corpusPool, differentialCorpus } from '../native/corpus.js';
+import { NATIVE_EXPECTED } from '../native/harness.js';
 import { NOW_MS, keyResponse, mixedCorpus } from './mixed-corpus.js';
 
 const engines: DecryptionEngine[] = [];
@@ -219,6 +225,36 @@ describe('decryptColumns equals decryptBatch, field for field', () => {
     expect(wrong).toBe(0);
     expect(rows).toBe(12 * 500);
     expect(new Set(batches.map((b) => b.snapshotVersion)).size).toBeGreaterThan(2);
+  });
+});
+
+describe('a batch re-run after its worker died between reserving and finishing', () => {
+  it('rewrites its rows and reserves again: the abandoned UID range stays zeros, no row points into it', async () => {
+    const k = keyResponse(3250, 'columns-rerun');
+    const corpus = mixedCorpus(200, k, 17);
+    const tokens = corpus.map((t) => t.token);
+    const snapshot = openSnapshot(encodeSnapshot(parseKeys(k.json)), 1);
+    let answered: DecryptedColumns | undefined;
+    const call = new ColumnsCall({ strings: tokens }, undefined, NOW_MS, { checked: false, returnUid: false }, (c) => (answered = c), () => {});
+    const slot = createBatchSlot(256);
+    const batcher = new Batcher();
+    batcher.push(call);
+    const parts = batcher.fill(slot, tokens.length);
+    // The dead attempt: decoded, reserved its raw UIDs and wrote part of its rows.
+    decodeBatch(slot, parts.count, snapshot, 'bidstream', NATIVE_EXPECTED ? 'native' : 'node-crypto');
+    writeColumns(slot, parts.count, call.columns, 0);
+    const abandoned = slot.trailer[T_UID_BYTES]!;
+    expect(abandoned).toBeGreaterThan(0);
+    // The re-run, on the same slot: everything again, from the records.
+    decodeBatch(slot, parts.count, snapshot, 'bidstream', NATIVE_EXPECTED ? 'native' : 'node-crypto');
+    writeColumns(slot, parts.count, call.columns, 0);
+    expect(call.placeBatch(parts.count, slot)).toBe(true);
+    call.finish();
+    const columns = answered!;
+    expect(mismatches(columns, tokens.map((t) => decryptToken(t, parseKeys(k.json), 'bidstream', undefined, NOW_MS)))).toEqual([]);
+    expect(columns.uidBytes.length).toBe(2 * abandoned);
+    expect(columns.uidBytes.subarray(0, abandoned).every((b) => b === 0)).toBe(true);
+    for (let i = 0; i < columns.length; i++) if (columns.uidLength[i]! > 0) expect(columns.uidOffset[i]).toBeGreaterThanOrEqual(abandoned);
   });
 });
 
