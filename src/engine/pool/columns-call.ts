@@ -49,8 +49,8 @@ export class ColumnsCall extends Call {
     this.#domains = domains;
     this.#optOut = optOut;
     this.#columns = createColumns(count);
-    // Most raw UIDs are 32 or 33 bytes; start near that for the first rows and grow as needed.
-    this.#uids = Buffer.alloc(Math.min(count, 2048) * 33);
+    // Most raw UIDs are 32 or 33 bytes: room for that many (up to 32 MiB), grown if more come.
+    this.#uids = Buffer.alloc(Math.min(count * 33, 32 * 1024 * 1024));
     this.#remaining = count;
     if (count === 0) this.#finish();
   }
