@@ -21,8 +21,9 @@
  * a hand-off costs the main thread's event loop on a 2-core machine, where the worker competes
  * with the main thread for a core; with idle cores it costs less, and the rule then errs toward
  * in process, never costlier than it. The in-process cost is this process's own. With them a
- * native batch repays its hand-off from ~55 tokens (fewer where in-process decryption is measured
- * slower), a node-crypto one from 3.
+ * native token costs about as much here as its share of a hand-off, so native work goes to the
+ * workers for the share rule (and decryptColumns() batches of ~60 tokens and more); a node-crypto
+ * batch repays its hand-off from 6 tokens (fewer where in-process decryption is measured slower).
  */
 import { performance } from 'node:perf_hooks';
 import type { CryptoBackend } from '../native/backend.js';
@@ -32,13 +33,13 @@ export type DispatchMode = 'auto' | 'workers' | 'in-process';
 
 /**
  * Main-thread µs a batch hand-off costs beyond its tokens (worker wake-up, completion turn), in
- * event-loop time: the load bench's pool rows give 18-45 µs per lone hand-off on the 2-core VM.
+ * event-loop time: the load bench's pool rows give 25-50 µs per hand-off on the 2-core VM.
  */
-export const HANDOFF_BATCH_US = 30;
-/** Main-thread µs per token of a handed-off decrypt()/decryptBatch() batch (write, read the record, build the result). */
-export const HANDOFF_TOKEN_US = 0.45;
+export const HANDOFF_BATCH_US = 50;
+/** Main-thread µs per token of a handed-off decrypt()/decryptBatch() batch (write, read the record, build the result, settle). */
+export const HANDOFF_TOKEN_US = 0.8;
 /** Main-thread µs per token of a handed-off decryptColumns() batch (its write). */
-export const HANDOFF_COLUMN_TOKEN_US = 0.1;
+export const HANDOFF_COLUMN_TOKEN_US = 0.2;
 /** The most of the main thread's time that in-process decryption may take. */
 export const IN_PROCESS_SHARE = 0.5;
 /** Starting estimates of in-process µs per token, until measurements replace them. */
