@@ -22,8 +22,8 @@
  * with the main thread for a core; with idle cores it costs less, and the rule then errs toward
  * in process, never costlier than it. The in-process cost is this process's own. With them a
  * native token costs about as much here as its share of a hand-off, so native work goes to the
- * workers for the share rule (and decryptColumns() batches of ~60 tokens and more); a node-crypto
- * batch repays its hand-off from 6 tokens (fewer where in-process decryption is measured slower).
+ * workers for the share rule (and decryptColumns() batches of ~30 tokens and more); a node-crypto
+ * batch repays its hand-off from 3 tokens (fewer where in-process decryption is measured slower).
  */
 import { performance } from 'node:perf_hooks';
 import type { CryptoBackend } from '../native/backend.js';
@@ -33,9 +33,10 @@ export type DispatchMode = 'auto' | 'workers' | 'in-process';
 
 /**
  * Main-thread µs a batch hand-off costs beyond its tokens (worker wake-up, completion turn), in
- * event-loop time: the load bench's pool rows give 25-50 µs per hand-off on the 2-core VM.
+ * event-loop time: the load bench's pool rows give 20-30 µs per hand-off on the 2-core VM at a load
+ * average of 3-5 (up to 45 µs at 10-15).
  */
-export const HANDOFF_BATCH_US = 50;
+export const HANDOFF_BATCH_US = 25;
 /** Main-thread µs per token of a handed-off decrypt()/decryptBatch() batch (write, read the record, build the result, settle). */
 export const HANDOFF_TOKEN_US = 0.8;
 /** Main-thread µs per token of a handed-off decryptColumns() batch (its write). */
