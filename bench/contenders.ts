@@ -4,7 +4,7 @@ import type { CorpusToken } from './corpus.js';
 import { naiveDecrypt, type NaiveKeys } from './naive.js';
 
 export interface Contender {
-  /** naive | inline | pool */
+  /** naive | inline | pool (the engine, worker threads forced) | engine (default dispatch) | engine-in-process */
   readonly name: string;
   /** Crypto backend: node-crypto or native ('-' where it does not apply). */
   readonly backend: string;
@@ -21,10 +21,10 @@ export interface Contender {
   close(): Promise<void>;
 }
 
-/** Display name of a contender or of a result row: `pool[native, 1t]`, `inline[native]`, `naive`. */
+/** Display name of a contender or of a result row: `pool[native, 1t]`, `engine[native, 1t]`, `inline[native]`, `naive`. */
 export function label(c: { backend: string; threads: number } & ({ name: string } | { contender: string })): string {
   const name = 'name' in c ? c.name : c.contender;
-  if (name.startsWith('pool')) return `${name}[${c.backend}, ${c.threads}t]`;
+  if (name.startsWith('pool') || name.startsWith('engine')) return `${name}[${c.backend}, ${c.threads}t]`;
   return name === 'inline' ? `inline[${c.backend}]` : name;
 }
 
@@ -75,8 +75,9 @@ export async function inlineContender(credentials: Credentials, backend: string)
 }
 
 /**
- * The engine with a worker pool. `backend` is forced through UID2_ENGINE_BACKEND, which the
- * engine reads at create(); the env var is restored afterwards.
+ * The engine with a worker pool, every token handed to the workers (dispatch: 'workers'). `backend`
+ * is forced through UID2_ENGINE_BACKEND, which the engine reads at create(); the env var is
+ * restored afterwards.
  */
 export async function poolContender(
   options: EngineOptions,
@@ -85,7 +86,9 @@ export async function poolContender(
   variant: { batchWindowUs?: number; tokenCache?: boolean } = {},
 ): Promise<Contender> {
   const batchWindowUs = variant.batchWindowUs ?? 0;
-  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads, batchWindowUs, tokenCache: variant.tokenCache ?? false }));
+  const engine = await withBackend(backend, () =>
+    DecryptionEngine.create({ ...options, threads, dispatch: 'workers', batchWindowUs, tokenCache: variant.tokenCache ?? false }),
+  );
   // Warm the workers (module load, JIT) before anything is measured.
   await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
   return {
@@ -95,6 +98,24 @@ export async function poolContender(
     cacheStats: () => engine.stats().tokenCache,
     backend: engine.stats().backend,
     threads,
+    decryptAsync: (t) => engine.decrypt(t.token, t.domain),
+    decryptMany: (tokens) => engine.decryptBatch(tokens.map((t) => t.token), { domains: tokens.map((t) => t.domain) }),
+    close: () => engine.close(),
+  };
+}
+
+/**
+ * The engine as a bidder gets it (`engine`: default options, hybrid dispatch), or with every token
+ * decrypted on the calling thread (`engine-in-process`: dispatch 'in-process'), both through
+ * decrypt()'s promise like the pool.
+ */
+export async function engineContender(options: EngineOptions, threads: number, backend: string, dispatch: 'auto' | 'in-process'): Promise<Contender> {
+  const engine = await withBackend(backend, () => DecryptionEngine.create({ ...options, threads, ...(dispatch === 'auto' ? {} : { dispatch }) }));
+  await engine.decryptBatch(Array.from({ length: 64 }, () => 'AAAA'));
+  return {
+    name: dispatch === 'auto' ? 'engine' : 'engine-in-process',
+    backend: engine.stats().backend,
+    threads: dispatch === 'auto' ? threads : 0,
     decryptAsync: (t) => engine.decrypt(t.token, t.domain),
     decryptMany: (tokens) => engine.decryptBatch(tokens.map((t) => t.token), { domains: tokens.map((t) => t.domain) }),
     close: () => engine.close(),

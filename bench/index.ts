@@ -8,10 +8,11 @@ import { performance } from 'node:perf_hooks';
 import { BidstreamClient, decryptToken } from '../dist/index.js';
 import { startLocalOperator } from '../dist/testing.js';
 import { type BenchArgs, parseBenchArgs } from './args.js';
-import { type Contender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
+import { type Contender, engineContender, floorContender, inlineContender, label, naiveContender, poolContender } from './contenders.js';
 import { DEFAULT_MIX, buildCorpus, describeCorpus, type CorpusToken } from './corpus.js';
 import { runHandoff, type HandoffRow } from './handoff.js';
 import { mapBenchMarkdown, runIdentityMapBench } from './identity-map.js';
+import { hybridNotes, hybridRatios } from './hybrid.js';
 import { runKeyPath, type KeyPathRow } from './keys.js';
 import { type LoadRun, addFloorNet, runLoad } from './load.js';
 import { REFRESH_BLOCK_METHOD, runRefreshBlock, type RefreshBlockRow } from './refresh-block.js';
@@ -180,6 +181,17 @@ async function main(args: BenchArgs): Promise<void> {
         notes.push(`pool with backend ${backend} not measured: ${(err as Error).message}`);
       }
     }
+    // The engine as shipped (hybrid dispatch) and forced to the calling thread, per backend.
+    for (const backend of [...seenBackends]) {
+      for (const dispatch of ['auto', 'in-process'] as const) {
+        try {
+          contenders.push(await engineContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), backend, dispatch));
+        } catch (err) {
+          notes.push(`engine (${dispatch}) with backend ${backend} not measured: ${(err as Error).message}`);
+        }
+      }
+    }
+    notes.push('engine: the default engine (hybrid dispatch: each call on the side that costs the main thread less); engine-in-process: dispatch \'in-process\'; pool: dispatch \'workers\'. All three answer through decrypt()\'s promise.');
     if (args.windowUs > 0 && (args.scope === 'load' || args.scope === 'all')) {
       try {
         contenders.push(await poolContender(credentials, args.threads ?? Math.max(1, machine.cores - 1), 'native', { batchWindowUs: args.windowUs }));
@@ -196,13 +208,13 @@ async function main(args: BenchArgs): Promise<void> {
     }
     notes.push(checkAgreement(corpus, contenders, client));
     notes.push(checkInline(corpus, contenders, client));
-    for (const pool of contenders.filter((c) => c.name.startsWith('pool'))) await verifyPool(corpus, pool, client);
-    notes.push(`agreement: every pool backend returns exactly the inline client's status and raw UID on the first 2,000 tokens`);
+    for (const pool of contenders.filter((c) => c.name.startsWith('pool') || c.name.startsWith('engine'))) await verifyPool(corpus, pool, client);
+    notes.push(`agreement: every pool and engine contender returns exactly the inline client's status and raw UID on the first 2,000 tokens`);
 
     let micro: MicroRow[] = [];
     if (args.scope === 'micro' || args.scope === 'all') {
       progress('micro benchmark (tinybench, one thread per contender)');
-      const microContenders: Contender[] = [...contenders.filter((c) => !c.name.startsWith('pool'))];
+      const microContenders: Contender[] = [...contenders.filter((c) => !c.name.startsWith('pool') && !c.name.startsWith('engine'))];
       for (const pool of contenders.filter((c) => c.name === 'pool' || c.name === 'pool-cache')) {
         microContenders.push(pool.threads === 1 ? pool : await poolContender(credentials, 1, pool.backend, { tokenCache: pool.name === 'pool-cache' }));
       }
@@ -228,6 +240,7 @@ async function main(args: BenchArgs): Promise<void> {
       }
       addFloorNet(runs);
       notes.push('main-thread net µs/token: the contender\'s main-thread µs/token minus the floor row\'s at the same offered rate (the generator\'s own share).');
+      notes.push(...hybridNotes(hybridRatios(runs)));
       saturation = coarseSaturation(runs);
       if (args.search) {
         saturationMethod = SEARCH_METHOD;
@@ -264,7 +277,7 @@ async function main(args: BenchArgs): Promise<void> {
 
     let handoff: HandoffRow[] = [];
     if (args.scope === 'handoff' || args.scope === 'all') {
-      progress('hand-off: engine decryptBatch() of 4,096 v4 tokens with one worker vs the worker function alone');
+      progress('hand-off: engine decryptBatch() and decryptColumns() of 4,096 v4 tokens with one worker vs the worker function alone');
       handoff = await runHandoff(operator, corpus, args.quick ? 10 : 40);
     }
 

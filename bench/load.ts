@@ -9,6 +9,7 @@ import type { Contender } from './contenders.js';
 import type { CorpusToken } from './corpus.js';
 import { type Histogram, type LatencySummary, newHistogram, recordUs, summarize } from './latency.js';
 import { type ArrivalProcess, arrivalTimesUs, dueUntil } from './schedule.js';
+import { mainThreadCpuMs } from './thread-cpu.js';
 
 export interface LoadOptions {
   ratePerSec: number;
@@ -34,6 +35,13 @@ export interface LoadRun extends LatencySummary {
   mainThreadUsPerToken: number;
   /** mainThreadUsPerToken minus the floor contender's at the same offered rate (addFloorNet). */
   mainThreadNetUsPerToken?: number;
+  /**
+   * Main-thread CPU time per completed token, µs (thread-cpu.ts; null without /proc): unlike
+   * event-loop utilisation it does not grow while other processes hold the CPU mid-callback.
+   */
+  mainThreadCpuUsPerToken: number | null;
+  /** mainThreadCpuUsPerToken minus the floor's at the same offered rate (addFloorNet). */
+  mainThreadCpuNetUsPerToken?: number;
   eventLoopDelayP99Us: number;
   /** Every arrival issued and answered without error, at >= 99% of the scheduled arrivals' rate. */
   keptUp: boolean;
@@ -59,6 +67,7 @@ export function runLoad(contender: Contender, corpus: readonly CorpusToken[], op
 
   return new Promise<LoadRun>((resolve, reject) => {
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = mainThreadCpuMs();
     eld.enable();
     const ticker = new Worker(new URL('./ticker-worker.js', import.meta.url), {
       workerData: { arrivals, startAbsMs: startAbs, minGapUs: options.minGapUs, stop },
@@ -67,6 +76,7 @@ export function runLoad(contender: Contender, corpus: readonly CorpusToken[], op
     const finishIfDone = (): void => {
       if (!tickerDone || completed < issued) return;
       const elu = performance.eventLoopUtilization(elu0);
+      const cpu1 = mainThreadCpuMs();
       eld.disable();
       const elapsedSec = Math.max(options.durationSec, (lastDoneAbs - startAbs) / 1000);
       const achievedPerSec = completed / elapsedSec;
@@ -84,6 +94,7 @@ export function runLoad(contender: Contender, corpus: readonly CorpusToken[], op
         errors,
         ...summary,
         mainThreadUsPerToken: completed > 0 ? (elu.active * 1000) / completed : 0,
+        mainThreadCpuUsPerToken: cpu0 === null || cpu1 === null || completed === 0 ? null : ((cpu1 - cpu0) * 1000) / completed,
         eventLoopDelayP99Us: eld.percentile(99) / 1000,
         keptUp,
         sustained: keptUp && summary.p99Us <= 1000,
@@ -142,18 +153,23 @@ export function runLoad(contender: Contender, corpus: readonly CorpusToken[], op
 }
 
 /**
- * Adds mainThreadNetUsPerToken to every run: its main-thread µs/token minus the floor's at the
- * same offered rate, so what the load generator itself costs the main thread is taken out.
+ * Adds mainThreadNetUsPerToken (and mainThreadCpuNetUsPerToken) to every run: its main-thread
+ * µs/token minus the floor's at the same offered rate, so what the load generator itself costs
+ * the main thread is taken out.
  */
 export function addFloorNet(runs: LoadRun[]): void {
   for (const run of runs) {
     const floor = runs.find((r) => r.contender === 'floor' && r.offeredPerSec === run.offeredPerSec);
-    if (floor) run.mainThreadNetUsPerToken = Math.max(0, run.mainThreadUsPerToken - floor.mainThreadUsPerToken);
+    if (!floor) continue;
+    run.mainThreadNetUsPerToken = Math.max(0, run.mainThreadUsPerToken - floor.mainThreadUsPerToken);
+    if (run.mainThreadCpuUsPerToken !== null && floor.mainThreadCpuUsPerToken !== null) {
+      run.mainThreadCpuNetUsPerToken = Math.max(0, run.mainThreadCpuUsPerToken - floor.mainThreadCpuUsPerToken);
+    }
   }
 }
 
 /** The JSON row of a run (the histogram goes to its own .hgrm file). */
-export function loadRow(run: LoadRun): Record<string, number | string | boolean> {
+export function loadRow(run: LoadRun): Record<string, number | string | boolean | null> {
   const { histogram: _h, ...row } = run;
   return row;
 }

@@ -27,7 +27,7 @@ export interface BenchReport {
   settings: Record<string, unknown>;
   corpus: Record<string, unknown>;
   micro: MicroRow[];
-  load: Record<string, number | string | boolean>[];
+  load: Record<string, number | string | boolean | null>[];
   saturation: SaturationRow[];
   saturationMethod: string;
   keyPath: KeyPathRow[];
@@ -82,12 +82,14 @@ function sections(r: BenchReport): Section[] {
   if (r.load.length > 0) {
     out.push({
       title: 'Load (open loop, latency from intended arrival)',
-      header: ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'net of floor', 'event-loop delay p99 µs'],
+      header: ['contender', 'offered/s', 'achieved/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'main-thread µs/token', 'net of floor', 'CPU net of floor', 'event-loop delay p99 µs'],
       rows: r.load.map((l) => [
         label(l as unknown as RowLabel), fmt(l['offeredPerSec'] as number, 0), fmt(l['achievedPerSec'] as number, 0),
         fmt(l['p50Us'] as number, 0), fmt(l['p90Us'] as number, 0), fmt(l['p99Us'] as number, 0), fmt(l['p999Us'] as number, 0),
         fmt(l['maxUs'] as number, 0), fmt(l['mainThreadUsPerToken'] as number, 2),
-        l['mainThreadNetUsPerToken'] === undefined ? '-' : fmt(l['mainThreadNetUsPerToken'] as number, 2), fmt(l['eventLoopDelayP99Us'] as number, 0),
+        l['mainThreadNetUsPerToken'] === undefined ? '-' : fmt(l['mainThreadNetUsPerToken'] as number, 2),
+        l['mainThreadCpuNetUsPerToken'] === undefined ? '-' : fmt(l['mainThreadCpuNetUsPerToken'] as number, 2),
+        fmt(l['eventLoopDelayP99Us'] as number, 0),
       ]),
     });
   }
@@ -108,11 +110,11 @@ function sections(r: BenchReport): Section[] {
   }
   if (r.handoff.length > 0) {
     out.push({
-      title: `Hand-off: decryptBatch() of ${r.handoff[0]!.batch.toLocaleString('en-US')} v4 tokens, one worker (median)`,
-      text: 'The worker function is the batch code a worker runs, called in this thread; the ratio is what the engine keeps of it end to end.',
-      header: ['backend', 'worker function tokens/s', 'engine tokens/s', 'engine / function', 'main-thread CPU µs/token', 'main-thread busy (ELU) µs/token'],
+      title: `Hand-off: ${r.handoff[0]!.batch.toLocaleString('en-US')} v4 tokens per call, one worker (median)`,
+      text: 'The worker function is the batch code a worker runs, called in this thread; the ratio is what the engine keeps of it end to end. decryptColumns(Buffer): the tokens as one newline-separated Buffer.',
+      header: ['backend', 'engine call', 'worker function tokens/s', 'engine tokens/s', 'engine / function', 'main-thread CPU µs/token', 'main-thread busy (ELU) µs/token'],
       rows: r.handoff.map((h) => [
-        h.backend, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
+        h.backend, h.api, fmt(h.workerFunctionPerSec, 0), fmt(h.enginePerSec, 0), fmt(h.ratio, 2),
         h.mainThreadCpuUsPerToken === null ? '-' : fmt(h.mainThreadCpuUsPerToken, 3), fmt(h.mainThreadUsPerToken, 3),
       ]),
     });

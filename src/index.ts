@@ -69,7 +69,9 @@ export {
   type AutoRefreshOptions,
 } from './client/options.js';
 export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
-export { DecryptionEngine, type DecryptBatchOptions } from './engine/engine.js';
+export { DecryptionEngine, type DecryptBatchOptions, type DecryptColumnsOptions } from './engine/engine.js';
+export { DecryptedColumns } from './engine/pool/decrypted-columns.js';
+export type { DispatchMode } from './engine/dispatch-policy.js';
 export type { EngineStats } from './engine/stats.js';
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/options.js';
 export type { BulkSummary } from './engine/bulk/coordinator.js';

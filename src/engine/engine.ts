@@ -1,12 +1,16 @@
 /**
  * DecryptionEngine: the facade. It validates calls, admits them against maxQueuedTokens and
- * routes them: token-cache hits and (with `threads: 0`) every token to the in-process decryptor,
- * the rest to the queue (pool/batcher.ts) that the dispatcher hands to worker lanes, whose
- * finished batches become results in pool/completion.ts. It also closes, and reports stats.
+ * routes them (dispatch-policy.ts): token-cache hits, and whatever costs the main thread less
+ * here than a hand-off (every token with `threads: 0` or `dispatch: 'in-process'`), to the
+ * in-process decryptor; the rest to the queue (pool/batcher.ts) that the dispatcher hands to
+ * worker lanes, whose finished batches become results (or, for decryptColumns(), the columns the
+ * workers wrote) in pool/completion.ts. It also closes, and reports stats.
  *
  *   keys (JSON | client refresh | service) -> key-feed.ts -> snapshot SAB (version n)
- *   decrypt()/decryptBatch() -> pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts
- *     -> worker/entry.ts -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> results
+ *   decrypt()/decryptBatch()/decryptColumns() -> dispatch-policy.ts -> here (in-process/), or
+ *     pool/batcher.ts -> pool/dispatcher.ts -> wire/mailbox.ts -> worker/entry.ts
+ *     -> worker/{native,node-crypto}.ts -> wire/slot.ts records -> pool/completion.ts -> results
+ *                                        (decryptColumns: -> wire/columns.ts -> pool/decrypted-columns.ts)
  */
 import { SharingClient } from '../client/sharing-client.js';
 import { EngineClosedError, EngineOverloadedError, InvalidArgumentError } from '../errors.js';
@@ -20,12 +24,18 @@ import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.
 import type { DecryptionResult, TimeInput } from '../types.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
+import { DispatchPolicy } from './dispatch-policy.js';
 import { Batcher } from './pool/batcher.js';
-import { ManyCall, SingleCall } from './pool/calls.js';
+import { ManyCall, SingleCall, type Call } from './pool/calls.js';
+import { ColumnsCall } from './pool/columns-call.js';
 import { Completion } from './pool/completion.js';
-import { Dispatcher, type WorkerEntry } from './pool/dispatcher.js';
+import type { DecryptedColumns } from './pool/decrypted-columns.js';
+import { Dispatcher, type PublishedSnapshot, type WorkerEntry } from './pool/dispatcher.js';
+import { splitLines } from './pool/lines.js';
 import { KeyFeed } from './key-feed.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
+import { decodeBatch, openSnapshot, type OpenSnapshot } from './worker/decode.js';
+import { createBatchSlot, writeColumns, type Slot } from './wire/slot.js';
 import { EngineCounters, type EngineStats } from './stats.js';
 import type { BulkHost, BulkSummary } from './bulk/coordinator.js';
 import { decryptFile, decryptStream, type BulkInput, type BulkOutput, type BulkReadable } from './bulk/decrypt-bulk.js';
@@ -41,6 +51,9 @@ export interface DecryptBatchOptions {
   now?: TimeInput;
 }
 
+/** decryptColumns() takes decryptBatch()'s options: `domains` then has one entry per token (per line of a Buffer). */
+export type DecryptColumnsOptions = DecryptBatchOptions;
+
 export class DecryptionEngine {
   readonly #options: ResolvedEngineOptions;
   readonly #backend: CryptoBackend;
@@ -52,6 +65,10 @@ export class DecryptionEngine {
   readonly #keys: KeyFeed;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
+  readonly #policy: DispatchPolicy;
+  /** decryptColumns() batches run on this thread: a slot, and the snapshot opened for it. */
+  #hereSlot: Slot | null = null;
+  #hereSnapshot: { published: PublishedSnapshot; open: OpenSnapshot } | null = null;
   readonly #counters = new EngineCounters();
   readonly #completion: Completion;
   #pumpScheduled = false;
@@ -88,8 +105,9 @@ export class DecryptionEngine {
       logger: options.logger,
     });
     this.#completion = completion;
-    this.#dispatcher =
-      options.threads === 0
+    const pooled = options.threads > 0 && options.dispatch !== 'in-process';
+    this.#policy = new DispatchPolicy(pooled ? options.dispatch : 'in-process', backend);
+    this.#dispatcher = !pooled
         ? null
         : new Dispatcher(
             {
@@ -106,15 +124,17 @@ export class DecryptionEngine {
               batcher: this.#batcher,
               snapshot: () => this.#keys.snapshot,
               complete: (batch) => {
-                completion.complete(batch);
+                if (batch.columns === null) completion.complete(batch);
+                else this.#completeColumns(batch.parts.calls[0] as ColumnsCall, batch.parts.starts[0]!, batch.count, batch.slot, batch.usedSnapshot, batch.startedAt);
                 this.#checkDrained();
               },
-              decryptOversized: (call, index) => {
-                call.settle(index, completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
-              },
+              decryptHere: (call, index) => this.#decryptHere(call, index),
+              keepHere: (n) => this.#policy.batch(n),
               failed: (batch, err, retried) => {
                 completion.failed(batch, err, retried);
-                if (!retried) this.#checkDrained();
+                if (retried) return;
+                if (batch.columns) this.#dispatcher!.release(batch.columns);
+                this.#checkDrained();
               },
             },
           );
@@ -134,7 +154,7 @@ export class DecryptionEngine {
     // Decided once here: every batch then names it, and a forced but missing native addon
     // (UID2_ENGINE_BACKEND=native) fails creation instead of a later batch.
     const backend = resolveBackend();
-    const keys = new KeyFeed(resolved.threads > 0);
+    const keys = new KeyFeed();
     if (usesCredentials(options)) {
       // The first refresh comes before any worker starts: wrong credentials fail create() without
       // a thread ever being spawned (and torn down while still loading).
@@ -192,7 +212,7 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) return Promise.resolve(this.#completion.counted(this.#inProcess(token, domainOrAppName, nowMs)));
+    if (this.#dispatcher === null || this.#policy.single()) return Promise.resolve(this.#single(token, domainOrAppName, nowMs));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
       const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
@@ -218,10 +238,12 @@ export class DecryptionEngine {
       return Promise.reject(err);
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
-    if (!this.#dispatcher) {
+    if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
       const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs)));
-      this.#completion.observe(results.length, performance.now() - startedAt, this.#keys.version);
+      const durationMs = performance.now() - startedAt;
+      this.#policy.observe(tokens.length, durationMs * 1000);
+      this.#completion.observe(results.length, durationMs, this.#keys.version);
       return Promise.resolve(results);
     }
     if (this.#cache) return this.#decryptBatchCached(tokens, domains, nowMs);
@@ -260,7 +282,113 @@ export class DecryptionEngine {
     });
   }
 
-  /** In-process decryption (threads: 0, oversized tokens), opt-out checked. */
+  /**
+   * Decrypts many tokens into columns: one typed array per result field (status codes, site ids,
+   * times in ms, identity type, version, flags, raw UID bytes), row i for token i, written by the
+   * workers straight from their records, with `result(i)` and `uid(i)` building one
+   * DecryptionResult (equal to decryptBatch()'s) or raw UID string on demand. `tokens` is an
+   * array of strings or a Buffer of tokens one per line (LF, CRLF or CR; lines are read as UTF-8,
+   * and a Buffer of ASCII lines is never made into strings). The main thread's cost per token is
+   * its write into a batch slot; with `optOut` also one opt-out lookup per Success, and with
+   * `tokenCache` it costs what decryptBatch() costs (docs/engine.md "Columnar results").
+   */
+  decryptColumns(tokens: readonly string[] | Buffer, options: DecryptColumnsOptions = {}): Promise<DecryptedColumns> {
+    const isBuffer = Buffer.isBuffer(tokens);
+    if (!isBuffer && !Array.isArray(tokens)) return Promise.reject(new InvalidArgumentError('tokens must be an array of strings or a Buffer'));
+    let input: ConstructorParameters<typeof ColumnsCall>[0];
+    try {
+      input = isBuffer ? { buffer: tokens, lines: splitLines(tokens) } : { strings: tokens as readonly string[] };
+    } catch (err) {
+      return Promise.reject(new InvalidArgumentError((err as Error).message));
+    }
+    const count = 'strings' in input ? input.strings.length : input.lines.count;
+    const domains = options.domains;
+    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== count)) {
+      return Promise.reject(new InvalidArgumentError('options.domains must be an array with one entry per token'));
+    }
+    let nowMs: number;
+    try {
+      nowMs = toUnixMs(options.now, 'options.now');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+    const optOut = { checked: this.#options.optOut !== null, returnUid: this.#options.returnOptedOutUid };
+    return new Promise<DecryptedColumns>((resolve, reject) => {
+      const call = new ColumnsCall(input, domains, nowMs, optOut, resolve, reject);
+      if (count === 0) return;
+      if (this.#cache) {
+        this.#columnsFromResults(call, domains);
+      } else if (this.#dispatcher === null || this.#policy.batch(count, true)) {
+        this.#columnsHere(call);
+      } else if (!this.#admit(count)) {
+        reject(this.#overloaded(count));
+      } else {
+        this.#queue(call);
+      }
+    });
+  }
+
+  /**
+   * decryptColumns() with the token cache: the call is decryptBatch() (hits here, misses to the
+   * workers, their findings stored), and each row is written from its result, so the cache and the
+   * opt-out check behave exactly as they do there.
+   */
+  #columnsFromResults(call: ColumnsCall, domains: readonly (string | null | undefined)[] | undefined): void {
+    const texts = Array.from({ length: call.count }, (_, i) => call.token(i) as string);
+    this.decryptBatch(texts, { domains, now: call.nowMs }).then(
+      (results) => results.forEach((result, i) => call.settle(i, result)),
+      (err: Error) => call.fail(err),
+    );
+  }
+
+  /** A decryptColumns() call decrypted on this thread: the workers' own batch code, run here. */
+  #columnsHere(call: ColumnsCall): void {
+    const startedAt = performance.now();
+    const batcher = new Batcher();
+    batcher.push(call);
+    this.#hereSlot ??= createBatchSlot(this.#options.maxBatchSize);
+    const slot = this.#hereSlot;
+    const snapshot = this.#openHereSnapshot();
+    while (batcher.queued > 0) {
+      const parts = batcher.fill(slot, Math.min(slot.capacity, batcher.queued));
+      if (parts.count === 0) {
+        const { index } = batcher.takeOversized();
+        this.#decryptHere(call, index);
+        continue;
+      }
+      this.#counters.inProcessTokens += parts.count;
+      decodeBatch(slot, parts.count, snapshot?.open ?? null, this.#options.clientType, this.#backend);
+      writeColumns(slot, parts.count, call.columns, parts.starts[0]!);
+      this.#completeColumns(call, parts.starts[0]!, parts.count, slot, snapshot?.published.version ?? 0, startedAt);
+    }
+    this.#policy.observe(call.count, (performance.now() - startedAt) * 1000);
+  }
+
+  /** The published snapshot, opened for decodeBatch() on this thread (reopened when keys change). */
+  #openHereSnapshot(): { published: PublishedSnapshot; open: OpenSnapshot } | null {
+    const published = this.#keys.snapshot;
+    if (published === null) return null;
+    if (this.#hereSnapshot?.published !== published) this.#hereSnapshot = { published, open: openSnapshot(published.sab, published.version) };
+    return this.#hereSnapshot;
+  }
+
+  /** decrypt() on this thread; one in a sample is timed for the dispatch policy. */
+  #single(token: string, domain: string | null | undefined, nowMs: number): DecryptionResult {
+    const policy = this.#policy;
+    if (!policy.timeNext) return this.#completion.counted(this.#inProcess(token, domain, nowMs));
+    const startedAt = performance.now();
+    const result = this.#inProcess(token, domain, nowMs);
+    policy.observe(1, (performance.now() - startedAt) * 1000);
+    return this.#completion.counted(result);
+  }
+
+  /** Token `index` of `call` decided on this thread (too large for any slot, or kept here by the policy). */
+  #decryptHere(call: Call, index: number): void {
+    call.settle(index, this.#completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+  }
+
+  /** In-process decryption, opt-out checked. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
     return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
   }
@@ -333,6 +461,8 @@ export class DecryptionEngine {
       clientType: this.#options.clientType,
       batches: c.batches,
       tokens: c.tokens,
+      inProcessTokens: c.inProcessTokens,
+      dispatch: this.#policy.mode,
       batchRetries: c.batchRetries,
       failedBatches: c.failedBatches,
       overloadRejections: c.overloadRejections,
@@ -398,7 +528,7 @@ export class DecryptionEngine {
     return this.#batcher.queued === 0 && this.#dispatcher!.inFlightBatches === 0 && this.#dispatcher!.inFlightTokens === 0;
   }
 
-  #queue(call: SingleCall | ManyCall): void {
+  #queue(call: Call): void {
     if (this.#options.batchWindowUs > 0) call.queuedAt = performance.now();
     this.#batcher.push(call);
     this.#schedulePump();
@@ -431,6 +561,17 @@ export class DecryptionEngine {
       `engine overloaded: ${queued} tokens queued or in flight, ` +
         `${count} more would exceed maxQueuedTokens (${this.#options.maxQueuedTokens})`,
     );
+  }
+
+  /**
+   * Rows [start, start + count) of a decryptColumns() call were written from the batch in `slot`
+   * (by a worker, or here): completion counts them, places their raw UIDs and checks opt-outs; the
+   * call's last rows answer it and free its columns target in the lanes.
+   */
+  #completeColumns(call: ColumnsCall, start: number, count: number, slot: Slot, snapshotVersion: number, startedAt: number): void {
+    if (!this.#completion.completeColumns(call, start, count, slot, snapshotVersion, startedAt)) return;
+    call.finish();
+    this.#dispatcher?.release(call.columns);
   }
 
   #checkDrained(): void {

@@ -25,8 +25,6 @@ interface CredentialsSource {
 }
 
 export class KeyFeed {
-  /** Whether workers need snapshots (threads > 0); in-process decryption reads the KeySet. */
-  readonly #pooled: boolean;
   #keySet: KeySet | undefined;
   #snapshot: PublishedSnapshot | null = null;
   #version = 0;
@@ -45,16 +43,16 @@ export class KeyFeed {
     this.refreshes.lastErrorCode = err?.code ?? 'UNKNOWN';
   };
 
-  constructor(pooled: boolean) {
-    this.#pooled = pooled;
-  }
-
   get keySet(): KeySet | undefined {
     return this.#keySet;
   }
 
-  /** The snapshot new batches use (null before any keys). */
+  /**
+   * The snapshot new batches use (null before any keys), encoded on first use after a publication
+   * (an engine that never batches, e.g. with threads: 0, never pays for it).
+   */
   get snapshot(): PublishedSnapshot | null {
+    if (this.#snapshot === null && this.#keySet !== undefined) this.#snapshot = { sab: snapshotOf(this.#keySet), version: this.#version, keySet: this.#keySet };
     return this.#snapshot;
   }
 
@@ -69,10 +67,8 @@ export class KeyFeed {
   publish(keySet: KeySet): void {
     this.#keySet = keySet;
     this.#publishedAt = Date.now();
-    if (!this.#pooled) return;
-    const version = this.#version + 1;
-    this.#snapshot = { sab: snapshotOf(keySet), version, keySet };
-    this.#version = version;
+    this.#version++;
+    this.#snapshot = null;
   }
 
   /** Follows `client`'s key refreshes (and closes it with the feed when `owns`). */

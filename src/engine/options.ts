@@ -11,6 +11,7 @@ import { resolveTokenCacheOptions, type ResolvedTokenCacheOptions, type TokenCac
 import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
 import { integerOption } from '../util/integer-option.js';
+import type { DispatchMode } from './dispatch-policy.js';
 import { SNAPSHOT_CACHE_SIZE } from './wire/messages.js';
 
 export interface EngineOptions {
@@ -36,6 +37,15 @@ export interface EngineOptions {
   clientType?: ClientType;
   /** Worker threads. Default: available cores - 1, at least 1. 0 decrypts in-process. */
   threads?: number;
+  /**
+   * Which side decrypts (docs/engine.md "Hybrid dispatch"). `'auto'` (default): each call on the
+   * side that costs the main thread less, decrypt() and small batches in process and batches
+   * large enough to repay a hand-off in the workers, with the workers also taking whatever would
+   * push in-process work past half of the main thread. `'workers'`: always the worker threads.
+   * `'in-process'`: always the calling thread, as with `threads: 0` (no worker is started).
+   * Results are identical either way.
+   */
+  dispatch?: DispatchMode;
   /**
    * Most tokens in one batch. Default 1024. Batches are cut while workers are busy, from what has
    * queued (see README "Design"): this only bounds how much one worker takes at once.
@@ -93,6 +103,7 @@ export interface EngineOptions {
 export interface ResolvedEngineOptions {
   clientType: ClientType;
   threads: number;
+  dispatch: DispatchMode;
   maxBatchSize: number;
   idleParkMs: number;
   batchWindowUs: number;
@@ -106,6 +117,7 @@ export interface ResolvedEngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut' | 'tokenCache'>> = Object.freeze({
   clientType: 'bidstream',
+  dispatch: 'auto',
   maxBatchSize: 1024,
   idleParkMs: 50,
   batchWindowUs: 0,
@@ -141,6 +153,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const resolved: ResolvedEngineOptions = {
     clientType,
     threads: integerOption(options.threads, 'options.threads', defaultThreads(), MAX_THREADS, 0),
+    dispatch: options.dispatch ?? DEFAULT_ENGINE_OPTIONS.dispatch,
     maxBatchSize: integerOption(options.maxBatchSize, 'options.maxBatchSize', DEFAULT_ENGINE_OPTIONS.maxBatchSize, MAX_BATCH_SIZE),
     idleParkMs: integerOption(options.idleParkMs, 'options.idleParkMs', DEFAULT_ENGINE_OPTIONS.idleParkMs, MAX_TIMER_MS),
     batchWindowUs: integerOption(options.batchWindowUs, 'options.batchWindowUs', DEFAULT_ENGINE_OPTIONS.batchWindowUs, 1_000_000, 0),
@@ -152,5 +165,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     tokenCache: resolveTokenCacheOptions(options.tokenCache),
   };
   if (typeof resolved.returnOptedOutUid !== 'boolean') throw new InvalidArgumentError('options.returnOptedOutUid must be a boolean');
+  if (resolved.dispatch !== 'auto' && resolved.dispatch !== 'workers' && resolved.dispatch !== 'in-process') {
+    throw new InvalidArgumentError('options.dispatch must be "auto", "workers" or "in-process"');
+  }
+  if (resolved.dispatch === 'workers' && resolved.threads === 0) throw new InvalidArgumentError('options.dispatch "workers" needs options.threads >= 1');
   return resolved;
 }

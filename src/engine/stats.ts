@@ -3,6 +3,7 @@ import type { TokenCacheStats } from '../cache/token-cache.js';
 import type { ClientType, DecryptionStatus } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
 import { STATUS_BY_CODE } from '../token/result.js';
+import type { DispatchMode } from './dispatch-policy.js';
 import type { CompletionCounters } from './pool/completion.js';
 
 export interface EngineStats {
@@ -17,6 +18,13 @@ export interface EngineStats {
   clientType: ClientType;
   batches: number;
   tokens: number;
+  /**
+   * Tokens answered on the calling thread (in-process decryption and token-cache hits); the rest
+   * of `tokens` went to the workers.
+   */
+  inProcessTokens: number;
+  /** The dispatch policy in force (options.dispatch; 'in-process' with threads: 0). */
+  dispatch: DispatchMode;
   queueDepth: number;
   inFlightBatches: number;
   inFlightTokens: number;
@@ -54,6 +62,7 @@ export interface EngineStats {
 export class EngineCounters implements CompletionCounters {
   batches = 0;
   tokens = 0;
+  inProcessTokens = 0;
   batchRetries = 0;
   failedBatches = 0;
   overloadRejections = 0;

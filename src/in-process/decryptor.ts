@@ -72,6 +72,11 @@ export class InProcessDecryptor {
     return this.checkOptOut(result);
   }
 
+  /** Whether the raw UID `uid` (as DecryptionResult.uid shows it) opted out; false without a store. */
+  isOptedOut(uid: string): boolean {
+    return this.#optOut !== null && this.#optOut.has(uid);
+  }
+
   /** The opt-out check on a fresh result (applyOptOut); unchanged without a store. */
   checkOptOut(result: DecryptionResult): DecryptionResult {
     const store = this.#optOut;

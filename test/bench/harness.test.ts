@@ -103,7 +103,7 @@ function fakeRun(contender: string, backend: string, rate: number, p99: number, 
   recordUs(h, p99);
   return {
     contender, backend, threads: contender === 'pool' ? 1 : 0, offeredPerSec: rate, achievedPerSec: rate, arrivals: rate,
-    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, eventLoopDelayP99Us: 1000, keptUp: true, sustained, histogram: h,
+    issued: rate, completed: rate, errors: 0, ...summarize(h), mainThreadUsPerToken: 3, mainThreadCpuUsPerToken: 2, eventLoopDelayP99Us: 1000, keptUp: true, sustained, histogram: h,
   };
 }
 
@@ -158,7 +158,7 @@ describe('report', () => {
     saturation: coarseSaturation(runs),
     saturationMethod: 'coarse',
     keyPath: [{ keys: 100, threads: 1, parseMs: 1, encodeMs: 0.1, setKeysMs: 1.1, swapToWorkersMs: 0.5, snapshotBytes: 4000 }],
-    handoff: [{ backend: 'native', batch: 4096, workerFunctionPerSec: 1e6, enginePerSec: 9e5, ratio: 0.9, mainThreadUsPerToken: 0.3, mainThreadCpuUsPerToken: 0.25 }],
+    handoff: [{ backend: 'native', api: 'decryptBatch', batch: 4096, workerFunctionPerSec: 1e6, enginePerSec: 9e5, ratio: 0.9, mainThreadUsPerToken: 0.3, mainThreadCpuUsPerToken: 0.25 }],
     refreshBlock: [
       { keys: 10_000, path: 'main-thread', defaultUsesWorker: true, mainThreadBlockMs: 19.5, medianBlockMs: 26, longestCallbackMs: 22, idleBlockMs: 1.1, idleMedianBlockMs: 1.2, refreshMs: 42, responseBytes: 1_993_912 },
       { keys: 10_000, path: 'worker', defaultUsesWorker: true, mainThreadBlockMs: 1.8, medianBlockMs: 3.1, longestCallbackMs: 0.15, idleBlockMs: 1.1, idleMedianBlockMs: 1.2, refreshMs: 40, responseBytes: 1_993_912 },

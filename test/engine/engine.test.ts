@@ -98,7 +98,7 @@ describe('key snapshots', () => {
     const k1 = keyResponse(1000, 'swap-a');
     const k2 = keyResponse(2000, 'swap-b');
     const corpus = [...mixedCorpus(3000, k1, 11), ...mixedCorpus(3000, k2, 12)];
-    const engine = await engineWith({ keys: k1.json, threads: 2, maxBatchSize: 64 });
+    const engine = await engineWith({ keys: k1.json, threads: 2, dispatch: 'workers', maxBatchSize: 64 });
     const byVersion = new Map<number, KeySet>([[engine.stats().snapshotVersion, engine.keySet!]]);
     const batches: BatchInfo[] = [];
     testHooks(engine).onBatch = (info) => batches.push(info);
@@ -174,7 +174,7 @@ describe('worker faults', () => {
     const k = keyResponse(1000, 'crash');
     const corpus = mixedCorpus(2000, k, 21);
     const crashes = new WorkerCrashes();
-    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 2, maxBatchSize: 128 }, crashes.entry));
+    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 2, dispatch: 'workers' as const, maxBatchSize: 128 }, crashes.entry));
     crashes.crashNextBatches = 3;
     let settled = 0;
     const singles = corpus.slice(0, 500).map((t) =>
@@ -203,7 +203,7 @@ describe('worker faults', () => {
     const k = keyResponse(1000, 'crash2');
     const corpus = mixedCorpus(100, k, 22);
     const crashes = new WorkerCrashes();
-    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 1 }, crashes.entry));
+    const engine = await engineWith(withWorkerEntry({ keys: k.json, threads: 1, dispatch: 'workers' as const }, crashes.entry));
     crashes.crashNextBatches = 2;
     await expect(engine.decryptBatch(corpus.map((t) => t.token), { now: NOW_MS })).rejects.toMatchObject({
       code: 'UID2_ERR_WORKER_FAILED',
@@ -219,7 +219,7 @@ describe('backpressure and lifecycle', () => {
   it('beyond maxQueuedTokens calls reject at once with UID2_ERR_ENGINE_OVERLOADED; the rest resolve', async () => {
     const k = keyResponse(1000, 'load');
     const corpus = mixedCorpus(400, k, 31);
-    const engine = await engineWith({ keys: k.json, threads: 1, maxQueuedTokens: 100, maxBatchSize: 32 });
+    const engine = await engineWith({ keys: k.json, threads: 1, dispatch: 'workers', maxQueuedTokens: 100, maxBatchSize: 32 });
     const outcomes = await Promise.allSettled(corpus.map((t) => engine.decrypt(t.token, t.domain, NOW_MS)));
     const rejected = outcomes.filter((o) => o.status === 'rejected');
     expect(rejected.length).toBeGreaterThan(0);
@@ -288,6 +288,8 @@ describe('options validation', () => {
     [{ batchWindowUs: -1 }, 'options.batchWindowUs must be a non-negative integer no larger than 1000000'],
     [{ batchesPerWorker: 5 }, 'options.batchesPerWorker must be a positive integer no larger than 4'],
     [{ maxQueuedTokens: 0 }, 'options.maxQueuedTokens must be a positive integer'],
+    [{ dispatch: 'sometimes' }, 'options.dispatch must be "auto", "workers" or "in-process"'],
+    [{ dispatch: 'workers', threads: 0 }, 'options.dispatch "workers" needs options.threads >= 1'],
     [{ clientType: 'dsp' }, 'options.clientType must be "bidstream", "sharing" or "legacy"'],
     [{ keys: {}, baseUrl: 'http://x' }, 'options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one'],
   ])('%j -> %s', async (options, message) => {

@@ -50,7 +50,7 @@ describe('diagnostics channels', () => {
 
   it('uid2-engine:batch reports each completed worker batch; nothing after unsubscribing', async () => {
     const messages = listen<BatchChannelMessage>('uid2-engine:batch');
-    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1, maxBatchSize: 4 });
+    const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 1, dispatch: 'workers', maxBatchSize: 4 });
     try {
       const tokens = Array.from({ length: 10 }, () => op.mintToken({ version: 4 }));
       await engine.decryptBatch(tokens);
@@ -73,7 +73,7 @@ describe('diagnostics channels', () => {
     const engine = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 0 });
     try {
       await engine.decryptBatch(['a', 'b', 'c']);
-      expect(messages).toEqual([{ tokens: 3, durationMs: expect.any(Number), snapshotVersion: 0, backend: engine.stats().backend }]);
+      expect(messages).toEqual([{ tokens: 3, durationMs: expect.any(Number), snapshotVersion: engine.stats().snapshotVersion, backend: engine.stats().backend }]);
       expect(engine.stats().backend).toBe(NATIVE_EXPECTED ? 'native' : 'node-crypto');
     } finally {
       await engine.close();

@@ -165,7 +165,7 @@ describe('engine logger', () => {
   it('logs a worker restart and the batch re-run; a batch failing twice is an error line', async () => {
     const log = logger();
     const crashes = new WorkerCrashes();
-    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: op.keyResponse('bidstream'), threads: 1, logger: log }, crashes.entry));
+    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: op.keyResponse('bidstream'), threads: 1, dispatch: 'workers' as const, logger: log }, crashes.entry));
     cleanups.push(() => engine.close());
     const { token, rawUid } = mint({ version: 4 });
 

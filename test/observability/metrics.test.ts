@@ -44,7 +44,7 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 describe('engine.metrics()', () => {
   it('registers counters, gauges and histograms that follow the engine', async () => {
     const registry = new Registry();
-    const engine = await DecryptionEngine.create({ baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, threads: 1 });
+    const engine = await DecryptionEngine.create({ baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, threads: 1, dispatch: 'workers' });
     try {
       await engine.metrics(registry);
       const tokens = [op.mintToken({ version: 4 }), op.mintToken({ version: 3 }), 'not a token', op.mintToken({ version: 4, clientSideGenerated: true })];

@@ -15,7 +15,7 @@ describe('random worker kills under sustained load', () => {
     const keys = parseKeys(k.json);
     const expected = corpus.map((t) => decryptToken(t.token, keys, 'bidstream', t.domain, NOW_MS));
     const crashes = new WorkerCrashes();
-    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: k.json, threads: 2, maxBatchSize: 64 }, crashes.entry));
+    const engine = await DecryptionEngine.create(withWorkerEntry({ keys: k.json, threads: 2, dispatch: 'workers' as const, maxBatchSize: 64 }, crashes.entry));
     const random = prng(5);
     let settledTwice = 0;
     let kills = 0;

@@ -3,8 +3,12 @@
  * call order, written once into a slot. Taking a batch moves a head index (and an offset into the
  * head call) instead of copying the queue, so one huge decryptBatch() costs linear time.
  */
-import type { Call } from './calls.js';
-import { textBytes, writeToken, type Slot } from '../wire/slot.js';
+import type { Call, Written } from './calls.js';
+
+/** Reused by every fill(): where the last Call.write() stopped. */
+const written: Written = { next: 0, offset: 0 };
+import type { ColumnViews } from '../wire/columns.js';
+import type { Slot } from '../wire/slot.js';
 
 /** The calls and token ranges of one batch, in slot order: part k covers counts[k] tokens of calls[k] from starts[k]. */
 export interface BatchParts {
@@ -30,6 +34,11 @@ export class Batcher {
     return this.#calls[this.#head]?.queuedAt ?? 0;
   }
 
+  /** The columns target of the next call to take tokens from, null when that call has none (or none waits). */
+  get headColumns(): ColumnViews | null {
+    return this.#calls[this.#head]?.columns ?? null;
+  }
+
   push(call: Call): void {
     this.#calls.push(call);
     this.#queued += call.count;
@@ -47,16 +56,14 @@ export class Batcher {
     let index = 0;
     while (index < n) {
       const call = this.#calls[this.#head]!;
+      // A decryptColumns() call's batches hold its tokens alone: their worker writes its columns.
+      if (index > 0 && (call.columns !== null || parts.calls[0]!.columns !== null)) break;
       const start = call.next;
       const last = Math.min(call.count, start + n - index);
-      const nowMs = call.nowMs;
-      let i = start;
-      for (; i < last; i++) {
-        const token = call.token(i);
-        const domain = call.domain(i);
-        if (offset + textBytes(token, domain) > slot.bytesCapacity) break;
-        offset = writeToken(slot, index++, offset, token, domain, nowMs);
-      }
+      call.write(slot, index, offset, start, last, written);
+      const i = written.next;
+      offset = written.offset;
+      index += i - start;
       if (i > start) {
         parts.calls.push(call);
         parts.starts.push(start);

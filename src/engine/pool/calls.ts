@@ -4,6 +4,14 @@
  * token) and batches take ranges of it.
  */
 import type { DecryptionResult } from '../../types.js';
+import type { ColumnViews } from '../wire/columns.js';
+import { textBytes, writeToken, type Slot } from '../wire/slot.js';
+
+/** Where Call.write() stopped. */
+export interface Written {
+  next: number;
+  offset: number;
+}
 
 export abstract class Call {
   /** Index of the first token no batch has taken yet. */
@@ -15,10 +23,35 @@ export abstract class Call {
     readonly count: number,
     readonly nowMs: number,
   ) {}
+  /**
+   * The columns target of a decryptColumns() call, whose batches hold its tokens alone; null for
+   * calls answered with result objects.
+   */
+  get columns(): ColumnViews | null {
+    return null;
+  }
   abstract token(i: number): unknown;
   abstract domain(i: number): string | null | undefined;
   abstract settle(i: number, result: DecryptionResult): void;
   abstract fail(error: Error): void;
+
+  /**
+   * Writes tokens [from, to) as entries from `index` of `slot`, at text offset `offset`, stopping
+   * early when the text region is full; sets `out.next` to the first token not written and
+   * `out.offset` to the next free offset.
+   */
+  write(slot: Slot, index: number, offset: number, from: number, to: number, out: Written): void {
+    const nowMs = this.nowMs;
+    let i = from;
+    for (; i < to; i++) {
+      const token = this.token(i);
+      const domain = this.domain(i);
+      if (offset + textBytes(token, domain) > slot.bytesCapacity) break;
+      offset = writeToken(slot, index++, offset, token, domain, nowMs);
+    }
+    out.next = i;
+    out.offset = offset;
+  }
 }
 
 /** One decrypt() call. */

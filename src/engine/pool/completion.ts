@@ -3,8 +3,9 @@
  * slot (wire/slot.ts readResult), keeps what a token that decrypted found in the token cache,
  * applies the opt-out check, settles each call's tokens in order, and counts; a batch that failed
  * is logged and, after its last attempt, its calls rejected. Results decided on the main thread
- * (cache hits, threads: 0, oversized tokens) are counted here too, so every figure of
- * DecryptionEngine.stats() has one place that moves it.
+ * (cache hits, in-process decryption, oversized tokens) are counted here too, so every figure of
+ * DecryptionEngine.stats() has one place that moves it. A decryptColumns() batch builds no result:
+ * its worker wrote the rows, and completion only places its raw UIDs and counts.
  */
 import { WorkerFailedError } from '../../errors.js';
 import type { InProcessDecryptor } from '../../in-process/decryptor.js';
@@ -13,13 +14,16 @@ import type { Logger } from '../../observability/logger.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import { CODE_BY_STATUS } from '../../token/result.js';
 import { type DecryptionResult, DecryptionStatus } from '../../types.js';
-import { readFindings, readResult, recordStatusCode } from '../wire/slot.js';
+import { addStatusCounts, readFindings, readResult, recordStatusCode, type Slot } from '../wire/slot.js';
+import type { ColumnsCall } from './columns-call.js';
 import type { Batch } from './dispatcher.js';
 
 /** The counters completion moves (the engine's EngineCounters, engine/stats.ts). */
 export interface CompletionCounters {
   batches: number;
   tokens: number;
+  /** Tokens answered on the main thread (in-process decryption, cache hits). */
+  inProcessTokens: number;
   batchRetries: number;
   failedBatches: number;
   optedOut: number;
@@ -73,8 +77,37 @@ export class Completion {
   counted(result: DecryptionResult): DecryptionResult {
     this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
     this.#counters.tokens++;
+    this.#counters.inProcessTokens++;
     if (result.optedOut === true) this.#counters.optedOut++;
     return result;
+  }
+
+  /**
+   * Rows [start, start + count) of a decryptColumns() call were written from the batch in `slot`
+   * (by a worker, or on this thread): counts them from the batch's status counts, places their raw
+   * UIDs, and runs the opt-out check over them. Returns true when they were the call's last rows.
+   */
+  completeColumns(call: ColumnsCall, start: number, count: number, slot: Slot, snapshotVersion: number, startedAt: number): boolean {
+    const counters = this.#counters;
+    addStatusCounts(slot, counters.statusCodes);
+    counters.batches++;
+    counters.tokens += count;
+    const last = call.placeBatch(count, slot);
+    if (this.#checkOptOut) counters.optedOut += call.checkOptOut(start, count, (uid) => this.#decryptor.isOptedOut(uid));
+    this.observe(count, performance.now() - startedAt, snapshotVersion);
+    const onBatch = this.hooks?.onBatch;
+    if (onBatch) {
+      const view = call.view();
+      const rows = Array.from({ length: count }, (_, k) => start + k);
+      onBatch({
+        snapshotVersion,
+        tokens: rows.map((i) => call.token(i)),
+        domains: rows.map((i) => call.domain(i)),
+        nows: rows.map(() => call.nowMs),
+        results: rows.map((i) => view.result(i)),
+      });
+    }
+    return last;
   }
 
   /** Settles every call of a batch its worker finished, from the batch's result records. */

@@ -29,6 +29,8 @@ import {
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
+  D_COLUMNS,
+  D_COLUMNS_ROW,
   D_COUNT,
   D_FLAGS,
   D_SLOT,
@@ -43,8 +45,17 @@ import {
   createMailbox,
   descriptorIndex,
 } from '../wire/mailbox.js';
-import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneStart, type SlotMessage, type SnapshotMessage } from '../wire/messages.js';
-import { createSlot, type Slot } from '../wire/slot.js';
+import {
+  SNAPSHOT_CACHE_SIZE,
+  type ColumnsMessage,
+  type LaneEnd,
+  type LaneStart,
+  type ReleaseMessage,
+  type SlotMessage,
+  type SnapshotMessage,
+} from '../wire/messages.js';
+import type { ColumnViews } from '../wire/columns.js';
+import { createBatchSlot, type Slot } from '../wire/slot.js';
 
 /** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
 export interface PublishedSnapshot {
@@ -59,6 +70,8 @@ export interface Batch {
   readonly slot: Slot;
   readonly count: number;
   readonly parts: BatchParts;
+  /** The columns target its worker writes into (a decryptColumns() call's batch), else null. */
+  readonly columns: ColumnViews | null;
   readonly snapshot: PublishedSnapshot | null;
   /** Attempts that failed (a worker died or threw while running it). */
   failures: number;
@@ -91,18 +104,19 @@ interface DispatcherHost {
   /** The snapshot a new batch uses. */
   snapshot(): PublishedSnapshot | null;
   complete(batch: Batch): void;
-  /** Decrypts one token that fits no slot on this thread, with the same rules, and settles it. */
-  decryptOversized(call: Call, index: number): void;
+  /**
+   * Decrypts one token on this thread, with the same rules, and settles it: a token that fits no
+   * slot, or one of those `keepHere` kept.
+   */
+  decryptHere(call: Call, index: number): void;
+  /** Hybrid dispatch: true when `n` queued tokens cost this thread less here than in a hand-off. */
+  keepHere(n: number): boolean;
   /** A batch failed its last attempt; `retried` says whether this failure will be re-run. */
   failed(batch: Batch, error: unknown, retried: boolean): void;
 }
 
 /** Below this many tokens a batch is not split further across idle lanes. */
 const MIN_SPLIT = 32;
-/** Text reserved per token of a slot: a 2,048-character token with its reservation (wire/slot.ts textBytes). */
-const SLOT_TEXT_BYTES_PER_TOKEN = 1024;
-/** Any slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
-const MIN_SLOT_TEXT_BYTES = 64 * 1024;
 
 class Lane {
   ctrl: Int32Array = createMailbox();
@@ -117,6 +131,8 @@ class Lane {
   readonly slots = new Set<number>();
   /** Mirror of the loop's snapshot cache: versions in arrival order (wire/messages.ts). */
   readonly snapshots: number[] = [];
+  /** Ids of the columns targets this lane's loop holds (posted, not yet released). */
+  readonly columns = new Set<number>();
   /** Increments with each loop start; a loop's outcome for an older one is ignored. */
   loop = 0;
 
@@ -140,6 +156,9 @@ export class Dispatcher {
   #inFlightBatches = 0;
   #stopping = false;
   #windowTimer: NodeJS.Timeout | null = null;
+  /** Ids of the columns targets of unanswered calls that were sent to lanes. */
+  readonly #columnIds = new Map<ColumnViews, number>();
+  #nextColumnsId = 1;
   /** What every descriptor says of the engine's fixed settings. */
   readonly #clientTypeCode: number;
   readonly #backendFlag: number;
@@ -200,6 +219,14 @@ export class Dispatcher {
             return;
           }
         }
+        // Hybrid dispatch: what queued may cost less here than waking a worker for it.
+        if (batcher.headColumns === null && this.#host.keepHere(batcher.queued)) {
+          while (batcher.queued > 0 && batcher.headColumns === null) {
+            const { call, index } = batcher.takeOversized();
+            this.#host.decryptHere(call, index);
+          }
+          continue;
+        }
         // Spread what is waiting over the idle lanes, in batches of at least MIN_SPLIT.
         const idle = this.#idleLanes();
         n = Math.min(max, batcher.queued, Math.max(MIN_SPLIT, Math.ceil(batcher.queued / idle)));
@@ -214,13 +241,14 @@ export class Dispatcher {
       if (parts.count === 0) {
         this.#freeSlots.push(slot);
         const { call, index } = batcher.takeOversized();
-        this.#host.decryptOversized(call, index);
+        this.#host.decryptHere(call, index);
         continue;
       }
       this.#send(lane, {
         slot,
         count: parts.count,
         parts,
+        columns: parts.calls[0]!.columns,
         snapshot: this.#host.snapshot(),
         failures: 0,
         usedSnapshot: 0,
@@ -236,6 +264,20 @@ export class Dispatcher {
    */
   runTask<T, R>(entry: URL, task: T): Promise<R> {
     return this.#pool.run(task as never, { filename: entry.href }) as Promise<R>;
+  }
+
+  /**
+   * The call of `columns` is answered (or failed): lanes holding its target let go of it, so no
+   * worker keeps the caller's arrays alive. Idempotent.
+   */
+  release(columns: ColumnViews): void {
+    const id = this.#columnIds.get(columns);
+    if (id === undefined) return;
+    this.#columnIds.delete(columns);
+    for (const lane of this.#lanes) {
+      if (!lane.columns.delete(id)) continue;
+      lane.port?.postMessage({ kind: 'release', id } satisfies ReleaseMessage);
+    }
   }
 
   /** Stops every loop once nothing is in flight (the engine drains first), then the threads. */
@@ -282,16 +324,11 @@ export class Dispatcher {
     return best;
   }
 
-  /**
-   * A free slot, or a new one: every slot holds maxBatchSize tokens and SLOT_TEXT_BYTES_PER_TOKEN
-   * of text per token, enough for real tokens (a few hundred characters); a batch of long hostile
-   * ones is cut short instead of growing the slot (Batcher.fill).
-   */
+  /** A free slot, or a new one for maxBatchSize tokens (wire/slot.ts createBatchSlot). */
   #acquireSlot(): Slot {
     const free = this.#freeSlots.pop();
     if (free) return free;
-    const max = this.#options.maxBatchSize;
-    const slot = createSlot(max, Math.max(max * SLOT_TEXT_BYTES_PER_TOKEN, MIN_SLOT_TEXT_BYTES), this.#slots.length);
+    const slot = createBatchSlot(this.#options.maxBatchSize, this.#slots.length);
     this.#slots.push(slot);
     return slot;
   }
@@ -309,12 +346,22 @@ export class Dispatcher {
       lane.snapshots.push(version);
       if (lane.snapshots.length > SNAPSHOT_CACHE_SIZE) lane.snapshots.shift();
     }
+    let columnsId = 0;
+    if (batch.columns) {
+      columnsId = this.#columnsId(batch.columns);
+      if (lane.port && !lane.columns.has(columnsId)) {
+        lane.port.postMessage(columnsMessage(columnsId, batch.columns));
+        lane.columns.add(columnsId);
+      }
+    }
     const seq = lane.req;
     ctrl[descriptorIndex(seq, D_SLOT)] = slot.id;
     ctrl[descriptorIndex(seq, D_COUNT)] = batch.count;
     ctrl[descriptorIndex(seq, D_SNAPSHOT)] = version;
     ctrl[descriptorIndex(seq, D_CLIENT_TYPE)] = this.#clientTypeCode;
     ctrl[descriptorIndex(seq, D_FLAGS)] = this.#backendFlag;
+    ctrl[descriptorIndex(seq, D_COLUMNS)] = columnsId;
+    ctrl[descriptorIndex(seq, D_COLUMNS_ROW)] = columnsId === 0 ? 0 : batch.parts.starts[0]!;
     lane.inFlight.push(batch);
     this.#inFlightTokens += batch.count;
     this.#inFlightBatches++;
@@ -338,10 +385,19 @@ export class Dispatcher {
     for (const slot of this.#slots) lane.slots.add(slot.id);
     lane.snapshots.length = 0;
     const snapshots: SnapshotMessage[] = [];
+    lane.columns.clear();
+    const columns: ColumnsMessage[] = [];
     for (const batch of lane.inFlight) {
       if (batch.snapshot && !lane.snapshots.includes(batch.snapshot.version)) {
         lane.snapshots.push(batch.snapshot.version);
         snapshots.push({ kind: 'snapshot', version: batch.snapshot.version, sab: batch.snapshot.sab });
+      }
+      if (batch.columns) {
+        const id = this.#columnsId(batch.columns);
+        if (!lane.columns.has(id)) {
+          lane.columns.add(id);
+          columns.push(columnsMessage(id, batch.columns));
+        }
       }
     }
     const loop = ++lane.loop;
@@ -351,6 +407,7 @@ export class Dispatcher {
       port: port2,
       slots: this.#slots.map(slotMessage),
       snapshots,
+      columns,
       idleParkMs: this.#options.idleParkMs,
     };
     const run = this.#pool.run(start, { transferList: [port2] as never });
@@ -378,6 +435,15 @@ export class Dispatcher {
     };
     if (wait.async) void wait.value.then(wake);
     else queueMicrotask(wake);
+  }
+
+  #columnsId(columns: ColumnViews): number {
+    let id = this.#columnIds.get(columns);
+    if (id === undefined) {
+      id = this.#nextColumnsId++;
+      this.#columnIds.set(columns, id);
+    }
+    return id;
   }
 
   #pollAll(): void {
@@ -428,6 +494,10 @@ export class Dispatcher {
     this.#retries.push(...queued);
     this.pump();
   }
+}
+
+function columnsMessage(id: number, columns: ColumnViews): ColumnsMessage {
+  return { kind: 'columns', id, sab: columns.sab, rows: columns.rows };
 }
 
 function slotMessage(slot: Slot): SlotMessage {

@@ -8,7 +8,8 @@
  *   notify REQ only if STATE == SLEEPING          Atomics.store(DONE, done + 1); notify DONE
  *   Atomics.waitAsync(DONE, seen) <------------'
  *
- * Shared buffers (slots, key snapshots) cannot travel through an Int32Array: each new one is
+ * Shared buffers (slots, key snapshots, decryptColumns() targets) cannot travel through an
+ * Int32Array: each new one is
  * posted once on the lane's MessagePort before the first descriptor naming it, and the worker
  * drains the port with receiveMessageOnPort (its event loop is blocked in the loop) until it has
  * what the descriptor names. Messages and descriptors are both in order, so what a descriptor
@@ -34,13 +35,15 @@ export const STATE_STARTING = 3; // the coordinator has asked for a new loop
 /** Descriptor ring: fixed-size entries after the header. */
 const HEADER_INTS = 4;
 const RING_SIZE = 8;
-const DESC_INTS = 6;
+const DESC_INTS = 8;
 export const D_SLOT = 0; // slot id
 export const D_COUNT = 1; // tokens in the batch
 export const D_SNAPSHOT = 2; // snapshot version (0: no keys)
 export const D_CLIENT_TYPE = 3; // CLIENT_TYPE_CODES index
 export const D_FLAGS = 4; // DESC_* bits
 export const D_USED_SNAPSHOT = 5; // written by the worker: the snapshot version it decrypted with
+export const D_COLUMNS = 6; // columns target id (0: none; the batch's results stay records)
+export const D_COLUMNS_ROW = 7; // the target row of the batch's first token
 
 export const DESC_NATIVE = 0b01;
 

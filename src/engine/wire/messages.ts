@@ -21,7 +21,21 @@ export interface SnapshotMessage {
   readonly sab: SharedArrayBuffer;
 }
 
-export type LaneMessage = SlotMessage | SnapshotMessage;
+/** A decryptColumns() call's columns target (columns.ts), posted before the first descriptor naming it. */
+export interface ColumnsMessage {
+  readonly kind: 'columns';
+  readonly id: number;
+  readonly sab: SharedArrayBuffer;
+  readonly rows: number;
+}
+
+/** The call of columns target `id` is answered: the lane lets go of it (drained before its next batch). */
+export interface ReleaseMessage {
+  readonly kind: 'release';
+  readonly id: number;
+}
+
+export type LaneMessage = SlotMessage | SnapshotMessage | ColumnsMessage | ReleaseMessage;
 
 /**
  * The one Piscina task a lane runs: the worker loops over the mailbox until it parks or is
@@ -34,6 +48,8 @@ export interface LaneStart {
   readonly slots: readonly SlotMessage[];
   /** In the order the coordinator's mirror of the worker's snapshot cache holds them. */
   readonly snapshots: readonly SnapshotMessage[];
+  /** The columns targets its pending descriptors name. */
+  readonly columns: readonly ColumnsMessage[];
   /** The loop parks after this long with nothing to do. */
   readonly idleParkMs: number;
 }

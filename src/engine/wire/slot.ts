@@ -13,6 +13,7 @@
  *   align8(25C)    records   56 bytes x capacity       see below
  *   ...            bytes     Uint8   x bytesCapacity   tokens (one byte per UTF-16 unit) and domains (UTF-8)
  *   ...            uids      Uint8   x bytesCapacity   raw UID bytes of token i at token i's offset
+ *   align4(...)    trailer   Int32   x TRAILER_INTS    what a worker reports of a columns batch (see writeColumns)
  *
  * A raw UID is always shorter than the token text it came from (base64 expands, encryption adds
  * headers and tags), so writing it at its token's offset in a region as large as `bytes` never
@@ -49,6 +50,7 @@ import {
 } from '../../token/result.js';
 import type { PolicyFields } from '../../token/rules.js';
 import type { AdvertisingTokenVersion, DecryptionResult, IdentityType } from '../../types.js';
+import { COLUMN_CLIENT_SIDE_GENERATED, COLUMN_DECODED, reserveUidBytes, type ColumnViews } from './columns.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 const INPUT_HAS_DOMAIN = 0b10;
@@ -85,18 +87,45 @@ export interface Slot {
   /** Token and domain text, as a Buffer for fast string reads and writes. */
   readonly bytes: Buffer;
   readonly uids: Buffer;
+  /** Written by writeColumns(), read by the coordinator: T_* below. */
+  readonly trailer: Int32Array;
 }
+
+/** Trailer fields: where the batch's packed raw UIDs go in the call's UID space, and how many bytes. */
+export const T_UID_BASE = 0;
+export const T_UID_BYTES = 1;
+/** Then one count per status code. */
+export const T_STATUS_COUNTS = 2;
+const TRAILER_INTS = T_STATUS_COUNTS + STATUS_BY_CODE.length;
 
 function recordsOffset(capacity: number): number {
   return (25 * capacity + 7) & ~7;
 }
 
+function trailerOffset(capacity: number, bytesCapacity: number): number {
+  return (recordsOffset(capacity) + capacity * RECORD_BYTES + 2 * bytesCapacity + 3) & ~3;
+}
+
 function slotByteLength(capacity: number, bytesCapacity: number): number {
-  return recordsOffset(capacity) + capacity * RECORD_BYTES + 2 * bytesCapacity;
+  return trailerOffset(capacity, bytesCapacity) + 4 * TRAILER_INTS;
 }
 
 export function createSlot(capacity: number, bytesCapacity: number, id = -1): Slot {
   return slotViews(new SharedArrayBuffer(slotByteLength(capacity, bytesCapacity)), capacity, bytesCapacity, id);
+}
+
+/** Text reserved per token of a batch slot: a 2,048-character token with its reservation (textBytes). */
+const BATCH_TEXT_BYTES_PER_TOKEN = 1024;
+/** Any batch slot fits at least one token of MAX_TOKEN_LENGTH (3 bytes reserved per unit) and a long domain. */
+const MIN_BATCH_TEXT_BYTES = 64 * 1024;
+
+/**
+ * A slot for batches of up to `capacity` tokens (the engine's, in workers or in process): text
+ * room for real tokens (a few hundred characters each); a batch of long hostile ones is cut short
+ * instead of growing the slot (Batcher.fill).
+ */
+export function createBatchSlot(capacity: number, id = -1): Slot {
+  return createSlot(capacity, Math.max(capacity * BATCH_TEXT_BYTES_PER_TOKEN, MIN_BATCH_TEXT_BYTES), id);
 }
 
 /** Views over a slot another thread created (the worker side). */
@@ -117,6 +146,7 @@ export function slotViews(sab: SharedArrayBuffer, capacity: number, bytesCapacit
     recordF64: new Float64Array(sab, records, (capacity * RECORD_BYTES) / 8),
     bytes: Buffer.from(sab, bytesStart, bytesCapacity),
     uids: Buffer.from(sab, bytesStart + bytesCapacity, bytesCapacity),
+    trailer: new Int32Array(sab, trailerOffset(capacity, bytesCapacity), TRAILER_INTS),
   };
 }
 
@@ -155,7 +185,69 @@ export function writeToken(s: Slot, i: number, offset: number, token: unknown, d
     flags |= INPUT_INVALID;
     s.table[row + 1] = 0;
   }
+  return writeDomain(s, i, offset, domain, flags);
+}
+
+/**
+ * Writes lines [from, to) of an all-ASCII `src` (line k is bytes [starts[k], ends[k])) as entries
+ * from `index`, at text offset `offset`, stopping early when the text region is full; sets
+ * `out.next` to the first line not written and `out.offset` to the next free offset. Runs of lines
+ * go in with one copy each, line endings included (nothing reads them: a token is its offset and
+ * length), so a token costs its table entry; a line longer than MAX_TOKEN_LENGTH takes no text and
+ * is marked invalid, as writeToken() marks the same text.
+ */
+export function writeAsciiLines(
+  s: Slot,
+  index: number,
+  offset: number,
+  src: Buffer,
+  starts: Uint32Array,
+  ends: Uint32Array,
+  from: number,
+  to: number,
+  nowMs: number,
+  out: { next: number; offset: number },
+): void {
+  const capacity = s.bytesCapacity;
+  // The pending run: source bytes [runStart, runEnd) go to text offset runAt.
+  let runStart = -1;
+  let runEnd = 0;
+  let runAt = 0;
+  let k = from;
+  for (; k < to; k++, index++) {
+    const start = starts[k]!;
+    const length = ends[k]! - start;
+    const row = index * 4;
+    if (length > MAX_TOKEN_LENGTH) {
+      if (runStart >= 0) src.copy(s.bytes, runAt, runStart, runEnd);
+      runStart = -1;
+      s.nows[index] = nowMs;
+      s.table[row] = offset;
+      s.table[row + 1] = 0;
+      s.flags[index] = INPUT_INVALID;
+      continue;
+    }
+    const at = runStart < 0 ? offset : runAt + (start - runStart);
+    if (at + length > capacity) break;
+    if (runStart < 0) {
+      runStart = start;
+      runAt = offset;
+    }
+    runEnd = start + length;
+    s.nows[index] = nowMs;
+    s.table[row] = at;
+    s.table[row + 1] = length;
+    s.flags[index] = 0;
+    offset = at + length;
+  }
+  if (runStart >= 0) src.copy(s.bytes, runAt, runStart, runEnd);
+  out.next = k;
+  out.offset = offset;
+}
+
+function writeDomain(s: Slot, i: number, offset: number, domain: unknown, flags: number): number {
   if (typeof domain === 'string') {
+    const row = i * 4;
     const written = s.bytes.write(domain, offset, 'utf8');
     s.table[row + 2] = offset;
     s.table[row + 3] = written;
@@ -366,4 +458,73 @@ export function readFindings(s: Slot, i: number, result: DecryptionResult): Toke
     masterKeyId: s.recordI32[(rec >> 2) + REC_I32_MASTER_KEY_ID]!,
     siteKeyId: s.recordI32[(rec >> 2) + REC_I32_SITE_KEY_ID]!,
   };
+}
+
+// ---- Records into a columns target ----
+
+/**
+ * Writes the results of records [0, count) into rows [start, start + count) of `c` (a worker, after
+ * decoding a batch of a decryptColumns() call): packs the Success rows' raw UIDs at the front of
+ * the UID region, reserves their bytes in the call's UID space (columns.ts), writes every row, and
+ * reports the UID block and the batch's status counts in the trailer.
+ */
+export function writeColumns(s: Slot, count: number, c: ColumnViews, start: number): void {
+  const t = s.trailer;
+  t.fill(0, T_STATUS_COUNTS);
+  // A raw UID is shorter than its token text and tokens sit in row order, so packing moves each
+  // UID left of where it is, past every UID already packed: nothing is overwritten before it moves.
+  let packed = 0;
+  for (let i = 0; i < count; i++) {
+    const rec = i * RECORD_BYTES;
+    const code = s.recordBytes[rec]!;
+    t[T_STATUS_COUNTS + code]!++;
+    if (code !== SUCCESS_CODE) continue;
+    const off = s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
+    const len = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
+    if (off !== packed) s.uids.copyWithin(packed, off, off + len);
+    packed += len;
+  }
+  const base = packed === 0 ? 0 : reserveUidBytes(c, packed);
+  let uidAt = base;
+  for (let i = 0, row = start; i < count; i++, row++) {
+    const rec = i * RECORD_BYTES;
+    const code = s.recordBytes[rec]!;
+    const flags = s.recordBytes[rec + 3]!;
+    c.status[row] = code;
+    if ((flags & RECORD_DECODED) === 0) {
+      c.version[row] = 0;
+      c.identityType[row] = 0;
+      c.flags[row] = 0;
+      c.siteId[row] = 0;
+      c.siteKeySiteId[row] = 0;
+      c.established[row] = 0;
+      c.expiry[row] = 0;
+      c.uidOffset[row] = 0;
+      c.uidLength[row] = 0;
+      continue;
+    }
+    c.version[row] = s.recordBytes[rec + 1]!;
+    c.identityType[row] = s.recordBytes[rec + 2]!;
+    c.flags[row] = COLUMN_DECODED | (flags & RECORD_CSTG ? COLUMN_CLIENT_SIDE_GENERATED : 0);
+    c.siteId[row] = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
+    c.siteKeySiteId[row] = s.recordF64[(rec >> 3) + REC_F64_SITE_KEY_SITE_ID]!;
+    c.established[row] = s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!;
+    c.expiry[row] = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+    if (code === SUCCESS_CODE) {
+      const len = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
+      c.uidOffset[row] = uidAt;
+      c.uidLength[row] = len;
+      uidAt += len;
+    } else {
+      c.uidOffset[row] = 0;
+      c.uidLength[row] = 0;
+    }
+  }
+  t[T_UID_BASE] = base;
+  t[T_UID_BYTES] = packed;
+}
+
+/** Adds the status counts writeColumns() reported for the slot's batch to `counts` (by status code). */
+export function addStatusCounts(s: Slot, counts: Float64Array): void {
+  for (let code = 0; code < counts.length; code++) counts[code]! += s.trailer[T_STATUS_COUNTS + code]!;
 }

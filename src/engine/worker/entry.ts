@@ -1,10 +1,12 @@
 /**
  * Worker-thread entry (run by Piscina as one long task per lane loop). The loop sleeps in
  * Atomics.wait on the lane's mailbox, decodes each batch descriptor in its shared slot with the
- * backend the descriptor names, publishes completion with Atomics.store + notify, and returns
- * (parks) after `idleParkMs` with nothing to do, or at once when stopped. New slots and key
- * snapshots arrive on the lane's port and are drained synchronously (this thread's event loop is
- * blocked while the loop runs): see wire/mailbox.ts for the protocol.
+ * backend the descriptor names (and, for a decryptColumns() batch, writes the rows into the
+ * call's columns target), publishes completion with Atomics.store + notify, and returns (parks)
+ * after `idleParkMs` with nothing to do, or at once when stopped. New slots, key snapshots and
+ * columns targets (and the releases of answered calls' targets) arrive on the lane's port and are
+ * drained synchronously (this thread's event loop is blocked while the loop runs): see
+ * wire/mailbox.ts for the protocol.
  *
  * The loop is built over a batch decoder (laneLoop), so that a test's own entry can wrap
  * decodeBatch (to kill the thread mid-batch, say) without any test branch in this file.
@@ -16,6 +18,8 @@ import {
   DESC_NATIVE,
   DONE,
   D_CLIENT_TYPE,
+  D_COLUMNS,
+  D_COLUMNS_ROW,
   D_COUNT,
   D_FLAGS,
   D_SLOT,
@@ -30,7 +34,8 @@ import {
   descriptorIndex,
 } from '../wire/mailbox.js';
 import { SNAPSHOT_CACHE_SIZE, type LaneEnd, type LaneMessage, type LaneStart } from '../wire/messages.js';
-import { slotViews, type Slot } from '../wire/slot.js';
+import { columnViews, type ColumnViews } from '../wire/columns.js';
+import { slotViews, writeColumns, type Slot } from '../wire/slot.js';
 
 /** Slot views by id, kept across loops of this thread (a slot's buffer never changes). */
 const slots = new Map<number, Slot>();
@@ -44,6 +49,8 @@ class Lane {
   readonly #decode: BatchDecoder;
   /** Open snapshots in arrival order, at most SNAPSHOT_CACHE_SIZE (mirrored by the coordinator). */
   readonly #snapshots: OpenSnapshot[] = [];
+  /** Columns targets of unanswered decryptColumns() calls, by id, until released. */
+  readonly #columns = new Map<number, ColumnViews>();
 
   constructor(start: LaneStart, decode: BatchDecoder) {
     this.#start = start;
@@ -51,15 +58,31 @@ class Lane {
     this.ctrl = new Int32Array(start.mailbox);
     for (const m of start.slots) this.#accept(m);
     for (const m of start.snapshots) this.#accept(m);
+    for (const m of start.columns) this.#accept(m);
   }
 
   #accept(m: LaneMessage): void {
-    if (m.kind === 'slot') {
-      if (!slots.has(m.id) || slots.get(m.id)!.sab !== m.sab) slots.set(m.id, slotViews(m.sab, m.capacity, m.bytesCapacity, m.id));
-      return;
+    switch (m.kind) {
+      case 'slot':
+        if (!slots.has(m.id) || slots.get(m.id)!.sab !== m.sab) slots.set(m.id, slotViews(m.sab, m.capacity, m.bytesCapacity, m.id));
+        return;
+      case 'snapshot':
+        this.#snapshots.push(openSnapshot(m.sab, m.version));
+        if (this.#snapshots.length > SNAPSHOT_CACHE_SIZE) this.#snapshots.shift();
+        return;
+      case 'columns':
+        this.#columns.set(m.id, columnViews(m.sab, m.rows));
+        return;
+      case 'release':
+        this.#columns.delete(m.id);
     }
-    this.#snapshots.push(openSnapshot(m.sab, m.version));
-    if (this.#snapshots.length > SNAPSHOT_CACHE_SIZE) this.#snapshots.shift();
+  }
+
+  /** Takes whatever the port holds (releases of answered calls' columns, so none is kept alive). */
+  #drainAll(): void {
+    for (let received = receiveMessageOnPort(this.#start.port); received; received = receiveMessageOnPort(this.#start.port)) {
+      this.#accept(received.message as LaneMessage);
+    }
   }
 
   /** Drains the port until `found()` holds; what a descriptor names was posted before it. */
@@ -83,14 +106,22 @@ class Lane {
     return find()!;
   }
 
+  #target(id: number): ColumnViews {
+    if (!this.#columns.has(id)) this.#drainUntil(() => this.#columns.has(id), `columns ${id}`);
+    return this.#columns.get(id)!;
+  }
+
   run(seq: number): void {
     const ctrl = this.ctrl;
+    if (this.#columns.size > 0) this.#drainAll();
     const slot = this.#slot(ctrl[descriptorIndex(seq, D_SLOT)]!);
     const count = ctrl[descriptorIndex(seq, D_COUNT)]!;
     const snapshot = this.#snapshot(ctrl[descriptorIndex(seq, D_SNAPSHOT)]!);
     const flags = ctrl[descriptorIndex(seq, D_FLAGS)]!;
     const clientType = CLIENT_TYPE_CODES[ctrl[descriptorIndex(seq, D_CLIENT_TYPE)]!]!;
     this.#decode(slot, count, snapshot, clientType, flags & DESC_NATIVE ? 'native' : 'node-crypto');
+    const columns = ctrl[descriptorIndex(seq, D_COLUMNS)]!;
+    if (columns !== 0) writeColumns(slot, count, this.#target(columns), ctrl[descriptorIndex(seq, D_COLUMNS_ROW)]!);
     ctrl[descriptorIndex(seq, D_USED_SNAPSHOT)] = snapshot?.version ?? 0;
   }
 }
