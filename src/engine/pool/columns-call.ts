@@ -181,6 +181,7 @@ function writeResultRow(c: ColumnViews, row: number, result: DecryptionResult): 
     c.identityType[row] = 0;
     c.flags[row] = 0;
     c.siteId[row] = 0;
+    c.siteKeySiteId[row] = 0;
     c.established[row] = 0;
     c.expiry[row] = 0;
     return undefined;
@@ -189,6 +190,7 @@ function writeResultRow(c: ColumnViews, row: number, result: DecryptionResult): 
   c.identityType[row] = identityCodeOf(result.identityType);
   c.flags[row] = COLUMN_DECODED | (result.isClientSideGenerated ? COLUMN_CLIENT_SIDE_GENERATED : 0) | (result.optedOut === true ? COLUMN_OPTED_OUT : 0);
   c.siteId[row] = result.siteId!;
+  c.siteKeySiteId[row] = result.siteKeySiteId!;
   c.established[row] = result.established!.getTime();
   c.expiry[row] = result.expiry!.getTime();
   if (result.uid === undefined) return undefined;
