@@ -100,18 +100,7 @@ export async function* readLineChunks(stream: Readable, chunkLines = CHUNK_LINES
 /** Writes `text`, resolving once the stream can take more (its 'drain'), or rejecting on error. */
 export async function writeText(out: Writable, text: string): Promise<void> {
   if (text === '' || out.write(text)) return;
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      out.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      out.off('drain', onDrain);
-      reject(err);
-    };
-    out.once('drain', onDrain);
-    out.once('error', onError);
-  });
+  await once(out, 'drain'); // rejects when the stream errors first
 }
 
 /** Where output goes: stdout, or `--output FILE`; `close()` flushes a file (and leaves stdout open). */

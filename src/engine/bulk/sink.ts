@@ -48,7 +48,8 @@ class StreamSink implements ChunkSink {
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
     // The stream may hold the bytes past this call: it gets its own copy.
-    if (!this.#out.write(Buffer.from(bytes))) await drained(this.#out);
+    // events.once rejects when the stream errors before it drains.
+    if (!this.#out.write(Buffer.from(bytes))) await once(this.#out, 'drain');
   }
   async end(): Promise<void> {
     if (this.#endStream) {
@@ -64,20 +65,6 @@ class StreamSink implements ChunkSink {
   }
 }
 
-function drained(out: Writable): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      out.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      out.off('drain', onDrain);
-      reject(err);
-    };
-    out.once('drain', onDrain);
-    out.once('error', onError);
-  });
-}
 
 /** A writable stream as a sink; `end` says whether the sink ends it when done. */
 export function streamSink(out: Writable, end: boolean): ChunkSink {
