@@ -3,27 +3,26 @@
  * thread: a batch costs a wake-up of the worker and an event-loop turn for its completion
  * (HANDOFF_BATCH_US), and each token its write into the slot and the reading of its result
  * (HANDOFF_TOKEN_US, or HANDOFF_COLUMN_TOKEN_US with decryptColumns()). Decrypting here costs the
- * main thread `inProcessUs` per token (about 1 µs native, 10 µs node-crypto; measured as it runs:
- * the median of sampled timings, so a loaded machine's deschedules do not count). The rule (mode
- * 'auto'):
+ * main thread IN_PROCESS_US per token (1 µs native, 10 µs node-crypto). The rule (mode 'auto'):
  *
- *   n tokens decrypt here  iff  n x inProcessUs <= HANDOFF_BATCH_US + n x HANDOFF_TOKEN_US
+ *   n tokens decrypt here  iff  n x IN_PROCESS_US <= HANDOFF_BATCH_US + n x HANDOFF_TOKEN_US
  *                          and in-process work stays within IN_PROCESS_SHARE of the main thread.
  *
  * A decryptBatch() or decryptColumns() call is `n` tokens. A decrypt() call is one token that
  * would share its hand-off with the other calls of its event-loop turn: it decrypts here when
  * that is cheaper for a turn of the usual size (sampled), else it queues, and when the queue is
  * cut for an idle worker the rule is applied again to what actually queued (Dispatcher.pump).
- * Work past the share (a token bucket refilled with wall time) goes to the workers, which is
- * what lets the engine grow past one core when the main thread has better things to do.
+ * Work past the share (a token bucket refilled with wall time, charged with this process's own
+ * measured in-process cost) goes to the workers, which is what lets the engine grow past one
+ * core when the main thread has better things to do.
  *
- * The hand-off constants are measured figures (docs/engine.md gives them and the commands): what
- * a hand-off costs the main thread's event loop on a 2-core machine, where the worker competes
- * with the main thread for a core; with idle cores it costs less, and the rule then errs toward
- * in process, never costlier than it. The in-process cost is this process's own. With them a
- * native token costs about as much here as its share of a hand-off, so native work goes to the
- * workers for the share rule (and decryptColumns() batches of ~30 tokens and more); a node-crypto
- * batch repays its hand-off from 3 tokens (fewer where in-process decryption is measured slower).
+ * All the figures are measurements on one machine (docs/engine.md gives them and the commands).
+ * The comparison uses them as they are: a slower or loaded machine stretches both sides alike
+ * (a hand-off's event-loop time grows with load as decryption's does), so the sizes at which a
+ * hand-off repays itself stay put: ~125 tokens native (31 for decryptColumns()), 3 node-crypto.
+ * Only the share is charged with what this process measures, since that is about its own time.
+ * Where cores are idle a hand-off costs less than HANDOFF_BATCH_US, and the rule errs toward in
+ * process: never costlier than it.
  */
 import { performance } from 'node:perf_hooks';
 import type { CryptoBackend } from '../native/backend.js';
@@ -43,15 +42,15 @@ export const HANDOFF_TOKEN_US = 0.8;
 export const HANDOFF_COLUMN_TOKEN_US = 0.2;
 /** The most of the main thread's time that in-process decryption may take. */
 export const IN_PROCESS_SHARE = 0.5;
-/** Starting estimates of in-process µs per token, until measurements replace them. */
-export const INITIAL_IN_PROCESS_US: Readonly<Record<CryptoBackend, number>> = Object.freeze({ native: 1, 'node-crypto': 10 });
+/** Main-thread µs per token of in-process decryption (the hand-off bench's worker function, in one thread, plus a result). */
+export const IN_PROCESS_US: Readonly<Record<CryptoBackend, number>> = Object.freeze({ native: 1, 'node-crypto': 10 });
 
 /** One in SAMPLE decrypt() calls refills the budget, times its decryption and probes its turn. */
 const SAMPLE_MASK = 15;
 /**
- * The in-process cost is the median of this many recent samples (µs per token): a sample taken
- * while the thread was descheduled (a loaded machine) is an outlier the median ignores, where a
- * moving average would climb with every one of them.
+ * The measured in-process cost (what the share is charged) is the median of this many recent
+ * samples (µs per token): a sample taken while the thread was descheduled is an outlier the median
+ * ignores, where a moving average would climb with every one of them.
  */
 const SAMPLES = 31;
 /** Samples needed before they replace the starting estimate. */
@@ -67,7 +66,9 @@ const CREDIT_CAP_US = 5000;
 
 export class DispatchPolicy {
   readonly mode: DispatchMode;
-  /** In-process µs per token: the starting estimate, then the median of recent samples. */
+  /** IN_PROCESS_US of the backend: what the rule compares. */
+  readonly #perToken: number;
+  /** In-process µs per token this process measures (IN_PROCESS_US until samples come): what the share is charged. */
   #inProcessUs: number;
   readonly #samples = new Float64Array(SAMPLES);
   #sampled = 0;
@@ -92,17 +93,17 @@ export class DispatchPolicy {
 
   constructor(mode: DispatchMode, backend: CryptoBackend) {
     this.mode = mode;
-    this.#inProcessUs = INITIAL_IN_PROCESS_US[backend];
+    this.#perToken = IN_PROCESS_US[backend];
+    this.#inProcessUs = this.#perToken;
   }
 
   /** decrypt(): true to decrypt this token here now, false to queue it for a worker batch. */
   single(): boolean {
     if (this.mode !== 'auto') return this.mode === 'in-process';
     if ((++this.#singles & SAMPLE_MASK) === 0) this.#sample();
-    const perToken = this.#inProcessUs;
     const k = this.#callsPerTurn;
-    if (this.#credit < perToken || k * perToken > HANDOFF_BATCH_US + k * HANDOFF_TOKEN_US) return false;
-    this.#credit -= perToken;
+    if (this.#credit < this.#inProcessUs || k * this.#perToken > HANDOFF_BATCH_US + k * HANDOFF_TOKEN_US) return false;
+    this.#credit -= this.#inProcessUs;
     return true;
   }
 
@@ -112,14 +113,15 @@ export class DispatchPolicy {
    */
   batch(n: number, columns = false): boolean {
     if (this.mode !== 'auto') return this.mode === 'in-process';
+    if (n * this.#perToken > HANDOFF_BATCH_US + n * (columns ? HANDOFF_COLUMN_TOKEN_US : HANDOFF_TOKEN_US)) return false;
     this.#refill();
-    const here = n * this.#inProcessUs;
-    if (this.#credit < here || here > HANDOFF_BATCH_US + n * (columns ? HANDOFF_COLUMN_TOKEN_US : HANDOFF_TOKEN_US)) return false;
-    this.#credit -= here;
+    const spent = n * this.#inProcessUs;
+    if (this.#credit < spent) return false;
+    this.#credit -= spent;
     return true;
   }
 
-  /** `n` tokens took `us` to decrypt here (timed by the engine): refines the estimate. */
+  /** `n` tokens took `us` to decrypt here (timed by the engine): refines what the share is charged. */
   observe(n: number, us: number): void {
     this.timeNext = false;
     if (n <= 0 || !(us >= 0)) return;
