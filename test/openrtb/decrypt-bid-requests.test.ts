@@ -10,7 +10,7 @@ let op: LocalOperator;
 let engine: DecryptionEngine;
 beforeAll(async () => {
   op = await startLocalOperator();
-  engine = await DecryptionEngine.create({ baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, threads: 1 });
+  engine = await DecryptionEngine.create({ baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey, threads: 1, dispatch: 'workers' });
 });
 afterAll(async () => {
   await engine?.close();

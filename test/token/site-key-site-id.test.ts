@@ -87,7 +87,8 @@ describe('siteKeySiteId', () => {
       const before = process.env[BACKEND_ENV];
       process.env[BACKEND_ENV] = backend;
       try {
-        const made = await DecryptionEngine.create({ keys, threads, tokenCache: true });
+        // threads: 1 means worker records: force the workers (the default policy keeps small calls in process).
+        const made = await DecryptionEngine.create({ keys, threads, tokenCache: true, ...(threads > 0 && { dispatch: 'workers' as const }) });
         engines.push(made);
         expect(made.stats().backend).toBe(backend);
         return made;
