@@ -74,7 +74,7 @@ describe('a damaged opt-out log', () => {
     expect((error as Error).message).toContain(`damaged at byte ${record10}`);
     expect(sha(path)).toBe(before);
 
-    const serve = await runCli(['optout', 'serve', '--port', '0', '--store', path]);
+    const serve = await runCli(['optout', 'serve', '--port', '0', '--store', path, '--allow-unauthenticated']);
     expect(serve.code).toBe(2);
     expect(serve.stderr).toContain(`damaged at byte ${record10}`);
     expect(serve.stderr).toContain(`uid2-engine optout repair ${path}`);

@@ -135,7 +135,7 @@ describe('uid2-engine optout serve', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((entry) => entry['status'] === 503);
     expect(failures.length).toBeGreaterThan(0);
-    expect(failures[0]).toMatchObject({ level: 40, event: 'uid2.optout.webhook', code: expect.stringMatching(/^(UID2_ERR_|E)/) });
+    expect(failures[0]).toMatchObject({ level: 50, event: 'uid2.optout.webhook', code: expect.stringMatching(/^(UID2_ERR_|E)/) });
     for (const u of uids) expect(stderr()).not.toContain(u);
     child.kill('SIGTERM');
     await once(child, 'exit');

@@ -166,7 +166,7 @@ describe('uid2-engine optout serve on a disk that fills up during a flood', () =
   it('answers 503 while full, /healthz says so, and once space is freed every delivery is 200 and every 200 is on disk after a restart', async () => {
     const d = disk(512 * 1024);
     const storePath = join(d.dir, 'optouts.log');
-    const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', '0', '--store', storePath]);
+    const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', '0', '--store', storePath, '--allow-unauthenticated']);
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));

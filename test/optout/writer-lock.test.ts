@@ -137,14 +137,14 @@ describe('the writer lock', () => {
 
   it('a second CLI receiver on the same file (or through a symlink) exits 2 and names the lock', async () => {
     const path = join(dir, 'serve.log');
-    const first = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', '0', '--store', path]);
+    const first = spawn(process.execPath, [CLI_PATH, 'optout', 'serve', '--port', '0', '--store', path, '--allow-unauthenticated']);
     try {
       await new Promise((r) => first.stdout.once('data', r));
-      const second = await runCli(['optout', 'serve', '--port', '0', '--store', path]);
+      const second = await runCli(['optout', 'serve', '--port', '0', '--store', path, '--allow-unauthenticated']);
       expect(second.code).toBe(2);
       expect(second.stderr).toContain('is open for writing elsewhere');
       symlinkSync(path, join(dir, 'alias.log'));
-      const third = await runCli(['optout', 'serve', '--port', '0', '--store', join(dir, 'alias.log')]);
+      const third = await runCli(['optout', 'serve', '--port', '0', '--store', join(dir, 'alias.log'), '--allow-unauthenticated']);
       expect(third.code).toBe(2);
     } finally {
       first.kill('SIGTERM');
@@ -159,7 +159,7 @@ describe('the writer lock', () => {
     await store.close();
     const env = { ...process.env, UID2_ENGINE_NATIVE_ADDON: join(dir, 'missing.node') };
     expect((await racer(path, 0, 0, env)).out).toContain('UID2_ERR_NATIVE_UNAVAILABLE');
-    const serve = await runCli(['optout', 'serve', '--port', '0', '--store', path], undefined, env);
+    const serve = await runCli(['optout', 'serve', '--port', '0', '--store', path, '--allow-unauthenticated'], undefined, env);
     expect(serve.code).toBe(2);
     expect(serve.stderr).toContain("needs the native addon's file lock");
     const script = `import(${JSON.stringify(DIST_INDEX)}).then(async ({ FileOptOutStore }) => { const s = await FileOptOutStore.open(process.argv[1], { readOnly: true }); process.stdout.write(String(s.size)); await s.close(); });`;
