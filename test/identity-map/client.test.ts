@@ -195,7 +195,8 @@ describe('retries', () => {
   it('retries 429s (no body) until the deadline, then fails with RetryDeadlineError holding the last 429', async () => {
     const throttled = await startLocalOperator({ throttleFraction: 1 });
     try {
-      const c = client(FAST, throttled);
+      // A deadline long enough for several attempts however slow the machine is (backoff 5-20 ms).
+      const c = client({ ...FAST, retryDeadlineMs: 2_000 }, throttled);
       const err = await failure(c.generateIdentityMap({ emails: ['a@example.com'] }));
       expect(err).toBeInstanceOf(RetryDeadlineError);
       expect(err.code).toBe('UID2_ERR_RETRY_DEADLINE');
