@@ -195,8 +195,9 @@ describe('retries', () => {
   it('retries 429s (no body) until the deadline, then fails with RetryDeadlineError holding the last 429', async () => {
     const throttled = await startLocalOperator({ throttleFraction: 1 });
     try {
-      // A deadline long enough for several attempts however slow the machine is (backoff 5-20 ms).
-      const c = client({ ...FAST, retryDeadlineMs: 2_000 }, throttled);
+      // A deadline long enough for several attempts however slow the machine is, with backoffs
+      // long enough that they stay within the operator's request log (its last 100).
+      const c = client({ ...FAST, initialBackoffMs: 50, maxBackoffMs: 200, retryDeadlineMs: 1_500 }, throttled);
       const err = await failure(c.generateIdentityMap({ emails: ['a@example.com'] }));
       expect(err).toBeInstanceOf(RetryDeadlineError);
       expect(err.code).toBe('UID2_ERR_RETRY_DEADLINE');
