@@ -169,6 +169,29 @@ describe('a damaged opt-out log', () => {
     expect(sha(path)).toBe(before);
   });
 
+  it('repair never writes over an earlier aside file: a name already taken in the same second gets -1', async () => {
+    const path = join(dir, 'twice.log');
+    const list = await writeLog(path, 300, 50, 11);
+    const bytes = readFileSync(path);
+    const cut = LOG_HEADER_BYTES + 100 * LOG_RECORD_BYTES;
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, cut), Buffer.from('hostile'), bytes.subarray(cut)]));
+    // Earlier repairs' files for this second and the next ten: the repair below runs within them.
+    const stamp = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const now = Date.now();
+    const earlier = Array.from({ length: 11 }, (_, i) => `${path}.damaged-${stamp(now + i * 1000)}`);
+    for (const file of earlier) writeFileSync(file, 'an earlier repair');
+    const run = await runCli(['optout', 'repair', path]);
+    expect(run.stderr).not.toContain('EEXIST');
+    expect(run.code).toBe(0);
+    const summary = jsonLines(run.stdout)[0]!;
+    expect(summary).toMatchObject({ records: 300, damagedBytes: 7 });
+    expect(String(summary['aside'])).toMatch(/\.damaged-\d{8}T\d{6}Z-1$/);
+    for (const file of earlier) expect(readFileSync(file, 'utf8')).toBe('an earlier repair');
+    const store = await FileOptOutStore.open(path);
+    expect(list.every((u) => store.has(u))).toBe(true);
+    await store.close();
+  });
+
   it('repair refuses while a writer holds the file, a file that is not an opt-out log, and a missing one (exit 2)', async () => {
     const path = join(dir, 'held.log');
     const store = await FileOptOutStore.open(path);

@@ -41,6 +41,21 @@ function timestamp(): string {
 }
 
 /**
+ * Creates the file for the damaged bytes, never over an earlier one: two repairs within the same
+ * second (the name's resolution) get `-1`, `-2`, ... after the time.
+ */
+async function createAside(base: string): Promise<{ path: string; fh: FileHandle }> {
+  for (let n = 0; ; n++) {
+    const path = n === 0 ? base : `${base}-${n}`;
+    try {
+      return { path, fh: await open(path, 'wx', 0o600) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 999) throw err;
+    }
+  }
+}
+
+/**
  * Repairs the opt-out log at `path`.
  * @throws OptOutLockedError while a writer holds it; OptOutCorruptError(0) for a file that is
  *   not an opt-out log at all (no header and no intact record); the file system's error (ENOENT)
@@ -65,8 +80,7 @@ export async function repairOptOutLog(path: string): Promise<RepairReport> {
     const copy = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
     const onDamage = async (range: ByteRange): Promise<void> => {
       if (!aside) {
-        asidePath = `${realPath}.damaged-${timestamp()}`;
-        aside = await open(asidePath, 'wx', 0o600);
+        ({ path: asidePath, fh: aside } = await createAside(`${realPath}.damaged-${timestamp()}`));
         await aside.write(ASIDE_MAGIC);
       }
       const entry = Buffer.alloc(12);
