@@ -5,7 +5,7 @@
  *
  *   POST /login   {"email": "..."}  → generateToken(); the identity goes into a new session
  *                 (cookie `sid`); answers {"uid2": "available" | "optout"}
- *   GET  /page    the session's identity, refreshed first when due → {"advertisingToken": ...}
+ *   GET  /page    the signed-in user's identity, refreshed first when due → {"advertisingToken": ...}
  *                 or {"advertisingToken": null} (no identity, opted out, or refresh expired)
  *   POST /logout  drops the session
  *
