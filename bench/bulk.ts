@@ -16,9 +16,7 @@
  * - coordinator: main-thread CPU µs per token of engine.decryptFile() with one worker (this
  *   process), and the tokens/s that main thread could feed at that cost.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +31,7 @@ import { SnapshotCache, runChunk } from '../dist/engine/worker/bulk-chunk.js';
 import { encodeSnapshot } from '../dist/keys/snapshot.js';
 import { writeBulkInput } from './bulk-input.js';
 import { mainThreadCpuMs } from './thread-cpu.js';
+import { runWithPeakRss } from './peak-rss.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../dist/cli/main.js');
 
@@ -56,31 +55,9 @@ export interface BulkBenchResult {
 }
 
 async function runCli(cli: string, args: string[]): Promise<{ wallSec: number; peakRssMb: number | null; stderr: string }> {
-  const useTime = existsSync('/usr/bin/time');
-  const started = performance.now();
-  const child = useTime
-    ? spawn('/usr/bin/time', ['-v', process.execPath, cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let polledKb = 0;
-  const poll = useTime
-    ? undefined
-    : setInterval(() => {
-        try {
-          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-          if (m) polledKb = Math.max(polledKb, Number(m[1]));
-        } catch {
-          // exited
-        }
-      }, 50);
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (poll) clearInterval(poll);
-  const wallSec = (performance.now() - started) / 1000;
+  const { code, stderr, wallSec, peakRssKb } = await runWithPeakRss(cli, args);
   if (code !== 0) throw new Error(`bulk bench: ${cli} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`);
-  const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  const peak = kb ? Number(kb[1]) : polledKb;
-  return { wallSec, peakRssMb: peak > 0 ? peak / 1024 : null, stderr };
+  return { wallSec, peakRssMb: peakRssKb > 0 ? peakRssKb / 1024 : null, stderr };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -4,8 +4,8 @@
  * of --threads, --output, --format, .gz files, a 100 MB line, the summary, the progress bar on a
  * terminal, and `encrypt --input`.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRate, renderProgress, renderSummary } from '../../src/cli/progress.js';
 import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
+import { runWithPeakRss, type MeasuredRun } from '../../bench/peak-rss.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uid2-bulk-test-'));
 let op: LocalOperator;
@@ -60,30 +61,8 @@ function pick(i: number, count: number): number {
   return ((Math.imul(i, 2654435761) >>> 0) >>> 3) % count;
 }
 
-/** Runs the CLI and reports its peak RSS: /usr/bin/time -v when present, else /proc VmHWM polling. */
-async function runMeasured(args: string[]): Promise<{ code: number | null; stderr: string; peakRssKb: number }> {
-  const useTime = existsSync('/usr/bin/time');
-  const child = useTime
-    ? spawn('/usr/bin/time', ['-v', process.execPath, CLI_PATH, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let polledKb = 0;
-  const poll = useTime
-    ? undefined
-    : setInterval(() => {
-        try {
-          const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-          if (match) polledKb = Math.max(polledKb, Number(match[1]));
-        } catch {
-          // The process has exited.
-        }
-      }, 50);
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (poll) clearInterval(poll);
-  const timeKb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return { code, stderr, peakRssKb: timeKb ? Number(timeKb[1]) : polledKb };
-}
+/** Runs the CLI and reports its peak RSS (bench/peak-rss.ts). */
+const runMeasured = (args: string[]): Promise<MeasuredRun> => runWithPeakRss(CLI_PATH, args);
 
 describe('decrypt --input: a million tokens', () => {
   it('keeps input order, prints a per-status summary and stays in bounded memory', async () => {
