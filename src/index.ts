@@ -19,6 +19,7 @@ export { parseKeys } from './keys/parse.js';
 export { decryptToken } from './token/decrypt.js';
 export { encryptRawUid } from './token/encrypt.js';
 export { MAX_TOKEN_LENGTH } from './token/layout.js';
+export { identityScopeOf } from './token/scope.js';
 export { BidstreamClient } from './client/bidstream-client.js';
 export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/options.js';
 export { type TokenCacheStats } from './cache/token-cache.js';
