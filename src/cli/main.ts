@@ -58,7 +58,9 @@ Commands:
             (terminals) and a summary go to stderr.
   operator  Run a local UID2 operator on 127.0.0.1 for tests and demos; prints
             its URL, api key and secret key, runs until Ctrl+C / SIGTERM
-            [--port N (default 0: any free port)] [--scope UID2|EUID]
+            [--port N (default 0: any free port)] [--scope UID2|EUID|both]
+            [--euid-port N]: --scope both runs a UID2 operator (--port) and an
+            EUID one (--euid-port) and prints UID2_* and EUID_* lines
             [--throttle FRACTION]: answer HTTP 429 (no body) to that fraction
             of service requests, e.g. 0.05, so clients' back-off can be seen
             [--optout-webhook URL [--optout-method GET|POST]
@@ -150,6 +152,7 @@ const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   operator: {
     port: { type: 'string' },
+    'euid-port': { type: 'string' },
     throttle: { type: 'string' },
     scope: { type: 'string' },
     'optout-webhook': { type: 'string' },

@@ -1,18 +1,22 @@
 /**
- * `uid2-engine operator`: runs a local UID2 operator until SIGINT or SIGTERM. It prints its own
- * generated credentials on purpose: they exist only for this local test server, and clients
- * need them to connect.
+ * `uid2-engine operator`: runs a local UID2 or EUID operator, or with `--scope both` one of each
+ * (two ports, one process: what a dual-scope `decrypt` or engine needs for tests and demos), until
+ * SIGINT or SIGTERM. It prints its own generated credentials on purpose: they exist only for this
+ * local test server, and clients need them to connect.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { startLocalOperator } from '../operator/local-operator.js';
+import { startLocalOperator, type LocalOperator } from '../operator/local-operator.js';
+import type { LocalOperatorOptions } from '../operator/options.js';
 import type { OptOutWebhookOptions } from '../operator/optout-delivery.js';
 import { ADMIN_OPTOUT_PATH } from '../operator/optout-routes.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_SECRET_KEY } from '../service/credentials.js';
+import { ENV_API_KEY, ENV_BASE_URL, ENV_EUID_API_KEY, ENV_EUID_BASE_URL, ENV_EUID_SECRET_KEY, ENV_SECRET_KEY } from '../service/credentials.js';
+import type { IdentityScope } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
-import { parsePort } from './options.js';
+import { parseIntegerFlag, parsePort } from './options.js';
 
 export interface OperatorCommandValues {
   port?: string;
+  'euid-port'?: string;
   scope?: string;
   throttle?: string;
   'optout-webhook'?: string;
@@ -47,11 +51,23 @@ function webhookOptions(values: OperatorCommandValues): OptOutWebhookOptions | n
   };
 }
 
-function parseScope(value: string | undefined): 'UID2' | 'EUID' {
+/** `--scope UID2|EUID|both`, default UID2; the scopes to run, UID2's first. */
+function parseScopes(value: string | undefined): IdentityScope[] {
   const scope = (value ?? 'UID2').toUpperCase();
-  if (scope !== 'UID2' && scope !== 'EUID') throw new CliError(EXIT_USAGE, `--scope must be UID2 or EUID, got "${value}"`);
-  return scope;
+  if (scope === 'BOTH') return ['UID2', 'EUID'];
+  if (scope !== 'UID2' && scope !== 'EUID') throw new CliError(EXIT_USAGE, `--scope must be UID2, EUID or both, got "${value}"`);
+  return [scope];
 }
+
+/**
+ * The variables each operator's credentials are printed as with `--scope both`, ready for a
+ * dual-scope `decrypt`. A single operator prints UID2_* lines whatever its scope, as the
+ * single-scope commands and clients read those.
+ */
+const CREDENTIAL_VARIABLES: Record<IdentityScope, readonly [string, string, string]> = {
+  UID2: [ENV_BASE_URL, ENV_API_KEY, ENV_SECRET_KEY],
+  EUID: [ENV_EUID_BASE_URL, ENV_EUID_API_KEY, ENV_EUID_SECRET_KEY],
+};
 
 /** `--throttle FRACTION`: 0 to 1 (e.g. 0.05); absent means 0. */
 function parseThrottle(value: string | undefined): number {
@@ -61,31 +77,49 @@ function parseThrottle(value: string | undefined): number {
   return fraction;
 }
 
+/**
+ * Starts one operator per scope, in order; if one cannot start, those already listening are
+ * closed before the error is thrown, so a failed start leaves no server behind.
+ */
+async function startOperators(ports: readonly number[], scopes: readonly IdentityScope[], shared: LocalOperatorOptions): Promise<LocalOperator[]> {
+  const operators: LocalOperator[] = [];
+  for (const [i, identityScope] of scopes.entries()) {
+    const port = ports[i]!;
+    try {
+      operators.push(await startLocalOperator({ ...shared, port, identityScope }));
+    } catch (err) {
+      await Promise.all(operators.map((op) => op.close()));
+      if (err instanceof InvalidArgumentError) throw new CliError(EXIT_USAGE, err.message.replace(/options\.optOutWebhook\.(\w+)/, (_, k: string) => `--optout-${k === 'url' ? 'webhook' : k.replace(/Param$/, '-param').toLowerCase()}`));
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new CliError(1, `cannot listen on 127.0.0.1:${port}: ${code}`);
+    }
+  }
+  return operators;
+}
+
 export async function runOperator(values: OperatorCommandValues): Promise<void> {
-  const port = parsePort(values.port);
-  const identityScope = parseScope(values.scope);
+  const scopes = parseScopes(values.scope);
+  if (values['euid-port'] !== undefined && scopes.length === 1) throw new CliError(EXIT_USAGE, '--euid-port needs --scope both (--port sets the port of a single operator)');
+  const ports = [parsePort(values.port), parseIntegerFlag(values['euid-port'], '--euid-port', 0, 0, 65_535)];
   const throttleFraction = parseThrottle(values.throttle);
   const optOutWebhook = webhookOptions(values);
-  let operator;
-  try {
-    operator = await startLocalOperator({ port, identityScope, optOutWebhook, throttleFraction });
-  } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new CliError(EXIT_USAGE, err.message.replace(/options\.optOutWebhook\.(\w+)/, (_, k: string) => `--optout-${k === 'url' ? 'webhook' : k.replace(/Param$/, '-param').toLowerCase()}`));
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new CliError(1, `cannot listen on 127.0.0.1:${port}: ${code}`);
-  }
+  const operators = await startOperators(ports, scopes, { optOutWebhook, throttleFraction });
   // Shell assignments, so the lines can be pasted or sourced to configure a client.
-  process.stdout.write(
-    `${ENV_BASE_URL}=${operator.url}\n${ENV_API_KEY}=${operator.apiKey}\n${ENV_SECRET_KEY}=${operator.secretKey}\n`,
-  );
-  process.stderr.write(`uid2-engine: local ${identityScope} operator listening on ${operator.url} (Ctrl+C to stop)\n`);
+  for (const operator of operators) {
+    const [baseUrl, apiKey, secretKey] = CREDENTIAL_VARIABLES[operators.length === 1 ? 'UID2' : operator.identityScope];
+    process.stdout.write(`${baseUrl}=${operator.url}\n${apiKey}=${operator.apiKey}\n${secretKey}=${operator.secretKey}\n`);
+  }
+  for (const operator of operators) {
+    process.stderr.write(`uid2-engine: local ${operator.identityScope} operator listening on ${operator.url} (Ctrl+C to stop)\n`);
+  }
   if (throttleFraction > 0) process.stderr.write(`uid2-engine: answering HTTP 429 to ${Math.round(throttleFraction * 10_000) / 100}% of service requests\n`);
   if (optOutWebhook) {
-    process.stderr.write(`uid2-engine: opt-outs (POST ${operator.url}${ADMIN_OPTOUT_PATH}) are delivered to the webhook\n`);
+    const routes = operators.map((operator) => `POST ${operator.url}${ADMIN_OPTOUT_PATH}`).join(', ');
+    process.stderr.write(`uid2-engine: opt-outs (${routes}) are delivered to the webhook\n`);
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await operator.close();
+  await Promise.all(operators.map((operator) => operator.close()));
 }

@@ -8,6 +8,10 @@ import { ConfigError } from '../errors.js';
 export const ENV_BASE_URL = 'UID2_BASE_URL';
 export const ENV_API_KEY = 'UID2_API_KEY';
 export const ENV_SECRET_KEY = 'UID2_SECRET_KEY';
+/** The same three for the EUID service, where a program holds credentials of both scopes. */
+export const ENV_EUID_BASE_URL = 'EUID_BASE_URL';
+export const ENV_EUID_API_KEY = 'EUID_API_KEY';
+export const ENV_EUID_SECRET_KEY = 'EUID_SECRET_KEY';
 
 /** Credentials as given or taken from the environment; any may be missing until a refresh needs it. */
 export interface Credentials {

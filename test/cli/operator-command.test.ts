@@ -5,17 +5,19 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/free-port.js';
 import { SharingClient } from '../../src/index.js';
 import { startLocalOperator, type LocalOperator, type OperatorFault } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli, type CliRun } from '../helpers/cli.js';
 
-/** The test runner's environment without any UID2_* credentials. */
+/** The test runner's environment without any UID2_* or EUID_* credentials. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env['UID2_BASE_URL'];
-  delete env['UID2_API_KEY'];
-  delete env['UID2_SECRET_KEY'];
+  for (const scope of ['UID2', 'EUID']) {
+    for (const name of ['BASE_URL', 'API_KEY', 'SECRET_KEY']) delete env[`${scope}_${name}`];
+  }
   return { ...env, ...extra };
 }
 
@@ -186,7 +188,10 @@ describe('usage errors exit 2', () => {
     [['decrypt', '--keys', 'k.json', '--api-key', 'x', 't'], /--keys cannot be combined/],
     [['keys', '--timeout', 'soon', '--base-url', 'http://x', '--api-key', 'a', '--secret-key', 'b'], /--timeout must be a positive number/],
     [['operator', '--port', '70000'], /--port must be an integer from 0 to 65535/],
-    [['operator', '--scope', 'MARS'], /--scope must be UID2 or EUID/],
+    [['operator', '--scope', 'MARS'], /--scope must be UID2, EUID or both/],
+    [['operator', '--euid-port', '0'], /--euid-port needs --scope both/],
+    [['operator', '--scope', 'EUID', '--euid-port', '0'], /--euid-port needs --scope both/],
+    [['operator', '--scope', 'both', '--euid-port', '65536'], /--euid-port must be an integer from 0 to 65535/],
     [['keys', 'extra'], /keys takes no arguments/],
   ])('%j', async (args, message) => {
     const result = await captured(args);
@@ -196,18 +201,18 @@ describe('usage errors exit 2', () => {
 
   it('lists the new commands and options in --help', async () => {
     const result = await run(['--help']);
-    for (const word of ['operator', 'keys', '--base-url', '--api-key', '--secret-key', '--sharing', '--port', '--scope', 'UID2_SECRET_KEY']) {
+    for (const word of ['operator', 'keys', '--base-url', '--api-key', '--secret-key', '--sharing', '--port', '--scope', 'UID2_SECRET_KEY', '--euid-port', 'UID2|EUID|both']) {
       expect(result.stdout).toContain(word);
     }
   });
 });
 
 describe('uid2-engine operator', () => {
-  async function startOperatorProcess(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; env: Record<string, string> }> {
+  async function startOperatorProcess(args: string[], lines = 3): Promise<{ child: ChildProcessWithoutNullStreams; env: Record<string, string> }> {
     const child = spawn(process.execPath, [CLI_PATH, 'operator', ...args], { env: cleanEnv() });
     let stdout = '';
     child.stdout.setEncoding('utf8');
-    while ((stdout.match(/\n/g) ?? []).length < 3) {
+    while ((stdout.match(/\n/g) ?? []).length < lines) {
       const [chunk] = (await once(child.stdout, 'data')) as [string];
       stdout += chunk;
     }
@@ -236,11 +241,51 @@ describe('uid2-engine operator', () => {
 
   it('serves EUID keys with --scope EUID and stops on SIGINT', async () => {
     const { child, env } = await startOperatorProcess(['--scope', 'EUID']);
+    // One operator prints UID2_* lines whatever its scope: the single-scope commands read those.
+    expect(Object.keys(env)).toEqual(['UID2_BASE_URL', 'UID2_API_KEY', 'UID2_SECRET_KEY']);
     const keys = await run(['keys', '--sharing'], undefined, env);
     expect(jsonLines(keys.stdout)[0]).toMatchObject({ identityScope: 'EUID' });
     child.kill('SIGINT');
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
+  });
+
+  it('--scope both runs a UID2 and an EUID operator on two ports, prints both credential sets, and stops both', async () => {
+    const euidPort = await freePort();
+    const { child, env } = await startOperatorProcess(['--scope', 'both', '--euid-port', String(euidPort)], 6);
+    expect(Object.keys(env)).toEqual(['UID2_BASE_URL', 'UID2_API_KEY', 'UID2_SECRET_KEY', 'EUID_BASE_URL', 'EUID_API_KEY', 'EUID_SECRET_KEY']);
+    expect(env['EUID_BASE_URL']).toBe(`http://127.0.0.1:${euidPort}`);
+    expect(env['UID2_BASE_URL']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(env['UID2_BASE_URL']).not.toBe(env['EUID_BASE_URL']);
+    expect(env['UID2_API_KEY']).not.toBe(env['EUID_API_KEY']);
+
+    // Each credential set reaches its own scope's operator (the EUID_* lines as UID2_* for `keys`).
+    const uid2 = await run(['keys'], undefined, { UID2_BASE_URL: env['UID2_BASE_URL']!, UID2_API_KEY: env['UID2_API_KEY']!, UID2_SECRET_KEY: env['UID2_SECRET_KEY']! });
+    const euid = await run(['keys'], undefined, { UID2_BASE_URL: env['EUID_BASE_URL']!, UID2_API_KEY: env['EUID_API_KEY']!, UID2_SECRET_KEY: env['EUID_SECRET_KEY']! });
+    expect(jsonLines(uid2.stdout)[0]).toMatchObject({ identityScope: 'UID2' });
+    expect(jsonLines(euid.stdout)[0]).toMatchObject({ identityScope: 'EUID' });
+    // One scope's api key is refused by the other's operator.
+    const crossed = await run(['keys', '--base-url', env['EUID_BASE_URL']!, '--api-key', env['UID2_API_KEY']!, '--secret-key', env['UID2_SECRET_KEY']!]);
+    expect(crossed.code).toBe(3);
+
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    for (const url of [env['UID2_BASE_URL']!, env['EUID_BASE_URL']!]) await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it('--scope both: when the EUID port is taken, the UID2 operator is closed too and the process exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const result = await run(['operator', '--scope', 'both', '--euid-port', String(port)]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(`uid2-engine: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
 
