@@ -9,7 +9,7 @@ import { startLocalOperator, type LocalOperator } from '../operator/local-operat
 import type { LocalOperatorOptions } from '../operator/options.js';
 import type { OptOutWebhookOptions } from '../operator/optout-delivery.js';
 import { ADMIN_OPTOUT_PATH } from '../operator/optout-routes.js';
-import { ENV_API_KEY, ENV_BASE_URL, ENV_EUID_API_KEY, ENV_EUID_BASE_URL, ENV_EUID_SECRET_KEY, ENV_SECRET_KEY } from '../service/credentials.js';
+import { CREDENTIAL_VARIABLES } from '../service/credentials.js';
 import type { IdentityScope } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { parseIntegerFlag, parsePort } from './options.js';
@@ -59,15 +59,6 @@ function parseScopes(value: string | undefined): IdentityScope[] {
   return [scope];
 }
 
-/**
- * The variables each operator's credentials are printed as with `--scope both`, ready for a
- * dual-scope `decrypt`. A single operator prints UID2_* lines whatever its scope, as the
- * single-scope commands and clients read those.
- */
-const CREDENTIAL_VARIABLES: Record<IdentityScope, readonly [string, string, string]> = {
-  UID2: [ENV_BASE_URL, ENV_API_KEY, ENV_SECRET_KEY],
-  EUID: [ENV_EUID_BASE_URL, ENV_EUID_API_KEY, ENV_EUID_SECRET_KEY],
-};
 
 /** `--throttle FRACTION`: 0 to 1 (e.g. 0.05); absent means 0. */
 function parseThrottle(value: string | undefined): number {
@@ -104,10 +95,12 @@ export async function runOperator(values: OperatorCommandValues): Promise<void> 
   const throttleFraction = parseThrottle(values.throttle);
   const optOutWebhook = webhookOptions(values);
   const operators = await startOperators(ports, scopes, { optOutWebhook, throttleFraction });
-  // Shell assignments, so the lines can be pasted or sourced to configure a client.
+  // Shell assignments, so the lines can be pasted or sourced to configure a client. With
+  // --scope both, each operator's under its scope's names, ready for a dual-scope `decrypt`; a
+  // single operator's as UID2_* whatever its scope, the names the single-scope commands read.
   for (const operator of operators) {
-    const [baseUrl, apiKey, secretKey] = CREDENTIAL_VARIABLES[operators.length === 1 ? 'UID2' : operator.identityScope];
-    process.stdout.write(`${baseUrl}=${operator.url}\n${apiKey}=${operator.apiKey}\n${secretKey}=${operator.secretKey}\n`);
+    const names = CREDENTIAL_VARIABLES[operators.length === 1 ? 'UID2' : operator.identityScope];
+    process.stdout.write(`${names.baseUrl}=${operator.url}\n${names.apiKey}=${operator.apiKey}\n${names.secretKey}=${operator.secretKey}\n`);
   }
   for (const operator of operators) {
     process.stderr.write(`uid2-engine: local ${operator.identityScope} operator listening on ${operator.url} (Ctrl+C to stop)\n`);

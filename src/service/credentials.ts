@@ -3,15 +3,29 @@
  * environment, and the endpoint URLs built from them. Every request of the service layer uses them.
  */
 import { ConfigError } from '../errors.js';
+import type { IdentityScope } from '../types.js';
 
 /** Environment variables that supply credentials the constructor was not given. */
 export const ENV_BASE_URL = 'UID2_BASE_URL';
 export const ENV_API_KEY = 'UID2_API_KEY';
 export const ENV_SECRET_KEY = 'UID2_SECRET_KEY';
 /** The same three for the EUID service, where a program holds credentials of both scopes. */
-export const ENV_EUID_BASE_URL = 'EUID_BASE_URL';
-export const ENV_EUID_API_KEY = 'EUID_API_KEY';
-export const ENV_EUID_SECRET_KEY = 'EUID_SECRET_KEY';
+const ENV_EUID_BASE_URL = 'EUID_BASE_URL';
+const ENV_EUID_API_KEY = 'EUID_API_KEY';
+const ENV_EUID_SECRET_KEY = 'EUID_SECRET_KEY';
+
+/** The names of one scope's three credential variables. */
+export interface CredentialVariables {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly secretKey: string;
+}
+
+/** Each scope's credential variables: `UID2_*` (also what single-scope programs read) and `EUID_*`. */
+export const CREDENTIAL_VARIABLES: Readonly<Record<IdentityScope, CredentialVariables>> = Object.freeze({
+  UID2: Object.freeze({ baseUrl: ENV_BASE_URL, apiKey: ENV_API_KEY, secretKey: ENV_SECRET_KEY }),
+  EUID: Object.freeze({ baseUrl: ENV_EUID_BASE_URL, apiKey: ENV_EUID_API_KEY, secretKey: ENV_EUID_SECRET_KEY }),
+});
 
 /** Credentials as given or taken from the environment; any may be missing until a refresh needs it. */
 export interface Credentials {
@@ -21,19 +35,21 @@ export interface Credentials {
 }
 
 /**
- * Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY`. An
- * empty variable counts as unset, as shells make `VAR=` the usual way to clear one.
+ * Fills each missing credential from `UID2_BASE_URL`, `UID2_API_KEY`, `UID2_SECRET_KEY` (or
+ * another scope's `variables`). An empty variable counts as unset, as shells make `VAR=` the
+ * usual way to clear one.
  */
 export function resolveCredentials(
   baseUrl: string | undefined,
   apiKey: string | undefined,
   secretKey: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  variables: CredentialVariables = CREDENTIAL_VARIABLES.UID2,
 ): Credentials {
   return {
-    baseUrl: baseUrl ?? (env[ENV_BASE_URL] || undefined),
-    apiKey: apiKey ?? (env[ENV_API_KEY] || undefined),
-    secretKey: secretKey ?? (env[ENV_SECRET_KEY] || undefined),
+    baseUrl: baseUrl ?? (env[variables.baseUrl] || undefined),
+    apiKey: apiKey ?? (env[variables.apiKey] || undefined),
+    secretKey: secretKey ?? (env[variables.secretKey] || undefined),
   };
 }
 
