@@ -91,18 +91,6 @@ function scopeCredentials(values: ScopedKeySourceValues, scope: IdentityScope): 
   return { ...resolveCredentials(values[flags.baseUrl], values[flags.apiKey], values[flags.secretKey], process.env, CREDENTIAL_VARIABLES[scope]), timeoutMs };
 }
 
-/** The message naming every one of a scope's credentials that is missing. */
-function missingCredentials(credentials: Partial<ServiceCredentials>, scope: IdentityScope): string {
-  const flags = SCOPE_FLAGS[scope];
-  const names = CREDENTIAL_VARIABLES[scope];
-  const missing = [
-    credentials.baseUrl === undefined && `--${flags.baseUrl} (or ${names.baseUrl})`,
-    credentials.apiKey === undefined && `--${flags.apiKey} (or ${names.apiKey})`,
-    credentials.secretKey === undefined && `--${flags.secretKey} (or ${names.secretKey})`,
-  ].filter(Boolean);
-  return `missing ${missing.join(', ')}`;
-}
-
 /** The phrase naming a scope's three credential flags and variables, for "none given" messages. */
 function credentialFlagsPhrase(scope: IdentityScope): string {
   const flags = SCOPE_FLAGS[scope];
@@ -110,10 +98,18 @@ function credentialFlagsPhrase(scope: IdentityScope): string {
   return `--${flags.baseUrl}, --${flags.apiKey} and --${flags.secretKey} (or set ${names.baseUrl}, ${names.apiKey}, ${names.secretKey})`;
 }
 
+/** @throws CliError (exit 2) naming every one of the scope's credentials that is missing */
 function complete(credentials: Partial<ServiceCredentials>, scope: IdentityScope): ServiceCredentials {
   const { baseUrl, apiKey, secretKey, timeoutMs } = credentials;
-  if (baseUrl === undefined || apiKey === undefined || secretKey === undefined) throw new CliError(EXIT_USAGE, missingCredentials(credentials, scope));
-  return { baseUrl, apiKey, secretKey, timeoutMs };
+  if (baseUrl !== undefined && apiKey !== undefined && secretKey !== undefined) return { baseUrl, apiKey, secretKey, timeoutMs };
+  const flags = SCOPE_FLAGS[scope];
+  const names = CREDENTIAL_VARIABLES[scope];
+  const missing = [
+    baseUrl === undefined && `--${flags.baseUrl} (or ${names.baseUrl})`,
+    apiKey === undefined && `--${flags.apiKey} (or ${names.apiKey})`,
+    secretKey === undefined && `--${flags.secretKey} (or ${names.secretKey})`,
+  ].filter(Boolean);
+  throw new CliError(EXIT_USAGE, `missing ${missing.join(', ')}`);
 }
 
 /**
