@@ -149,6 +149,17 @@ export class StaleKeysError extends Uid2Error {
   }
 }
 
+/**
+ * A key set for one identity scope given where the other's belongs (a dual-scope engine's
+ * `scopes.UID2` fed EUID keys, say): it would answer InvalidIdentityScope for every token it
+ * should decrypt, so it is refused and the scope keeps its previous keys.
+ */
+export class KeysScopeError extends Uid2Error {
+  constructor(message: string) {
+    super('UID2_ERR_KEYS_SCOPE', message);
+  }
+}
+
 /** A failure that should not happen (a bug: please report it); `cause` holds the original. */
 export class InternalError extends Uid2Error {
   constructor(message: string, options?: { cause?: unknown }) {

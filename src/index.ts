@@ -44,6 +44,7 @@ export {
   SecretKeyError,
   ConfigError,
   StaleKeysError,
+  KeysScopeError,
   InternalError,
   NativeUnavailableError,
   EngineClosedError,

@@ -94,6 +94,7 @@ const ROWS: Row[] = [
   { cls: errors.SecretKeyError, make: () => new errors.SecretKeyError(), name: 'SecretKeyError', code: 'UID2_ERR_SECRET_KEY', message: 'secret key must be base64 of 32 bytes' },
   { cls: errors.ConfigError, make: () => new errors.ConfigError('no base URL'), name: 'ConfigError', code: 'UID2_ERR_CONFIG', message: 'no base URL' },
   { cls: errors.StaleKeysError, make: () => new errors.StaleKeysError('every key has expired'), name: 'StaleKeysError', code: 'UID2_ERR_KEYS_STALE', message: 'every key has expired' },
+  { cls: errors.KeysScopeError, make: () => new errors.KeysScopeError('EUID keys for UID2'), name: 'KeysScopeError', code: 'UID2_ERR_KEYS_SCOPE', message: 'EUID keys for UID2' },
   {
     cls: errors.InternalError,
     make: () => new errors.InternalError('unexpected refresh failure', { cause }),

@@ -1,6 +1,8 @@
 // Node-API entry points of uid2_native (plain node_api.h, no npm dependency):
 //
-//   decodeBatch(slot, capacity, bytesCapacity, count, snapshot, snapshotVersion): void
+//   decodeBatch(slot, capacity, bytesCapacity, count, snapshot, snapshotVersion[, euidSnapshot]): void
+//     with euidSnapshot (a SharedArrayBuffer or null) the batch is dual-scope: `snapshot` (or null)
+//     is UID2's, and each token goes to the key set of the scope its header names
 //   decodeOne(token, snapshot, snapshotVersion, scratch): number | string   in-process, one token
 //   inlineStats(): { keySets, contexts, opened }   test seam: decodeOne's context table
 //   gcmDecrypt(key, blobs): (Buffer | null)[]   test seam: one prepared context, many openings
@@ -25,15 +27,21 @@
 namespace uid2 {
 namespace {
 
-struct Instance {
+// A batch decoder and the snapshot whose contexts it holds: a weak reference (it never keeps a key
+// set alive) compared by identity, plus its version, so a new version or a different buffer with
+// a recycled version number both start from fresh contexts.
+struct ScopeDecoder {
   BatchDecoder decoder;
-  napi_ref uint8_array = nullptr;        // the Uint8Array constructor
-  napi_ref shared_array_buffer = nullptr;  // the SharedArrayBuffer constructor
-  // The snapshot whose contexts `decoder` holds: a weak reference (it never keeps a key set alive)
-  // compared by identity, plus its version, so a new version or a different buffer with a
-  // recycled version number both start from fresh contexts.
   napi_ref snapshot = nullptr;
   double snapshot_version = std::nan("");
+};
+
+struct Instance {
+  // [0]: single-scope batches, and UID2's tokens of dual-scope ones; [1]: EUID's tokens of
+  // dual-scope batches. Each keeps its own contexts, so alternating scopes never evicts either.
+  ScopeDecoder batch[2];
+  napi_ref uint8_array = nullptr;        // the Uint8Array constructor
+  napi_ref shared_array_buffer = nullptr;  // the SharedArrayBuffer constructor
   // decodeOne's contexts, per snapshot (inline.h); separate from `decoder`, so a batch decoded on
   // the same thread never evicts them.
   InlineDecoder inline_decoder;
@@ -66,7 +74,9 @@ void Finalize(napi_env env, void* data, void*) {
   auto* inst = static_cast<Instance*>(data);
   if (inst->uint8_array) napi_delete_reference(env, inst->uint8_array);
   if (inst->shared_array_buffer) napi_delete_reference(env, inst->shared_array_buffer);
-  if (inst->snapshot) napi_delete_reference(env, inst->snapshot);
+  for (ScopeDecoder& scope : inst->batch) {
+    if (scope.snapshot) napi_delete_reference(env, scope.snapshot);
+  }
   inst->inline_decoder.Clear(env);
   delete inst;  // frees every cipher context
 }
@@ -111,13 +121,57 @@ bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
   return true;
 }
 
+// Parses `value` (a key snapshot) into `snap` and makes `scope` hold contexts for it, keeping the
+// prepared ones when it is the same buffer and version as last time. False with a pending
+// exception when `value` is not a complete snapshot.
+bool PrepareScope(napi_env env, Instance* inst, ScopeDecoder& scope, napi_value value, double version, SnapshotView* snap) {
+  uint8_t* data;
+  size_t size;
+  if (!SharedBytes(env, inst, value, &data, &size)) {
+    Throw(env, "snapshot must be a SharedArrayBuffer");
+    return false;
+  }
+  if (!snap->Parse(data, size)) {
+    napi_throw_error(env, "UID2_ERR_NATIVE_SNAPSHOT", "not a complete key snapshot");
+    return false;
+  }
+  bool same = false;
+  if (scope.snapshot && version == scope.snapshot_version) {
+    napi_value previous = nullptr;
+    if (napi_get_reference_value(env, scope.snapshot, &previous) == napi_ok && previous != nullptr &&
+        napi_strict_equals(env, previous, value, &same) != napi_ok) {
+      ThrowPending(env, "uid2_native: Node-API call failed");
+      return false;
+    }
+  }
+  if (!same) {
+    scope.decoder.ResetKeys(snap->key_count());
+    if (scope.snapshot) napi_delete_reference(env, scope.snapshot);
+    scope.snapshot = nullptr;
+    if (napi_create_reference(env, value, 0, &scope.snapshot) != napi_ok) {
+      ThrowPending(env, "uid2_native: Node-API call failed");
+      return false;
+    }
+    scope.snapshot_version = version;
+  }
+  return true;
+}
+
+bool IsNull(napi_env env, napi_value value) {
+  napi_valuetype type;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_null;
+}
+
 napi_value DecodeBatch(napi_env env, napi_callback_info info) {
   Instance* inst = InstanceOf(env);
   if (!inst) return Throw(env, "uid2_native: not initialised");
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   if (argc < 6) return Throw(env, "decodeBatch needs 6 arguments");
+  napi_valuetype seventh = napi_undefined;
+  if (argc >= 7) CHECK_NAPI(env, napi_typeof(env, argv[6], &seventh));
+  const bool dual = seventh != napi_undefined;
 
   uint32_t capacity, bytes_capacity, count;
   double version;
@@ -130,39 +184,28 @@ napi_value DecodeBatch(napi_env env, napi_callback_info info) {
   }
   if (count > capacity) return Throw(env, "count exceeds the slot capacity", true);
 
-  uint8_t *slot_data, *snap_data;
-  size_t slot_size, snap_size;
+  uint8_t* slot_data;
+  size_t slot_size;
   if (!SharedBytes(env, inst, argv[0], &slot_data, &slot_size)) return Throw(env, "slot must be a SharedArrayBuffer");
-  if (!SharedBytes(env, inst, argv[4], &snap_data, &snap_size)) {
-    return Throw(env, "snapshot must be a SharedArrayBuffer");
-  }
   SlotView slot;
   if (!slot.Parse(slot_data, slot_size, capacity, bytes_capacity)) {
     return Throw(env, "slot is smaller than its capacity and bytesCapacity require", true);
   }
-  SnapshotView snap;
-  if (!snap.Parse(snap_data, snap_size)) {
-    napi_throw_error(env, "UID2_ERR_NATIVE_SNAPSHOT", "not a complete key snapshot");
-    return nullptr;
+  // A dual-scope batch may lack either snapshot (that scope has no keys yet); a single-scope one
+  // always has its own.
+  SnapshotView snaps[2];
+  const SnapshotView* uid2 = nullptr;
+  const SnapshotView* euid = nullptr;
+  if (!(dual && IsNull(env, argv[4]))) {
+    if (!PrepareScope(env, inst, inst->batch[0], argv[4], version, &snaps[0])) return nullptr;
+    uid2 = &snaps[0];
+  }
+  if (dual && !IsNull(env, argv[6])) {
+    if (!PrepareScope(env, inst, inst->batch[1], argv[6], version, &snaps[1])) return nullptr;
+    euid = &snaps[1];
   }
 
-  // Same snapshot object and version as last time: keep the prepared contexts.
-  bool same = false;
-  if (inst->snapshot && version == inst->snapshot_version) {
-    napi_value previous = nullptr;
-    if (napi_get_reference_value(env, inst->snapshot, &previous) == napi_ok && previous != nullptr) {
-      CHECK_NAPI(env, napi_strict_equals(env, previous, argv[4], &same));
-    }
-  }
-  if (!same) {
-    inst->decoder.ResetKeys(snap.key_count());
-    if (inst->snapshot) napi_delete_reference(env, inst->snapshot);
-    inst->snapshot = nullptr;
-    CHECK_NAPI(env, napi_create_reference(env, argv[4], 0, &inst->snapshot));
-    inst->snapshot_version = version;
-  }
-
-  if (!inst->decoder.DecodeBatch(snap, slot, count)) {
+  if (!inst->batch[0].decoder.DecodeBatch(uid2, slot, count, dual ? &inst->batch[1].decoder : nullptr, euid)) {
     napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL could not create a cipher context");
     return nullptr;
   }
@@ -292,7 +335,7 @@ napi_value GcmDecrypt(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_get_typedarray_info(env, argv[0], &kind, &key_len, &key, nullptr, nullptr));
   if (kind != napi_uint8_array || key_len != kKeyBytes) return Throw(env, "key must be 32 bytes");
 
-  EVP_CIPHER_CTX* ctx = NewDecryptContext(inst->decoder.ciphers().gcm, static_cast<uint8_t*>(key));
+  EVP_CIPHER_CTX* ctx = NewDecryptContext(inst->batch[0].decoder.ciphers().gcm, static_cast<uint8_t*>(key));
   if (!ctx) {
     napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL could not create a cipher context");
     return nullptr;
@@ -340,7 +383,7 @@ napi_value BenchGcmFloorJs(napi_env env, napi_callback_info info) {
   if (type != napi_undefined && (!Uint32Arg(env, argv[1], &uid_len) || uid_len > 1024)) {
     return Throw(env, "uidLength must be an integer in [0, 1024]");
   }
-  const double ns = BenchGcmFloor(inst->decoder.ciphers(), iterations, uid_len);
+  const double ns = BenchGcmFloor(inst->batch[0].decoder.ciphers(), iterations, uid_len);
   if (ns < 0) {
     napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "OpenSSL failed during the floor benchmark");
     return nullptr;
@@ -367,7 +410,7 @@ napi_value LockFileJs(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
   auto* inst = new Instance();
-  if (!inst->decoder.Init()) {
+  if (!inst->batch[0].decoder.Init() || !inst->batch[1].decoder.Init()) {
     delete inst;
     napi_throw_error(env, "UID2_ERR_NATIVE_OPENSSL", "uid2_native: OpenSSL has no AES-256-GCM/CBC");
     return nullptr;

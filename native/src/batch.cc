@@ -15,6 +15,7 @@ constexpr uint8_t kInputInvalid = 0b01;
 constexpr size_t kRecordBytes = 56;
 constexpr uint8_t kRecordCstg = 0b001;
 constexpr uint8_t kRecordDecoded = 0b010;
+constexpr uint8_t kRecordEuid = 0b100;
 
 // src/token/layout.ts
 constexpr uint8_t kV2VersionByte = 2;
@@ -28,6 +29,14 @@ constexpr size_t kV3MasterHeader = 8 + 8 + 4 + 1 + 4 + 4 + 4;
 constexpr size_t kV3MasterSiteKeyId = 29;
 constexpr size_t kV3SiteHeader = 4 + 8 + 4 + 4 + 8 + 8;
 constexpr int32_t kPrivacyBitCstg = 0b10;
+
+// The scope a token's header names (src/token/scope.ts): EUID only for a v3/v4 header whose
+// prefix has bit 4 set; v2 and unreadable headers are UID2's.
+bool HeaderNamesEuid(const uint8_t* text, size_t len) {
+  uint8_t header[3];
+  if (len < 4 || !DecodeHeader(text, header) || header[0] == kV2VersionByte) return false;
+  return (header[1] == kV3VersionByte || header[1] == kV4VersionByte) && (header[0] & 0x10) != 0;
+}
 
 }  // namespace
 
@@ -192,8 +201,10 @@ int BatchDecoder::DecodeToken(const SnapshotView& snap, const uint8_t* text, siz
                       : DecodeV3(snap, static_cast<size_t>(n), version, out);
 }
 
-bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, uint32_t count) {
+bool BatchDecoder::DecodeBatch(const SnapshotView* snap, const SlotView& slot, uint32_t count, BatchDecoder* euid,
+                               const SnapshotView* euid_snap) {
   context_failed_ = false;
+  if (euid) euid->context_failed_ = false;
   if (count > slot.capacity) count = slot.capacity;
   const uint8_t* table = slot.base + slot.table;
   const uint8_t* input_flags = slot.base + slot.flags;
@@ -205,17 +216,26 @@ bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, u
     const uint32_t off = LoadHost<uint32_t>(table + size_t{i} * 16);
     const uint32_t len = LoadHost<uint32_t>(table + size_t{i} * 16 + 4);
     int status = kInvalidPayload;
+    uint8_t scope = 0;
     Decoded d;
     if ((input_flags[i] & kInputInvalid) == 0 && uint64_t{off} + len <= slot.bytes_capacity) {
-      status = DecodeToken(snap, text + off, len, &d);
+      BatchDecoder* decoder = this;
+      const SnapshotView* keys = snap;
+      if (euid && HeaderNamesEuid(text + off, len)) {
+        decoder = euid;
+        keys = euid_snap;
+        scope = kRecordEuid;
+      }
+      // No snapshot for the token's scope: the placeholder status stays, and rule 1 replaces it.
+      if (keys) status = decoder->DecodeToken(*keys, text + off, len, &d);
     }
     if (status >= 0) {
       rec[0] = static_cast<uint8_t>(status);
-      rec[3] = 0;
+      rec[3] = scope;
       continue;
     }
     // Status 0 is a placeholder: the worker writes the final one after rules 1 and 7-9.
-    const uint8_t flags = kRecordDecoded | ((d.privacy_bits & kPrivacyBitCstg) ? kRecordCstg : 0);
+    const uint8_t flags = kRecordDecoded | scope | ((d.privacy_bits & kPrivacyBitCstg) ? kRecordCstg : 0);
     // A raw UID is always shorter than its token text (the base64 of headers, tags and the UID),
     // so it fits at the token's own offset of the uids region, which is as large as the text.
     if (d.uid_len > 0) std::memcpy(uids + off, d.uid, d.uid_len);
@@ -235,7 +255,7 @@ bool BatchDecoder::DecodeBatch(const SnapshotView& snap, const SlotView& slot, u
     StoreHost<int32_t>(rec + 44, d.site_key_id);
     StoreHost<double>(rec + 48, d.site_key_site_id);
   }
-  return !context_failed_;
+  return !context_failed_ && !(euid && euid->context_failed_);
 }
 
 }  // namespace uid2

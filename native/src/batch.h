@@ -57,9 +57,15 @@ class BatchDecoder {
   // Frees every context of the previous key set and sizes the table for `key_count` keys.
   void ResetKeys(uint32_t key_count);
 
-  // Decodes tokens [0, count) of `slot` with the keys of `snap` into their records. False when an
-  // OpenSSL context could not be created (out of memory); records are still all written.
-  bool DecodeBatch(const SnapshotView& snap, const SlotView& slot, uint32_t count);
+  // Decodes tokens [0, count) of `slot` into their records. Single scope (`euid` null): every
+  // token with the keys of `snap`. Dual scope (`euid` set): each token with the decoder and
+  // snapshot of the scope its header names (src/token/scope.ts: EUID when a v3/v4 prefix says so,
+  // UID2 otherwise), `snap` being UID2's and `euid_snap` EUID's; a scope without a snapshot (null)
+  // leaves its tokens to rule 1 (NotInitialized), which TypeScript applies, and the records of
+  // EUID-routed tokens carry the EUID flag. False when an OpenSSL context could not be created
+  // (out of memory); records are still all written.
+  bool DecodeBatch(const SnapshotView* snap, const SlotView& slot, uint32_t count, BatchDecoder* euid = nullptr,
+                   const SnapshotView* euid_snap = nullptr);
 
   // What one token decoded to when both layers decrypted: a batch record's fields, and what the
   // in-process decodeOne hands back.

@@ -44,6 +44,32 @@ function validate(text: string, alphabet: Base64Alphabet): number {
   return end;
 }
 
+// Per character code: its 6-bit value in either alphabet (the class above says which), else 64.
+const VALUE = new Uint8Array(128).fill(64);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'.split('').forEach((ch, v) => (VALUE[ch.charCodeAt(0)] = v));
+VALUE['+'.charCodeAt(0)] = VALUE['-'.charCodeAt(0)] = 62;
+VALUE['/'.charCodeAt(0)] = VALUE['_'.charCodeAt(0)] = 63;
+
+/**
+ * The three bytes the first four characters of `text` decode to, as one 24-bit number (first byte
+ * highest), or -1 when `text` is shorter or they are not four characters of one alphabet (the URL
+ * one when any of them is `-` or `_`, else the standard one; no padding). A token's header, read
+ * without allocating (native/src/base64.h DecodeHeader reads it the same way).
+ */
+export function decodeHeader(text: string): number {
+  if (text.length < 4) return -1;
+  let value = 0;
+  let classes = 3;
+  for (let i = 0; i < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || VALUE[c] === 64) return -1;
+    classes &= CLASS[c]!;
+    value = (value << 6) | VALUE[c]!;
+  }
+  // Characters of both alphabets' own kinds (+ or / with - or _) leave no class in common.
+  return classes === 0 ? -1 : value;
+}
+
 /** Decodes `text` if it is strictly valid base64 in `alphabet`; otherwise returns `null`. */
 export function decodeBase64Strict(text: string, alphabet: Base64Alphabet): Buffer | null {
   const end = validate(text, alphabet);
@@ -56,11 +82,6 @@ export function decodeBase64Strict(text: string, alphabet: Base64Alphabet): Buff
 export function base64ByteLength(text: string, alphabet: Base64Alphabet): number {
   const end = validate(text, alphabet);
   return end < 0 ? -1 : (end * 3) >> 2;
-}
-
-/** True when `text` contains a base64url-only character ('-' or '_'). */
-export function hasUrlCharacters(text: string): boolean {
-  return text.includes('-') || text.includes('_');
 }
 
 export function encodeBase64(bytes: Uint8Array): string {

@@ -13,7 +13,7 @@
  *                                        (decryptColumns: -> wire/columns.ts -> pool/decrypted-columns.ts)
  */
 import { SharingClient } from '../client/sharing-client.js';
-import { EngineClosedError, EngineOverloadedError, InvalidArgumentError } from '../errors.js';
+import { EngineClosedError, EngineOverloadedError, InvalidArgumentError, KeysScopeError } from '../errors.js';
 import { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
 import { registerEngineMetrics, type EngineMetricsOptions, type MetricsRegistry } from '../observability/metrics.js';
@@ -21,7 +21,8 @@ import { decryptBidRequests, type BidRequestResult, type DecryptBidRequestsOptio
 import { TokenCache } from '../cache/token-cache.js';
 import { InProcessDecryptor } from '../in-process/decryptor.js';
 import { registerTokenCacheMetrics } from '../observability/token-cache-metrics.js';
-import type { DecryptionResult, TimeInput } from '../types.js';
+import type { ClientType, DecryptionResult, IdentityScope, TimeInput } from '../types.js';
+import type { Logger } from '../observability/logger.js';
 import { toUnixMs } from '../util/time.js';
 import { type CryptoBackend, resolveBackend } from '../native/backend.js';
 import { DispatchPolicy } from './dispatch-policy.js';
@@ -32,14 +33,16 @@ import { Completion } from './pool/completion.js';
 import type { DecryptedColumns } from './pool/decrypted-columns.js';
 import { Dispatcher, type PublishedSnapshot, type WorkerEntry } from './pool/dispatcher.js';
 import { splitLines } from './pool/lines.js';
-import { KeyFeed } from './key-feed.js';
-import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
+import type { KeyFeed } from './key-feed.js';
+import { EngineKeys } from './engine-keys.js';
+import { type EngineOptions, type KeySourceOptions, type ResolvedEngineOptions, resolveEngineOptions, usesCredentials } from './options.js';
 import { decodeBatch, openSnapshot, type OpenSnapshot } from './worker/decode.js';
 import { createBatchSlot, writeColumns, type Slot } from './wire/slot.js';
-import { EngineCounters, type EngineStats } from './stats.js';
+import { EngineCounters, keyFigures, type EngineStats } from './stats.js';
 import type { BulkHost, BulkSummary } from './bulk/coordinator.js';
 import { decryptFile, decryptStream, type BulkInput, type BulkOutput, type BulkReadable } from './bulk/decrypt-bulk.js';
-import { inProcessChunkRunner, inProcessSnapshots } from './bulk/in-process.js';
+import { inProcessChunkRunner } from './bulk/in-process.js';
+import { snapshotRef } from './wire/messages.js';
 import type { BulkOptions } from './bulk/options.js';
 import { workerScript } from '../util/worker-script.js';
 import { bulkWorkerEntryOf, registerTestHooks, workerEntryOf } from './test-hooks.js';
@@ -62,14 +65,14 @@ export class DecryptionEngine {
    * token cache answers hits and keeps the workers' findings, its opt-out check marks every result.
    */
   readonly #decryptor: InProcessDecryptor;
-  readonly #keys: KeyFeed;
+  readonly #keys: EngineKeys;
   readonly #batcher = new Batcher();
   readonly #dispatcher: Dispatcher | null;
   readonly #policy: DispatchPolicy;
   /** decryptColumns() batches run on this thread: a slot, and the snapshot opened for it. */
   #hereSlot: Slot | null = null;
   #hereSnapshot: { published: PublishedSnapshot; open: OpenSnapshot } | null = null;
-  readonly #counters = new EngineCounters();
+  readonly #counters: EngineCounters;
   readonly #completion: Completion;
   #pumpScheduled = false;
   #closed = false;
@@ -86,9 +89,10 @@ export class DecryptionEngine {
     this.#pump();
   };
 
-  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: KeyFeed, workerEntry: WorkerEntry | undefined, bulkEntry: URL | undefined) {
+  private constructor(options: ResolvedEngineOptions, backend: CryptoBackend, keys: EngineKeys, workerEntry: WorkerEntry | undefined, bulkEntry: URL | undefined) {
     this.#bulkEntry = bulkEntry;
     this.#options = options;
+    this.#counters = new EngineCounters(keys.dual);
     this.#keys = keys;
     this.#backend = backend;
     this.#decryptor = new InProcessDecryptor(backend, {
@@ -143,33 +147,28 @@ export class DecryptionEngine {
 
   /**
    * Creates an engine. Keys come from `keys` (JSON), `client` (its refreshes are followed), or
-   * service credentials (the engine refreshes and auto-refreshes). Without any, every result is
+   * service credentials (the engine refreshes and auto-refreshes); with `scopes`, one such source
+   * per identity scope (UID2 and EUID tokens in one engine). Without any, every result is
    * `NotInitialized` until `setKeys()`.
    */
   static async create(options: EngineOptions = {}): Promise<DecryptionEngine> {
     const resolved = resolveEngineOptions(options);
-    if (options.clientType === undefined && options.client instanceof SharingClient) {
+    const sources = resolved.scopes === null ? [options] : [resolved.scopes.UID2, resolved.scopes.EUID];
+    if (options.clientType === undefined && sources.some((source) => source.client instanceof SharingClient)) {
       resolved.clientType = 'sharing';
     }
     // Decided once here: every batch then names it, and a forced but missing native addon
     // (UID2_ENGINE_BACKEND=native) fails creation instead of a later batch.
     const backend = resolveBackend();
-    const keys = new KeyFeed();
-    if (usesCredentials(options)) {
-      // The first refresh comes before any worker starts: wrong credentials fail create() without
+    const keys = new EngineKeys(resolved.scopes !== null, resolved.logger);
+    const feeds = keys.euid === undefined ? [keys.main] : [keys.main, keys.euid];
+    try {
+      // The first refreshes come before any worker starts: wrong credentials fail create() without
       // a thread ever being spawned (and torn down while still loading).
-      const first = await keys.startClient(resolved.clientType, {
-        baseUrl: options.baseUrl,
-        apiKey: options.apiKey,
-        secretKey: options.secretKey,
-        clientOptions: options.clientOptions,
-        autoRefresh: options.autoRefresh,
-        logger: options.logger,
-      });
-      if (!first.success && options.requireKeys !== false) {
-        keys.close();
-        throw first.error;
-      }
+      await Promise.all(feeds.map((feed, i) => DecryptionEngine.#firstRefresh(feed, sources[i]!, resolved.clientType, options.logger)));
+    } catch (err) {
+      keys.close();
+      throw err;
     }
     let engine: DecryptionEngine;
     try {
@@ -179,8 +178,18 @@ export class DecryptionEngine {
       throw err;
     }
     try {
-      if (options.keys !== undefined) engine.setKeys(options.keys);
-      if (options.client) keys.follow(options.client, false);
+      feeds.forEach((feed, i) => {
+        const source = sources[i]!;
+        if (source.keys !== undefined) feed.publish(source.keys instanceof KeySet ? source.keys : parseKeys(source.keys));
+        if (source.client) {
+          const keySet = source.client.keySet;
+          // A followed client of the wrong service is a configuration mistake: loud here, counted later.
+          if (feed.scope !== undefined && keySet !== undefined && keySet.identityScope !== feed.scope) {
+            throw new KeysScopeError(`options.scopes.${feed.scope}.client holds ${keySet.identityScope} keys`);
+          }
+          feed.follow(source.client, false);
+        }
+      });
     } catch (err) {
       await engine.close();
       throw err;
@@ -188,19 +197,53 @@ export class DecryptionEngine {
     return engine;
   }
 
-  /** The key set in force, if any. */
+  /** A credentials source's client and its first refresh (which must succeed unless requireKeys: false). */
+  static async #firstRefresh(feed: KeyFeed, source: KeySourceOptions, clientType: ClientType, logger: Logger | undefined): Promise<void> {
+    if (!usesCredentials(source)) return;
+    const first = await feed.startClient(clientType, {
+      baseUrl: source.baseUrl,
+      apiKey: source.apiKey,
+      secretKey: source.secretKey,
+      clientOptions: source.clientOptions,
+      autoRefresh: source.autoRefresh,
+      logger,
+    });
+    if (source.requireKeys === false) return;
+    if (!first.success) throw first.error;
+    if (feed.keySet === undefined) throw new KeysScopeError(`options.scopes.${feed.scope} credentials answered with keys of the other scope`);
+  }
+
+  /** The key set in force, if any (a dual-scope engine: UID2's; see keySetOf()). */
   get keySet(): KeySet | undefined {
     return this.#keys.keySet;
   }
 
   /**
+   * The key set in force for `scope`'s tokens: a dual-scope engine's scope, or a single-scope
+   * engine's key set when it is of that scope.
+   */
+  keySetOf(scope: IdentityScope): KeySet | undefined {
+    const feed = this.#keys.feed(scope);
+    if (feed !== undefined) return feed.keySet;
+    const keySet = this.#keys.keySet;
+    return keySet?.identityScope === scope ? keySet : undefined;
+  }
+
+  /**
    * Swaps keys now: key JSON (text, bytes or parsed) or an already parsed KeySet. Parses on the
    * calling thread; a client's refreshes (options.client or credentials) are the way to feed
-   * large key sets without blocking it.
-   * @throws KeysJsonError for malformed key JSON (the previous keys stay)
+   * large key sets without blocking it. A dual-scope engine gives them to `scope` (default: the
+   * scope the key set names).
+   * @throws KeysJsonError for malformed key JSON; KeysScopeError when `scope` and the key set's
+   *   scope differ (the previous keys stay either way)
    */
-  setKeys(json: string | Uint8Array | object | KeySet): void {
-    this.#keys.publish(json instanceof KeySet ? json : parseKeys(json));
+  setKeys(json: string | Uint8Array | object | KeySet, scope?: IdentityScope): void {
+    if (scope !== undefined && scope !== 'UID2' && scope !== 'EUID') throw new InvalidArgumentError('scope must be "UID2" or "EUID"');
+    const keySet = json instanceof KeySet ? json : parseKeys(json);
+    if (scope !== undefined && keySet.identityScope !== scope) {
+      throw new KeysScopeError(`the key set is of scope ${keySet.identityScope}, not ${scope}; the keys in force stay`);
+    }
+    (this.#keys.feed(keySet.identityScope) ?? this.#keys.main).publish(keySet);
   }
 
   /** Decrypts one token. Calls made close together share a worker batch. */
@@ -215,8 +258,8 @@ export class DecryptionEngine {
     if (this.#dispatcher === null || this.#policy.single()) return Promise.resolve(this.#single(token, domainOrAppName, nowMs));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
-      const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySet, this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit)));
+      const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySetFor(token), this.#options.clientType);
+      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit), token));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -240,7 +283,7 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs)));
+      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs), t));
       const durationMs = performance.now() - startedAt;
       this.#policy.observe(tokens.length, durationMs * 1000);
       this.#completion.observe(results.length, durationMs, this.#keys.version);
@@ -260,14 +303,14 @@ export class DecryptionEngine {
     nowMs: number,
   ): Promise<DecryptionResult[]> {
     const cache = this.#cache!;
-    const keySet = this.#keys.keySet;
+    const keys = this.#keys;
     const clientType = this.#options.clientType;
     const results = new Array<DecryptionResult>(tokens.length);
     const missAt: number[] = [];
     for (let i = 0; i < tokens.length; i++) {
-      const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keySet, clientType);
+      const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keys.keySetFor(tokens[i]), clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit));
+      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit), tokens[i]);
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -369,28 +412,31 @@ export class DecryptionEngine {
   #openHereSnapshot(): { published: PublishedSnapshot; open: OpenSnapshot } | null {
     const published = this.#keys.snapshot;
     if (published === null) return null;
-    if (this.#hereSnapshot?.published !== published) this.#hereSnapshot = { published, open: openSnapshot(published.sab, published.version) };
+    if (this.#hereSnapshot?.published !== published) {
+      this.#hereSnapshot = { published, open: openSnapshot(published.sab, published.version, published.euidSab) };
+    }
     return this.#hereSnapshot;
   }
 
   /** decrypt() on this thread; one in a sample is timed for the dispatch policy. */
   #single(token: string, domain: string | null | undefined, nowMs: number): DecryptionResult {
     const policy = this.#policy;
-    if (!policy.timeNext) return this.#completion.counted(this.#inProcess(token, domain, nowMs));
+    if (!policy.timeNext) return this.#completion.counted(this.#inProcess(token, domain, nowMs), token);
     const startedAt = performance.now();
     const result = this.#inProcess(token, domain, nowMs);
     policy.observe(1, (performance.now() - startedAt) * 1000);
-    return this.#completion.counted(result);
+    return this.#completion.counted(result, token);
   }
 
   /** Token `index` of `call` decided on this thread (too large for any slot, or kept here by the policy). */
   #decryptHere(call: Call, index: number): void {
-    call.settle(index, this.#completion.counted(this.#inProcess(call.token(index), call.domain(index), call.nowMs)));
+    const token = call.token(index);
+    call.settle(index, this.#completion.counted(this.#inProcess(token, call.domain(index), call.nowMs), token));
   }
 
   /** In-process decryption, opt-out checked. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
-    return this.#decryptor.decrypt(token, this.#keys.keySet, this.#options.clientType, domain, nowMs);
+    return this.#decryptor.decrypt(token, this.#keys.keySetFor(token), this.#options.clientType, domain, nowMs);
   }
 
   /**
@@ -432,16 +478,14 @@ export class DecryptionEngine {
     const dispatcher = this.#dispatcher;
     const options = this.#options;
     const keys = this.#keys;
-    const inProcess = dispatcher ? null : inProcessSnapshots();
     const entry = dispatcher ? (this.#bulkEntry ?? workerScript('engine/worker/bulk-entry.js')) : null;
     this.#bulkHostMade = {
       threads: options.threads,
       clientType: options.clientType,
       backend: this.#backend,
       snapshot: () => {
-        if (inProcess) return inProcess(keys.keySet);
         const published = keys.snapshot;
-        return published ? { sab: published.sab, version: published.version } : null;
+        return published === null ? null : snapshotRef(published);
       },
       optOut: () => options.optOut?.snapshot() ?? null,
       keepOptedOutUid: options.returnOptedOutUid,
@@ -473,10 +517,7 @@ export class DecryptionEngine {
       statusCounts: c.statusCounts(),
       snapshotVersion: this.#keys.version,
       slotsAllocated: d?.slotsAllocated ?? 0,
-      keyRefreshSuccesses: this.#keys.refreshes.successes,
-      keyRefreshFailures: this.#keys.refreshes.failures,
-      lastRefreshErrorCode: this.#keys.refreshes.lastErrorCode,
-      keySetAgeMs: this.#keys.keySetAgeMs,
+      ...keyFigures(c, this.#keys.main, this.#keys.euid),
       batchDurationMs: { count: c.durations.count, sum: c.durations.sum, max: c.durations.max },
       largestBatch: c.durations.largestBatch,
       tokenCache: this.#cache?.stats() ?? null,

@@ -1,21 +1,21 @@
 /**
- * The key feed: where the engine's keys come from (key JSON, a followed client, or service
- * credentials with the engine's own client) and their publication as versioned snapshots. The
- * buffer is the key set's own snapshot (snapshotOf: encoded once, off the main thread for a
- * worker-refreshed set), fully written before any batch can name it; the engine numbers each
- * publication, and batches capture the snapshot in force when they are cut, so each uses exactly
- * one.
+ * One key feed: where one scope's keys come from (key JSON, a followed client, or service
+ * credentials with the engine's own client), the key set in force, when it was published and how
+ * refreshes went. A single-scope engine has one feed for whatever scope its keys say; a dual-scope
+ * engine has one per scope, each refreshing on its own schedule and keeping its own last good keys
+ * (a feed pinned to a scope refuses a key set of the other, KeysScopeError). Publishing is
+ * engine-keys.ts's: every feed change makes a new versioned snapshot there.
  */
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { SharingClient } from '../client/sharing-client.js';
-import { type KeySet, snapshotOf } from '../keys/key-set.js';
+import { KeysScopeError } from '../errors.js';
+import type { KeySet } from '../keys/key-set.js';
 import type { Logger } from '../observability/logger.js';
 import type { AutoRefreshOptions, ClientOptions } from '../client/options.js';
 import type { RefreshResult } from '../client/auto-refresh.js';
-import type { ClientType } from '../types.js';
-import type { PublishedSnapshot } from './pool/dispatcher.js';
+import type { ClientType, IdentityScope } from '../types.js';
 
-interface CredentialsSource {
+export interface CredentialsSource {
   readonly baseUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly secretKey: string | undefined;
@@ -25,50 +25,53 @@ interface CredentialsSource {
 }
 
 export class KeyFeed {
+  /** The scope this feed is pinned to (dual-scope engines), or undefined (any: single scope). */
+  readonly scope: IdentityScope | undefined;
   #keySet: KeySet | undefined;
-  #snapshot: PublishedSnapshot | null = null;
-  #version = 0;
   #publishedAt: number | null = null;
   #client: BidstreamClient | SharingClient | undefined;
   #ownsClient = false;
+  readonly #changed: () => void;
+  readonly #log: Logger;
   readonly refreshes = { successes: 0, failures: 0, lastErrorCode: null as string | null };
 
-  readonly #onKeys = (keySet: KeySet): void => this.publish(keySet);
-  readonly #onRefresh = (): void => {
+  readonly #onKeys = (keySet: KeySet): void => {
+    const refused = this.#refusal(keySet);
+    if (refused === null) this.publish(keySet);
+    else {
+      this.#failed(refused.code);
+      this.#log.warn({ event: 'uid2.engine.keys-scope', scope: this.scope, code: refused.code }, refused.message);
+    }
+  };
+  readonly #onRefresh = (keySet: KeySet): void => {
+    // A refused key set was counted as a failure when it arrived.
+    if (this.#refusal(keySet) !== null) return;
     this.refreshes.successes++;
     this.refreshes.lastErrorCode = null;
   };
-  readonly #onRefreshError = (err: { code?: string }): void => {
-    this.refreshes.failures++;
-    this.refreshes.lastErrorCode = err?.code ?? 'UNKNOWN';
-  };
+  readonly #onRefreshError = (err: { code?: string }): void => this.#failed(err?.code ?? 'UNKNOWN');
+
+  constructor(changed: () => void, logger: Logger, scope?: IdentityScope) {
+    this.#changed = changed;
+    this.#log = logger;
+    this.scope = scope;
+  }
 
   get keySet(): KeySet | undefined {
     return this.#keySet;
-  }
-
-  /**
-   * The snapshot new batches use (null before any keys), encoded on first use after a publication
-   * (an engine that never batches, e.g. with threads: 0, never pays for it).
-   */
-  get snapshot(): PublishedSnapshot | null {
-    if (this.#snapshot === null && this.#keySet !== undefined) this.#snapshot = { sab: snapshotOf(this.#keySet), version: this.#version, keySet: this.#keySet };
-    return this.#snapshot;
-  }
-
-  get version(): number {
-    return this.#version;
   }
 
   get keySetAgeMs(): number | null {
     return this.#publishedAt === null ? null : Date.now() - this.#publishedAt;
   }
 
+  /** @throws KeysScopeError for a key set of the other scope (the previous keys stay) */
   publish(keySet: KeySet): void {
+    const refused = this.#refusal(keySet);
+    if (refused !== null) throw refused;
     this.#keySet = keySet;
     this.#publishedAt = Date.now();
-    this.#version++;
-    this.#snapshot = null;
+    this.#changed();
   }
 
   /** Follows `client`'s key refreshes (and closes it with the feed when `owns`). */
@@ -78,10 +81,10 @@ export class KeyFeed {
     client.on('keys', this.#onKeys);
     client.on('refresh', this.#onRefresh);
     client.on('refreshError', this.#onRefreshError);
-    if (client.keySet) this.publish(client.keySet);
+    if (client.keySet) this.#onKeys(client.keySet);
   }
 
-  /** Creates the engine's own client from credentials, follows it and starts auto-refresh. */
+  /** Creates the feed's own client from credentials, follows it and starts auto-refresh. */
   startClient(clientType: ClientType, source: CredentialsSource): Promise<RefreshResult> {
     const Client = clientType === 'sharing' ? SharingClient : BidstreamClient;
     // The engine's logger also hears its own client's refreshes, unless the client has one.
@@ -99,5 +102,15 @@ export class KeyFeed {
     this.#client?.off('refresh', this.#onRefresh);
     this.#client?.off('refreshError', this.#onRefreshError);
     if (this.#ownsClient) this.#client?.close();
+  }
+
+  #refusal(keySet: KeySet): KeysScopeError | null {
+    if (this.scope === undefined || keySet.identityScope === this.scope) return null;
+    return new KeysScopeError(`a key set of scope ${keySet.identityScope} cannot serve the engine's ${this.scope} tokens; the ${this.scope} keys in force stay`);
+  }
+
+  #failed(code: string): void {
+    this.refreshes.failures++;
+    this.refreshes.lastErrorCode = code;
   }
 }

@@ -14,12 +14,13 @@ import { integerOption } from '../util/integer-option.js';
 import type { DispatchMode } from './dispatch-policy.js';
 import { SNAPSHOT_CACHE_SIZE } from './wire/messages.js';
 
-export interface EngineOptions {
+/** Where keys come from: at most one of `keys`, `client` and credentials (baseUrl, apiKey, secretKey). */
+export interface KeySourceOptions {
   /** Key JSON (text or parsed): a decrypted key response. */
   keys?: string | object;
   /** An existing client: the engine follows its key refreshes. */
   client?: BidstreamClient | SharingClient;
-  /** UID2 service credentials: the engine creates a client, refreshes and auto-refreshes. */
+  /** UID2 (or EUID) service credentials: the engine creates a client, refreshes and auto-refreshes. */
   baseUrl?: string;
   apiKey?: string;
   secretKey?: string;
@@ -33,6 +34,20 @@ export interface EngineOptions {
    * succeeds.
    */
   requireKeys?: boolean;
+}
+
+export interface EngineOptions extends KeySourceOptions {
+  /**
+   * One engine for UID2 and EUID tokens together (docs/dual-scope.md): each scope's key source
+   * (KeySourceOptions; `{}` for keys given later with `setKeys(json, scope)`), instead of the
+   * top-level one. Each token is judged by the key set of the scope its header names
+   * (`identityScopeOf`; v2 and unreadable tokens by UID2's), so results equal those of a
+   * single-scope engine of that scope; each scope refreshes on its own schedule, keeps its own
+   * last good keys and answers NotInitialized for its own tokens until it has keys. A scope's
+   * credentials must be given in full (no environment defaults), and a key set of the other scope
+   * is refused (KeysScopeError).
+   */
+  scopes?: { UID2?: KeySourceOptions; EUID?: KeySourceOptions };
   /** Decryption rules. Default 'bidstream'. */
   clientType?: ClientType;
   /** Worker threads. Default: available cores - 1, at least 1. 0 decrypts in-process. */
@@ -102,6 +117,8 @@ export interface EngineOptions {
 
 export interface ResolvedEngineOptions {
   clientType: ClientType;
+  /** options.scopes, checked (both scopes present), or null for a single-scope engine. */
+  scopes: { UID2: KeySourceOptions; EUID: KeySourceOptions } | null;
   threads: number;
   dispatch: DispatchMode;
   maxBatchSize: number;
@@ -115,7 +132,7 @@ export interface ResolvedEngineOptions {
   tokenCache: ResolvedTokenCacheOptions | undefined;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut' | 'tokenCache'>> = Object.freeze({
+export const DEFAULT_ENGINE_OPTIONS: Readonly<Omit<ResolvedEngineOptions, 'threads' | 'logger' | 'optOut' | 'tokenCache' | 'scopes'>> = Object.freeze({
   clientType: 'bidstream',
   dispatch: 'auto',
   maxBatchSize: 1024,
@@ -135,9 +152,40 @@ function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-/** True when the options name UID2 service credentials (any of baseUrl, apiKey, secretKey). */
-export function usesCredentials(options: EngineOptions): boolean {
+/** True when the options name service credentials (any of baseUrl, apiKey, secretKey). */
+export function usesCredentials(options: KeySourceOptions): boolean {
   return options.baseUrl !== undefined || options.apiKey !== undefined || options.secretKey !== undefined;
+}
+
+const SOURCE_FIELDS = ['keys', 'client', 'baseUrl', 'apiKey', 'secretKey', 'clientOptions', 'autoRefresh', 'requireKeys'] as const;
+
+function checkSource(source: KeySourceOptions, name: string): void {
+  const sources = [source.keys !== undefined, source.client !== undefined, usesCredentials(source)].filter(Boolean);
+  if (sources.length > 1) {
+    throw new InvalidArgumentError(`${name}keys, ${name}client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one`);
+  }
+}
+
+function resolveScopes(options: EngineOptions): ResolvedEngineOptions['scopes'] {
+  const scopes = options.scopes;
+  if (scopes === undefined) return null;
+  if (typeof scopes !== 'object' || scopes === null || Array.isArray(scopes)) throw new InvalidArgumentError('options.scopes must be an object with UID2 and/or EUID');
+  const stray = Object.keys(scopes).find((k) => k !== 'UID2' && k !== 'EUID');
+  if (stray !== undefined) throw new InvalidArgumentError(`options.scopes has "${stray.slice(0, 20)}": only UID2 and EUID are scopes`);
+  const top = SOURCE_FIELDS.find((k) => options[k] !== undefined);
+  if (top !== undefined) throw new InvalidArgumentError(`options.${top} cannot be combined with options.scopes: give each scope its own key source`);
+  const resolved = { UID2: scopes.UID2 ?? {}, EUID: scopes.EUID ?? {} };
+  for (const scope of ['UID2', 'EUID'] as const) {
+    const source = resolved[scope];
+    const name = `options.scopes.${scope}`;
+    if (typeof source !== 'object' || source === null) throw new InvalidArgumentError(`${name} must be an object`);
+    checkSource(source, `${name}.`);
+    // Environment defaults (UID2_BASE_URL, ...) belong to one service: a scope names its own.
+    if (usesCredentials(source) && (source.baseUrl === undefined || source.apiKey === undefined || source.secretKey === undefined)) {
+      throw new InvalidArgumentError(`${name} needs baseUrl, apiKey and secretKey together (no environment defaults in options.scopes)`);
+    }
+  }
+  return resolved;
 }
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
@@ -146,12 +194,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   if (clientType !== 'bidstream' && clientType !== 'sharing' && clientType !== 'legacy') {
     throw new InvalidArgumentError('options.clientType must be "bidstream", "sharing" or "legacy"');
   }
-  const sources = [options.keys !== undefined, options.client !== undefined, usesCredentials(options)].filter(Boolean);
-  if (sources.length > 1) {
-    throw new InvalidArgumentError('options.keys, options.client and credentials (baseUrl, apiKey, secretKey) are alternatives: give at most one');
-  }
+  checkSource(options, 'options.');
   const resolved: ResolvedEngineOptions = {
     clientType,
+    scopes: resolveScopes(options),
     threads: integerOption(options.threads, 'options.threads', defaultThreads(), MAX_THREADS, 0),
     dispatch: options.dispatch ?? DEFAULT_ENGINE_OPTIONS.dispatch,
     maxBatchSize: integerOption(options.maxBatchSize, 'options.maxBatchSize', DEFAULT_ENGINE_OPTIONS.maxBatchSize, MAX_BATCH_SIZE),

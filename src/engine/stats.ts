@@ -1,6 +1,6 @@
 /** What `DecryptionEngine.stats()` reports, and the counters behind it; read by the Prometheus metrics too. */
 import type { TokenCacheStats } from '../cache/token-cache.js';
-import type { ClientType, DecryptionStatus } from '../types.js';
+import type { ClientType, DecryptionStatus, IdentityScope } from '../types.js';
 import type { CryptoBackend } from '../native/backend.js';
 import { STATUS_BY_CODE } from '../token/result.js';
 import type { DispatchMode } from './dispatch-policy.js';
@@ -56,6 +56,63 @@ export interface EngineStats {
   largestBatch: number;
   /** The token cache's counters (options.tokenCache), or null when it is off. */
   tokenCache: TokenCacheStats | null;
+  /**
+   * A dual-scope engine (options.scopes): each scope's keys and tokens; the figures above are
+   * then both scopes' together (refresh counts summed, `keySetAgeMs` the older key set's,
+   * `lastRefreshErrorCode` UID2's, else EUID's). Null for a single-scope engine.
+   */
+  scopes: Record<IdentityScope, ScopeStats> | null;
+}
+
+/** One scope of a dual-scope engine. */
+export interface ScopeStats {
+  /** Milliseconds since this scope's key set in force was published (null before any keys). */
+  keySetAgeMs: number | null;
+  keyRefreshSuccesses: number;
+  keyRefreshFailures: number;
+  /** Code of this scope's last failed refresh since its last success, if any. */
+  lastRefreshErrorCode: string | null;
+  /** Results of the tokens judged by this scope's key set (v2 and unreadable tokens: UID2's). */
+  statusCounts: Record<DecryptionStatus, number>;
+}
+
+/** What stats() reads of one key feed. */
+interface FeedFigures {
+  readonly keySetAgeMs: number | null;
+  readonly refreshes: { readonly successes: number; readonly failures: number; readonly lastErrorCode: string | null };
+}
+
+/** The key figures of EngineStats: one feed's, or both scopes' together and each (dual scope). */
+export function keyFigures(
+  counters: EngineCounters,
+  main: FeedFigures,
+  euid: FeedFigures | undefined,
+): Pick<EngineStats, 'keyRefreshSuccesses' | 'keyRefreshFailures' | 'lastRefreshErrorCode' | 'keySetAgeMs' | 'scopes'> {
+  const scope = (feed: FeedFigures, codes: Float64Array | undefined): ScopeStats => ({
+    keySetAgeMs: feed.keySetAgeMs,
+    keyRefreshSuccesses: feed.refreshes.successes,
+    keyRefreshFailures: feed.refreshes.failures,
+    lastRefreshErrorCode: feed.refreshes.lastErrorCode,
+    statusCounts: statusCountsOf(codes ?? counters.statusCodes),
+  });
+  if (euid === undefined) {
+    const { statusCounts: _, ...figures } = scope(main, undefined);
+    return { ...figures, scopes: null };
+  }
+  const ages = [main.keySetAgeMs, euid.keySetAgeMs].filter((age): age is number => age !== null);
+  return {
+    keyRefreshSuccesses: main.refreshes.successes + euid.refreshes.successes,
+    keyRefreshFailures: main.refreshes.failures + euid.refreshes.failures,
+    lastRefreshErrorCode: main.refreshes.lastErrorCode ?? euid.refreshes.lastErrorCode,
+    keySetAgeMs: ages.length === 0 ? null : Math.max(...ages),
+    scopes: { UID2: scope(main, counters.scopeStatusCodes![0]), EUID: scope(euid, counters.scopeStatusCodes![1]) },
+  };
+}
+
+function statusCountsOf(codes: Float64Array): Record<DecryptionStatus, number> {
+  const counts = {} as Record<DecryptionStatus, number>;
+  STATUS_BY_CODE.forEach((status, code) => (counts[status] = codes[code]!));
+  return counts;
 }
 
 /** The engine's own counters (everything in EngineStats that is not read off another part). */
@@ -69,9 +126,14 @@ export class EngineCounters implements CompletionCounters {
   optedOut = 0;
   /** Results per status code (token/result.ts STATUS_BY_CODE). */
   readonly statusCodes = new Float64Array(STATUS_BY_CODE.length);
+  readonly scopeStatusCodes: readonly [Float64Array, Float64Array] | null;
   readonly durations = { count: 0, sum: 0, max: 0, largestBatch: 0 };
   /** Per completed batch: the metrics' histograms (engine.metrics()). */
   readonly batchObservers: ((tokens: number, durationMs: number) => void)[] = [];
+
+  constructor(dual: boolean) {
+    this.scopeStatusCodes = dual ? [new Float64Array(STATUS_BY_CODE.length), new Float64Array(STATUS_BY_CODE.length)] : null;
+  }
 
   observeBatch(tokens: number, durationMs: number): void {
     const d = this.durations;
@@ -83,8 +145,6 @@ export class EngineCounters implements CompletionCounters {
   }
 
   statusCounts(): Record<DecryptionStatus, number> {
-    const counts = {} as Record<DecryptionStatus, number>;
-    STATUS_BY_CODE.forEach((status, code) => (counts[status] = this.statusCodes[code]!));
-    return counts;
+    return statusCountsOf(this.statusCodes);
   }
 }

@@ -27,15 +27,20 @@ export interface NativeAddon {
   /**
    * Decodes tokens [0, count) of a batch slot with the keys of `snapshot`: strict base64, rules
    * 2-6, both decryption layers, then one 56-byte record per token (src/engine/wire/slot.ts). A record
-   * with RECORD_DECODED set still needs rules 1 and 7-9, which the worker applies.
+   * with RECORD_DECODED set still needs rules 1 and 7-9, which the worker applies. With
+   * `euidSnapshot` (a buffer, or null while EUID has no keys) the batch is dual-scope: `snapshot`
+   * (or null) is UID2's, each token is decoded with the key set of the scope its header names
+   * (token/scope.ts), a scope without a snapshot leaves its tokens to rule 1, and the records of
+   * EUID-routed tokens carry RECORD_EUID.
    */
   decodeBatch(
     slot: SharedArrayBuffer,
     capacity: number,
     bytesCapacity: number,
     count: number,
-    snapshot: SharedArrayBuffer,
+    snapshot: SharedArrayBuffer | null,
     snapshotVersion: number,
+    euidSnapshot?: SharedArrayBuffer | null,
   ): void;
   /**
    * In-process decoding of one token with the keys of `snapshot` (src/native/inline-decrypt.ts):

@@ -46,6 +46,13 @@ interface EngineMetricsStats {
   inFlightTokens: number;
   liveWorkers: number;
   keySetAgeMs: number | null;
+  /** A dual-scope engine's per-scope figures (engine/stats.ts ScopeStats), else null. */
+  scopes: Record<'UID2' | 'EUID', {
+    statusCounts: Record<DecryptionStatus, number>;
+    keyRefreshSuccesses: number;
+    keyRefreshFailures: number;
+    keySetAgeMs: number | null;
+  }> | null;
 }
 
 /** What the metrics read from an engine. */
@@ -236,4 +243,59 @@ export async function registerEngineMetrics(
     batchSize.observe(count);
     batchSeconds.observe(durationMs / 1000);
   });
+  if (stats().scopes !== null) registerScopeMetrics(prom, registers, prefix, stats);
+}
+
+/**
+ * A dual-scope engine's per-scope series (the totals above stay both scopes' together): tokens by
+ * scope and status, key refreshes by scope and outcome, and each scope's key-set age.
+ */
+function registerScopeMetrics(prom: PromModule, registers: PromClient.Registry[], prefix: string, stats: () => EngineMetricsStats): void {
+  const scopes = ['UID2', 'EUID'] as const;
+  const statuses = Object.values(DecryptionStatus);
+  const last = new Map<string, number>();
+  /** Adds what `value` grew by since the last scrape to the series `labels`. */
+  const grow = (counter: PromClient.Counter, labels: Record<string, string>, value: number): void => {
+    const key = JSON.stringify(labels);
+    const delta = value - (last.get(key) ?? 0);
+    if (delta > 0) counter.inc(labels, delta);
+    last.set(key, value);
+  };
+  const tokens = new prom.Counter({
+    name: `${prefix}scope_tokens_total`,
+    help: 'Tokens decrypted, by the identity scope whose key set judged them and decryption status',
+    labelNames: ['scope', 'status'],
+    registers,
+    collect() {
+      const all = stats().scopes!;
+      for (const scope of scopes) for (const status of statuses) grow(this, { scope, status }, all[scope].statusCounts[status] ?? 0);
+    },
+  });
+  const refreshes = new prom.Counter({
+    name: `${prefix}scope_key_refreshes_total`,
+    help: 'Key refreshes of each identity scope, by outcome',
+    labelNames: ['scope', 'outcome'],
+    registers,
+    collect() {
+      const all = stats().scopes!;
+      for (const scope of scopes) {
+        grow(this, { scope, outcome: 'success' }, all[scope].keyRefreshSuccesses);
+        grow(this, { scope, outcome: 'failure' }, all[scope].keyRefreshFailures);
+      }
+    },
+  });
+  new prom.Gauge({
+    name: `${prefix}scope_key_set_age_seconds`,
+    help: "Seconds since each identity scope's key set in force was published (NaN before any keys)",
+    labelNames: ['scope'],
+    registers,
+    collect() {
+      const all = stats().scopes!;
+      for (const scope of scopes) this.set({ scope }, all[scope].keySetAgeMs === null ? Number.NaN : all[scope].keySetAgeMs! / 1000);
+    },
+  });
+  for (const scope of scopes) {
+    for (const status of statuses) tokens.inc({ scope, status }, 0);
+    for (const outcome of ['success', 'failure']) refreshes.inc({ scope, outcome }, 0);
+  }
 }

@@ -4,7 +4,7 @@
  * (rules 1 and 7-9 from rules.ts), because callers and tests compare statuses, not just success.
  * Nothing here throws: every malformed input ends as a status.
  */
-import { decodeBase64Strict, hasUrlCharacters } from '../codec/base64.js';
+import { decodeBase64Strict, decodeHeader } from '../codec/base64.js';
 import { CBC_IV_LENGTH, cbcDecrypt, gcmDecrypt } from '../crypto/aes.js';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import {
@@ -129,19 +129,19 @@ function decodeV3(bytes: Buffer, keys: DecryptionKeys, version: 3 | 4): DecodedT
 
 /** Decodes the token text into bytes and routes it by version (rule 2). */
 function decode(token: string, keys: DecryptionKeys): DecodedToken | DecryptionStatus {
-  const headerText = token.slice(0, 4);
-  const header = decodeBase64Strict(headerText, hasUrlCharacters(headerText) ? 'url' : 'standard');
-  if (!header || header.length < 3) return DecryptionStatus.InvalidPayload;
+  const header = decodeHeader(token);
+  if (header < 0) return DecryptionStatus.InvalidPayload;
+  const version = (header >>> 8) & 0xff;
 
-  if (header[0] === V2_VERSION_BYTE) {
+  if (header >>> 16 === V2_VERSION_BYTE) {
     const bytes = decodeBase64Strict(token, 'standard');
     return bytes ? decodeV2(bytes, keys) : DecryptionStatus.InvalidPayload;
   }
-  if (header[1] === V3_VERSION_BYTE) {
+  if (version === V3_VERSION_BYTE) {
     const bytes = decodeBase64Strict(token, 'standard');
     return bytes ? decodeV3(bytes, keys, 3) : DecryptionStatus.InvalidPayload;
   }
-  if (header[1] === V4_VERSION_BYTE) {
+  if (version === V4_VERSION_BYTE) {
     // v4 is specified as base64url, but standard base64 (padded or not) is accepted too.
     const bytes = decodeBase64Strict(token, 'either');
     return bytes ? decodeV3(bytes, keys, 4) : DecryptionStatus.InvalidPayload;

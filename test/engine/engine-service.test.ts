@@ -9,8 +9,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function operator(): Promise<LocalOperator> {
-  const op = await startLocalOperator();
+async function operator(options: Parameters<typeof startLocalOperator>[0] = {}): Promise<LocalOperator> {
+  const op = await startLocalOperator(options);
   cleanups.push(() => op.close());
   return op;
 }
@@ -61,5 +61,66 @@ describe('DecryptionEngine with service credentials', () => {
     op.setFault(null);
     await until(() => engine.stats().snapshotVersion, (v) => v > 0, 'recovery');
     expect((await engine.decrypt(token)).status).toBe('Success');
+  });
+
+  it('scopes: a UID2 and an EUID operator in one engine; one scope failing to refresh never touches the other', async () => {
+    const [u, e] = [await operator(), await operator({ identityScope: 'EUID' })];
+    const fast = { intervalMs: 40, retryIntervalMs: 40, jitter: 0 };
+    const engine = await DecryptionEngine.create({
+      threads: 1,
+      dispatch: 'workers',
+      scopes: {
+        UID2: { baseUrl: u.url, apiKey: u.apiKey, secretKey: u.secretKey, autoRefresh: fast },
+        EUID: { baseUrl: e.url, apiKey: e.apiKey, secretKey: e.secretKey, autoRefresh: fast },
+      },
+    });
+    cleanups.push(() => engine.close());
+    const [uRaw, eRaw] = [u.rawUidFor('dual-user'), e.rawUidFor('dual-user')];
+    const uToken = u.mintToken({ version: 4, rawUid: uRaw });
+    const eToken = e.mintToken({ version: 4, rawUid: eRaw });
+    const v2Token = u.mintToken({ version: 2 });
+    expect(await engine.decryptBatch([uToken, eToken, v2Token])).toMatchObject([
+      { status: 'Success', uid: uRaw },
+      { status: 'Success', uid: eRaw },
+      { status: 'Success', advertisingTokenVersion: 2 },
+    ]);
+
+    // EUID's service fails: UID2 keeps refreshing (and picks up a rotation), EUID keeps its last good keys.
+    e.setFault({ kind: 'http-error', status: 500 });
+    await until(() => engine.stats().scopes!.EUID.keyRefreshFailures, (n) => n > 0, 'an EUID refresh failure');
+    const uidVersion = engine.stats().snapshotVersion;
+    u.rotateKeys();
+    const uRotated = u.mintToken({ version: 3, rawUid: uRaw });
+    await until(() => engine.stats().snapshotVersion, (v) => v > uidVersion, 'a UID2 refresh after rotation');
+    e.rotateKeys();
+    const eRotated = e.mintToken({ version: 4, rawUid: eRaw });
+    expect(await engine.decryptBatch([uRotated, uToken, eToken, eRotated])).toMatchObject([
+      { status: 'Success', uid: uRaw },
+      { status: 'Success', uid: uRaw },
+      { status: 'Success', uid: eRaw },
+      { status: 'NotAuthorizedForMasterKey' },
+    ]);
+    const scopes = engine.stats().scopes!;
+    expect(scopes.EUID.lastRefreshErrorCode).toBe('UID2_ERR_SERVICE_HTTP');
+    expect(scopes.UID2.lastRefreshErrorCode).toBeNull();
+    expect(scopes.UID2.keyRefreshFailures).toBe(0);
+    expect(scopes.EUID.statusCounts.NotAuthorizedForMasterKey).toBe(1);
+    expect(scopes.UID2.statusCounts.NotAuthorizedForMasterKey).toBe(0);
+
+    // Recovery: EUID's next refresh brings the rotated keys.
+    e.setFault(null);
+    await until(async () => (await engine.decrypt(eRotated)).status, (s) => s === 'Success', 'EUID recovery');
+    expect(engine.stats().scopes!.EUID.lastRefreshErrorCode).toBeNull();
+  });
+
+  it('scopes: credentials of the other scope fail create() (KeysScopeError), unless requireKeys: false', async () => {
+    const e = await operator({ identityScope: 'EUID' });
+    const creds = { baseUrl: e.url, apiKey: e.apiKey, secretKey: e.secretKey };
+    await expect(DecryptionEngine.create({ threads: 0, scopes: { UID2: creds } })).rejects.toMatchObject({ code: 'UID2_ERR_KEYS_SCOPE' });
+    const engine = await DecryptionEngine.create({ threads: 0, scopes: { UID2: { ...creds, requireKeys: false }, EUID: creds } });
+    cleanups.push(() => engine.close());
+    expect(engine.keySetOf('UID2')).toBeUndefined();
+    expect(engine.stats().scopes!.UID2).toMatchObject({ keyRefreshFailures: 1, lastRefreshErrorCode: 'UID2_ERR_KEYS_SCOPE', keySetAgeMs: null });
+    expect((await engine.decrypt(e.mintToken({ version: 4 }))).status).toBe('Success');
   });
 });

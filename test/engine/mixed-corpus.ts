@@ -4,7 +4,7 @@
  * generated from a seed, never taken from the shared vectors.
  */
 import { createHash } from 'node:crypto';
-import { type AdvertisingTokenVersion } from '../../src/index.js';
+import { type AdvertisingTokenVersion, type IdentityScope } from '../../src/index.js';
 import { encodeAdvertisingToken } from '../../src/testing.js';
 import { seededRandom } from '../../bench/seeded-random.js';
 
@@ -20,6 +20,8 @@ export function secretFor(label: string): Buffer {
 
 export interface CorpusKeys {
   json: object;
+  /** The key set's identity_scope, which the corpus's v3/v4 tokens name too. */
+  scope: IdentityScope;
   master: { id: number; secret: Buffer };
   site: { id: number; secret: Buffer };
 }
@@ -31,7 +33,7 @@ export const SITE_KEY_SITE_ID = 7007;
  * A bidstream key response with one master and one site key, ids offset by `base`. The site key
  * carries a site_id (bidstream keys usually have none) so that every path must report it.
  */
-export function keyResponse(base: number, label: string): CorpusKeys {
+export function keyResponse(base: number, label: string, scope: IdentityScope = 'UID2'): CorpusKeys {
   const master = { id: base + 1, secret: secretFor(`${label}-master`) };
   const site = { id: base + 2, secret: secretFor(`${label}-site`) };
   const sec = (ms: number): number => Math.floor(ms / 1000);
@@ -47,10 +49,11 @@ export function keyResponse(base: number, label: string): CorpusKeys {
   return {
     master,
     site,
+    scope,
     json: {
       status: 'success',
       body: {
-        identity_scope: 'UID2',
+        identity_scope: scope,
         allow_clock_skew_seconds: 1800,
         max_bidstream_lifetime_seconds: 3 * 86_400,
         max_sharing_lifetime_seconds: 30 * 86_400,
@@ -91,6 +94,7 @@ export function mixedCorpus(count: number, keys: CorpusKeys, seed = 1): CorpusTo
       generatedMs: NOW_MS - 1000,
       establishedMs: NOW_MS - 30 * DAY,
       identityType: rnd() < 0.2 ? 'Phone' : 'Email',
+      identityScope: keys.scope,
       clientSideGenerated: cstg,
     });
     if (rnd() < 0.05) {

@@ -89,16 +89,22 @@ function recordLine(slot: Slot, i: number): string {
   return line;
 }
 
-/** Decrypts `inputs` in batches of up to `batchSize` with `backend`, as a worker would. */
+/**
+ * Decrypts `inputs` in batches of up to `batchSize` with `backend`, as a worker would. With `euid`
+ * (a snapshot, or null for none) the batches are a dual-scope engine's: `snapshot` (or null) is
+ * UID2's.
+ */
 export function runBackend(
   backend: CryptoBackend,
   snapshot: TestSnapshot | null,
   clientType: ClientType,
   inputs: readonly Input[],
   batchSize = 2048,
+  euid?: TestSnapshot | null,
 ): BatchOutput {
   const out: BatchOutput = { records: [], results: [] };
-  const open = snapshot ? openSnapshot(snapshot.sab, snapshot.version) : null;
+  const open =
+    euid !== undefined ? openSnapshot(snapshot?.sab ?? null, nextVersion++, euid?.sab ?? null) : snapshot ? openSnapshot(snapshot.sab, snapshot.version) : null;
   for (let start = 0; start < inputs.length; start += batchSize) {
     const chunk = inputs.slice(start, start + batchSize);
     const slot = packBatch(chunk);

@@ -133,6 +133,43 @@ describe('engine.metrics()', () => {
     }
   });
 
+  it('a dual-scope engine adds per-scope series (tokens, refreshes, key-set age); a single-scope one has none', async () => {
+    const euidOp = await startLocalOperator({ identityScope: 'EUID' });
+    euidOp.setFault({ kind: 'http-error', status: 503 });
+    const registry = new Registry();
+    const engine = await DecryptionEngine.create({
+      threads: 1,
+      dispatch: 'workers',
+      scopes: {
+        UID2: { baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey },
+        EUID: { baseUrl: euidOp.url, apiKey: euidOp.apiKey, secretKey: euidOp.secretKey, requireKeys: false, autoRefresh: { intervalMs: 60_000, retryIntervalMs: 60_000, jitter: 0 } },
+      },
+    });
+    try {
+      await engine.metrics(registry);
+      await engine.decryptBatch([op.mintToken({ version: 4 }), op.mintToken({ version: 2 }), euidOp.mintToken({ version: 4 }), 'ab']);
+      expect(await value(registry, 'uid2_engine_scope_tokens_total', { scope: 'UID2', status: 'Success' })).toBe(2);
+      expect(await value(registry, 'uid2_engine_scope_tokens_total', { scope: 'UID2', status: 'InvalidPayload' })).toBe(1);
+      expect(await value(registry, 'uid2_engine_scope_tokens_total', { scope: 'EUID', status: 'NotInitialized' })).toBe(1);
+      expect(await value(registry, 'uid2_engine_tokens_total', { status: 'Success' })).toBe(2);
+      expect(await value(registry, 'uid2_engine_scope_key_refreshes_total', { scope: 'EUID', outcome: 'failure' })).toBe(1);
+      expect(await value(registry, 'uid2_engine_scope_key_refreshes_total', { scope: 'UID2', outcome: 'success' })).toBe(1);
+      expect(await value(registry, 'uid2_engine_scope_key_set_age_seconds', { scope: 'EUID' })).toBeNaN();
+      expect(await value(registry, 'uid2_engine_scope_key_set_age_seconds', { scope: 'UID2' })).toBeGreaterThanOrEqual(0);
+    } finally {
+      await engine.close();
+      await euidOp.close();
+    }
+    const single = await DecryptionEngine.create({ threads: 0 });
+    try {
+      const other = new Registry();
+      await single.metrics(other);
+      expect((await other.getMetricsAsJSON()).some((m) => m.name.includes('scope_'))).toBe(false);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('two engines share a registry with different prefixes; the same names twice are refused', async () => {
     const registry = new Registry();
     const a = await DecryptionEngine.create({ keys: op.keyResponse('bidstream'), threads: 0 });

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Strict, encodeBase64, encodeBase64Url, hasUrlCharacters } from '../../src/codec/base64.js';
+import { decodeBase64Strict, decodeHeader, encodeBase64, encodeBase64Url } from '../../src/codec/base64.js';
 
 describe('decodeBase64Strict', () => {
   it('decodes standard base64 with and without padding', () => {
@@ -94,14 +94,29 @@ describe('decodeBase64Strict', () => {
   });
 });
 
-describe('hasUrlCharacters', () => {
+describe('decodeHeader', () => {
   it.each([
-    ['AAAA', false],
-    ['A+/A', false],
-    ['A-AA', true],
-    ['AA_A', true],
-    ['', false],
-  ])('%j -> %s', (text, expected) => {
-    expect(hasUrlCharacters(text)).toBe(expected);
+    ['AAAA', 0],
+    ['AnAB', 0x027001],
+    ['A+/A', (0 << 18) | (62 << 12) | (63 << 6) | 0],
+    ['A-_A', (0 << 18) | (62 << 12) | (63 << 6) | 0],
+    ['////rest', 0xffffff],
+  ])('%j -> %i', (text, expected) => {
+    expect(decodeHeader(text)).toBe(expected);
+  });
+
+  it.each(['', 'AAA', 'AA=A', 'AAA=', 'A+-A', 'A/_A', 'AA A', 'AAé1', 'AA\u0000A'])('%j -> -1', (text) => {
+    expect(decodeHeader(text)).toBe(-1);
+  });
+
+  it('agrees with strict decoding of the first four characters, in the alphabet their characters choose', () => {
+    const chars = 'Aa0+/-_=é ';
+    for (const a of chars) for (const b of chars) for (const c of chars) for (const d of chars) {
+      const text = a + b + c + d;
+      const url = /[-_]/.test(text);
+      const bytes = decodeBase64Strict(text, url ? 'url' : 'standard');
+      const expected = bytes && bytes.length === 3 ? (bytes[0]! << 16) | (bytes[1]! << 8) | bytes[2]! : -1;
+      expect(decodeHeader(text), text).toBe(expected);
+    }
   });
 });

@@ -13,8 +13,9 @@ import { batchChannel, type BatchChannelMessage } from '../../observability/chan
 import type { Logger } from '../../observability/logger.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import { CODE_BY_STATUS } from '../../token/result.js';
+import { identityScopeOf } from '../../token/scope.js';
 import { type DecryptionResult, DecryptionStatus } from '../../types.js';
-import { addStatusCounts, readFindings, readResult, recordStatusCode, type Slot } from '../wire/slot.js';
+import { addStatusCounts, readFindings, readResult, recordScope, recordStatusCode, type Slot } from '../wire/slot.js';
 import type { ColumnsCall } from './columns-call.js';
 import type { Batch } from './dispatcher.js';
 
@@ -29,6 +30,8 @@ export interface CompletionCounters {
   optedOut: number;
   /** Results per status code (token/result.ts). */
   readonly statusCodes: Float64Array;
+  /** Dual-scope engines: results per status code of UID2's tokens ([0]) and EUID's ([1]); else null. */
+  readonly scopeStatusCodes: readonly [Float64Array, Float64Array] | null;
   observeBatch(tokens: number, durationMs: number): void;
 }
 
@@ -73,9 +76,12 @@ export class Completion {
     this.#log = options.logger;
   }
 
-  /** Counts a result decided on this thread (opt-out already checked); returns it. */
-  counted(result: DecryptionResult): DecryptionResult {
-    this.#counters.statusCodes[CODE_BY_STATUS.get(result.status)!]!++;
+  /** Counts the result of `token` decided on this thread (opt-out already checked); returns it. */
+  counted(result: DecryptionResult, token: unknown): DecryptionResult {
+    const code = CODE_BY_STATUS.get(result.status)!;
+    this.#counters.statusCodes[code]!++;
+    const scopes = this.#counters.scopeStatusCodes;
+    if (scopes !== null) scopes[identityScopeOf(token) === 'EUID' ? 1 : 0][code]!++;
     this.#counters.tokens++;
     this.#counters.inProcessTokens++;
     if (result.optedOut === true) this.#counters.optedOut++;
@@ -89,7 +95,7 @@ export class Completion {
    */
   completeColumns(call: ColumnsCall, start: number, count: number, slot: Slot, snapshotVersion: number, startedAt: number): boolean {
     const counters = this.#counters;
-    addStatusCounts(slot, counters.statusCodes);
+    addStatusCounts(slot, counters.statusCodes, counters.scopeStatusCodes);
     counters.batches++;
     counters.tokens += count;
     const last = call.placeBatch(count, slot);
@@ -115,12 +121,13 @@ export class Completion {
     const { slot, parts } = batch;
     const counters = this.#counters;
     const codes = counters.statusCodes;
+    const scopeCodes = counters.scopeStatusCodes;
     const onBatch = this.hooks?.onBatch;
     const seen: DecryptionResult[] | null = onBatch ? [] : null;
     const checkOptOut = this.#checkOptOut;
     const decryptor = this.#decryptor;
     const cache = decryptor.cache;
-    const keySet = batch.snapshot?.keySet;
+    const snapshot = batch.snapshot;
     let pos = 0;
     for (let k = 0; k < parts.calls.length; k++) {
       const call = parts.calls[k]!;
@@ -128,9 +135,15 @@ export class Completion {
       const end = start + parts.counts[k]!;
       for (let i = start; i < end; i++, pos++) {
         let result = readResult(slot, pos);
-        codes[recordStatusCode(slot, pos)]!++;
-        // Keeps what the worker found, for the next call with this token.
-        if (cache && result.status === DecryptionStatus.Success) cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
+        const code = recordStatusCode(slot, pos);
+        codes[code]!++;
+        if (scopeCodes !== null) scopeCodes[recordScope(slot, pos) === 0 ? 0 : 1]![code]!++;
+        // Keeps what the worker found, for the next call with this token (under the key set it
+        // was judged by: a dual-scope batch's record says which).
+        if (cache && result.status === DecryptionStatus.Success) {
+          const keySet = recordScope(slot, pos) === 0 ? snapshot!.keySet : snapshot!.euidKeySet;
+          cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
+        }
         if (checkOptOut) {
           result = decryptor.checkOptOut(result);
           if (result.optedOut === true) counters.optedOut++;

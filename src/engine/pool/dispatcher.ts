@@ -53,16 +53,26 @@ import {
   type ReleaseMessage,
   type SlotMessage,
   type SnapshotMessage,
+  type SnapshotRef,
+  snapshotRef,
 } from '../wire/messages.js';
 import type { ColumnViews } from '../wire/columns.js';
 import { createBatchSlot, type Slot } from '../wire/slot.js';
 
-/** A key snapshot as published to workers (engine/key-feed.ts publishes them). */
-export interface PublishedSnapshot {
-  readonly sab: SharedArrayBuffer;
-  readonly version: number;
-  /** The key set the snapshot was made from (what results decrypted with it vouch against). */
-  readonly keySet: KeySet;
+/** A key snapshot as published to workers (engine/engine-keys.ts publishes them). */
+export interface PublishedSnapshot extends SnapshotRef {
+  /**
+   * The key set `sab` was made from (what results decrypted with it vouch against): single scope,
+   * the engine's; dual scope, UID2's (undefined while it has none).
+   */
+  readonly keySet: KeySet | undefined;
+  /** Dual scope: EUID's key set, that of `euidSab`. */
+  readonly euidKeySet?: KeySet | undefined;
+}
+
+/** The message that brings `snapshot` to a lane (its buffers only, never the key sets). */
+function snapshotMessage(snapshot: PublishedSnapshot): SnapshotMessage {
+  return { kind: 'snapshot', ...snapshotRef(snapshot) };
 }
 
 /** One batch: its slot (tokens written once), the calls it serves and the snapshot it uses. */
@@ -342,7 +352,7 @@ export class Dispatcher {
     }
     const version = batch.snapshot?.version ?? 0;
     if (lane.port && batch.snapshot && !lane.snapshots.includes(version)) {
-      lane.port.postMessage({ kind: 'snapshot', version, sab: batch.snapshot.sab } satisfies SnapshotMessage);
+      lane.port.postMessage(snapshotMessage(batch.snapshot));
       lane.snapshots.push(version);
       if (lane.snapshots.length > SNAPSHOT_CACHE_SIZE) lane.snapshots.shift();
     }
@@ -390,7 +400,7 @@ export class Dispatcher {
     for (const batch of lane.inFlight) {
       if (batch.snapshot && !lane.snapshots.includes(batch.snapshot.version)) {
         lane.snapshots.push(batch.snapshot.version);
-        snapshots.push({ kind: 'snapshot', version: batch.snapshot.version, sab: batch.snapshot.sab });
+        snapshots.push(snapshotMessage(batch.snapshot));
       }
       if (batch.columns) {
         const id = this.#columnsId(batch.columns);

@@ -19,6 +19,7 @@ import type { ClientType } from '../../types.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import { createSlot, slotViews, type Slot } from './slot.js';
 import type { RecordFormat } from './record-format.js';
+import type { SnapshotRef } from './messages.js';
 
 /** Lines decoded per decoder call: the slot's record capacity. */
 export const CHUNK_BATCH_LINES = 4096;
@@ -79,7 +80,7 @@ export interface ChunkTask {
   /** Decryption time of every token in the chunk, Unix ms. */
   readonly nowMs: number;
   /** Key snapshot in force when the chunk was cut (null: no keys yet). */
-  readonly snapshot: { readonly sab: SharedArrayBuffer; readonly version: number } | null;
+  readonly snapshot: SnapshotRef | null;
   readonly clientType: ClientType;
   readonly backend: CryptoBackend;
   readonly format: RecordFormat;

@@ -14,11 +14,26 @@ export interface SlotMessage {
   readonly bytesCapacity: number;
 }
 
-/** A key snapshot, posted before the first descriptor of a lane that names its version. */
-export interface SnapshotMessage {
-  readonly kind: 'snapshot';
+/**
+ * A key snapshot as it crosses to a worker. Single scope: `sab` is the engine's key set. Dual
+ * scope (`euidSab` present): `sab` is UID2's key set and `euidSab` EUID's, either null while that
+ * scope has no keys.
+ */
+export interface SnapshotRef {
   readonly version: number;
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedArrayBuffer | null;
+  readonly euidSab?: SharedArrayBuffer | null;
+}
+
+/** Only the fields of `snapshot` that cross to a worker (never, say, the key sets it was made from). */
+export function snapshotRef(snapshot: SnapshotRef): SnapshotRef {
+  const { version, sab, euidSab } = snapshot;
+  return euidSab === undefined ? { version, sab } : { version, sab, euidSab };
+}
+
+/** A key snapshot, posted before the first descriptor of a lane that names its version. */
+export interface SnapshotMessage extends SnapshotRef {
+  readonly kind: 'snapshot';
 }
 
 /** A decryptColumns() call's columns target (columns.ts), posted before the first descriptor naming it. */

@@ -58,6 +58,8 @@ const INPUT_HAS_DOMAIN = 0b10;
 export const RECORD_BYTES = 56;
 const RECORD_CSTG = 0b01;
 export const RECORD_DECODED = 0b10; // both layers decrypted: the metadata fields are set
+/** Dual-scope batches: the token was judged by the EUID key set (token/scope.ts routes it). */
+export const RECORD_EUID = 0b100;
 
 /** Field positions inside a record, in units of the typed array that reads them. */
 export const REC_I32_SITE_ID = 1; // Int32Array index offset from rec >> 2
@@ -96,7 +98,9 @@ export const T_UID_BASE = 0;
 export const T_UID_BYTES = 1;
 /** Then one count per status code. */
 export const T_STATUS_COUNTS = 2;
-const TRAILER_INTS = T_STATUS_COUNTS + STATUS_BY_CODE.length;
+/** Of those, the EUID-routed tokens' (RECORD_EUID), by status code. */
+const T_EUID_STATUS_COUNTS = T_STATUS_COUNTS + STATUS_BY_CODE.length;
+const TRAILER_INTS = T_EUID_STATUS_COUNTS + STATUS_BY_CODE.length;
 
 function recordsOffset(capacity: number): number {
   return (25 * capacity + 7) & ~7;
@@ -318,20 +322,23 @@ export function inputDomain(s: Slot, i: number): string | undefined {
 
 // ---- Result records ----
 
-/** A record with status `code` and nothing else (a failure before both layers decrypted). */
-export function writeFailureRecord(s: Slot, i: number, code: number): void {
+/**
+ * A record with status `code` and nothing else (a failure before both layers decrypted); `scope`
+ * is RECORD_EUID for a token a dual-scope batch judged by the EUID key set, else 0.
+ */
+export function writeFailureRecord(s: Slot, i: number, code: number, scope: number): void {
   const rec = i * RECORD_BYTES;
   s.recordBytes[rec] = code;
-  s.recordBytes[rec + 3] = 0;
+  s.recordBytes[rec + 3] = scope;
 }
 
 /** The record of a token that decrypted fully, with status `code`; the raw UID goes at the token's text offset. */
-export function writeDecodedRecord(s: Slot, i: number, code: number, t: CheckedToken): void {
+export function writeDecodedRecord(s: Slot, i: number, code: number, t: CheckedToken, scope: number): void {
   const rec = i * RECORD_BYTES;
   s.recordBytes[rec] = code;
   s.recordBytes[rec + 1] = t.version;
   s.recordBytes[rec + 2] = identityCodeOf(t.identityType);
-  s.recordBytes[rec + 3] = RECORD_DECODED | (t.isClientSideGenerated ? RECORD_CSTG : 0);
+  s.recordBytes[rec + 3] = RECORD_DECODED | scope | (t.isClientSideGenerated ? RECORD_CSTG : 0);
   s.recordI32[(rec >> 2) + REC_I32_SITE_ID] = t.siteId;
   s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED] = t.establishedMs;
   s.recordF64[(rec >> 3) + REC_F64_EXPIRY] = t.expiresMs;
@@ -356,6 +363,11 @@ export function setRecordStatus(s: Slot, i: number, code: number): void {
 /** The status code of record `i`. */
 export function recordStatusCode(s: Slot, i: number): number {
   return s.recordBytes[i * RECORD_BYTES]!;
+}
+
+/** RECORD_EUID when a dual-scope batch judged record `i`'s token by the EUID key set, else 0. */
+export function recordScope(s: Slot, i: number): number {
+  return s.recordBytes[i * RECORD_BYTES + 3]! & RECORD_EUID;
 }
 
 /**
@@ -478,6 +490,7 @@ export function writeColumns(s: Slot, count: number, c: ColumnViews, start: numb
     const rec = i * RECORD_BYTES;
     const code = s.recordBytes[rec]!;
     t[T_STATUS_COUNTS + code]!++;
+    if (s.recordBytes[rec + 3]! & RECORD_EUID) t[T_EUID_STATUS_COUNTS + code]!++;
     if (code !== SUCCESS_CODE) continue;
     const off = s.recordU32[(rec >> 2) + REC_U32_UID_OFFSET]!;
     const len = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
@@ -524,7 +537,18 @@ export function writeColumns(s: Slot, count: number, c: ColumnViews, start: numb
   t[T_UID_BYTES] = packed;
 }
 
-/** Adds the status counts writeColumns() reported for the slot's batch to `counts` (by status code). */
-export function addStatusCounts(s: Slot, counts: Float64Array): void {
-  for (let code = 0; code < counts.length; code++) counts[code]! += s.trailer[T_STATUS_COUNTS + code]!;
+/**
+ * Adds the status counts writeColumns() reported for the slot's batch to `counts` (by status
+ * code), and with `scopes` (a dual-scope engine's) to UID2's ([0]) and EUID's ([1]) too.
+ */
+export function addStatusCounts(s: Slot, counts: Float64Array, scopes: readonly [Float64Array, Float64Array] | null): void {
+  const t = s.trailer;
+  for (let code = 0; code < counts.length; code++) {
+    const all = t[T_STATUS_COUNTS + code]!;
+    counts[code]! += all;
+    if (scopes === null) continue;
+    const euid = t[T_EUID_STATUS_COUNTS + code]!;
+    scopes[0][code]! += all - euid;
+    scopes[1][code]! += euid;
+  }
 }

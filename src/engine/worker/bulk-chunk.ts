@@ -46,7 +46,7 @@ export class SnapshotCache {
     if (snapshot === null) return null;
     let open = this.#open.find((s) => s.version === snapshot.version);
     if (!open) {
-      open = openSnapshot(snapshot.sab, snapshot.version);
+      open = openSnapshot(snapshot.sab, snapshot.version, snapshot.euidSab);
       this.#open.push(open);
       if (this.#open.length > SNAPSHOTS_KEPT) this.#open.shift();
     }

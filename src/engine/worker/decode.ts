@@ -11,9 +11,14 @@ import { decodeWithNodeCrypto } from './node-crypto.js';
 
 export type { OpenSnapshot } from './native.js';
 
-/** Opens snapshot `version` for decodeBatch(): wraps views around the buffer, no copy. */
-export function openSnapshot(sab: SharedArrayBuffer, version: number): OpenSnapshot {
-  return { sab, version, keys: new SnapshotKeys(sab) };
+/**
+ * Opens snapshot `version` for decodeBatch(): wraps views around the buffers, no copy. With
+ * `euidSab` (a buffer, or null while EUID has no keys) it is a dual-scope engine's: `sab` (or
+ * null) is then UID2's.
+ */
+export function openSnapshot(sab: SharedArrayBuffer | null, version: number, euidSab?: SharedArrayBuffer | null): OpenSnapshot {
+  const open = { sab, version, keys: sab === null ? null : new SnapshotKeys(sab) };
+  return euidSab === undefined ? open : { ...open, euid: { sab: euidSab, keys: euidSab === null ? null : new SnapshotKeys(euidSab) } };
 }
 
 /**
@@ -22,5 +27,5 @@ export function openSnapshot(sab: SharedArrayBuffer, version: number): OpenSnaps
  */
 export function decodeBatch(slot: Slot, count: number, snapshot: OpenSnapshot | null, clientType: ClientType, backend: CryptoBackend): void {
   if (backend === 'native') decodeWithNative(slot, count, snapshot, clientType);
-  else decodeWithNodeCrypto(slot, count, snapshot?.keys ?? null, clientType);
+  else decodeWithNodeCrypto(slot, count, snapshot, clientType);
 }

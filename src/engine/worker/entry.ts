@@ -67,7 +67,7 @@ class Lane {
         if (!slots.has(m.id) || slots.get(m.id)!.sab !== m.sab) slots.set(m.id, slotViews(m.sab, m.capacity, m.bytesCapacity, m.id));
         return;
       case 'snapshot':
-        this.#snapshots.push(openSnapshot(m.sab, m.version));
+        this.#snapshots.push(openSnapshot(m.sab, m.version, m.euidSab));
         if (this.#snapshots.length > SNAPSHOT_CACHE_SIZE) this.#snapshots.shift();
         return;
       case 'columns':
