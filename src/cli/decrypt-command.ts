@@ -11,9 +11,13 @@
  * and each line longer than the line limit (reported as an invalid token) is named there.
  * With `--optout-store FILE`, each record gains "optedOut" and an opted-out one has "uid": null
  * (unless `--optout-keep-uid`), checked in the workers against the store's shared set.
+ * With an EUID key source (`--euid-keys`, `--euid-base-url` ..., or `EUID_*` variables), one
+ * engine holds a key set per identity scope and judges each token by the one its header names
+ * (the engine's `scopes` option); without, the single key set judges every token, as before.
  */
 import { open } from 'node:fs/promises';
 import { DecryptionEngine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/options.js';
 import type { BulkSummary } from '../engine/bulk/coordinator.js';
 import { RECORD_FORMATS, emptyFields, fieldsOfResult, formatPreamble, maxRecordBytes, recordWriter, type RecordFormat } from '../engine/wire/record-format.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../engine/wire/bulk-chunk.js';
@@ -22,10 +26,10 @@ import { CliError, EXIT_USAGE } from './cli-error.js';
 import { inputSize } from './io.js';
 import { parseClientType, parseNow } from './options.js';
 import { ProgressBar, renderSummary } from './progress.js';
-import { resolveKeySet, type KeySourceValues } from './key-source.js';
+import { euidKeySourceGiven, resolveKeySet, resolveScopedKeySets, type ScopedKeySourceValues } from './key-source.js';
 import { openStoreForCli } from './optout-store.js';
 
-export interface DecryptCommandValues extends KeySourceValues {
+export interface DecryptCommandValues extends ScopedKeySourceValues {
   client?: string;
   domain?: string;
   now?: string;
@@ -88,7 +92,15 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
   const inputPath = tokens.length > 0 || values.input === undefined || values.input === '-' ? undefined : values.input;
   const size = inputPath === undefined ? undefined : inputSize(inputPath);
   if (values['optout-keep-uid'] && values['optout-store'] === undefined) throw new CliError(EXIT_USAGE, '--optout-keep-uid needs --optout-store FILE');
-  const keys = await resolveKeySet(values, clientType === 'sharing' ? 'sharing' : 'bidstream');
+  const endpoint = clientType === 'sharing' ? 'sharing' : 'bidstream';
+  let keySource: Pick<EngineOptions, 'keys' | 'scopes'>;
+  if (euidKeySourceGiven(values)) {
+    // A scope without a source (an EUID-only run) gets none: its tokens answer NotInitialized.
+    const { UID2, EUID } = await resolveScopedKeySets(values, endpoint);
+    keySource = { scopes: { ...(UID2 && { UID2: { keys: UID2 } }), ...(EUID && { EUID: { keys: EUID } }) } };
+  } else {
+    keySource = { keys: await resolveKeySet(values, endpoint) };
+  }
   // Read-only: a running `optout serve` may hold the file; this run checks the opt-outs as of now.
   const optOut = values['optout-store'] === undefined ? undefined : await openStoreForCli(values['optout-store'], true);
   const outputPath = values.output === undefined || values.output === '-' ? undefined : values.output;
@@ -98,7 +110,7 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
   const engineThreads = threads ?? (tokens.length > 0 ? 0 : undefined);
   const engine = await DecryptionEngine.create({
     clientType,
-    keys,
+    ...keySource,
     ...(engineThreads === undefined ? {} : { threads: engineThreads }),
     ...(optOut ? { optOut, returnOptedOutUid: values['optout-keep-uid'] ?? false } : {}),
   });

@@ -5,7 +5,7 @@ import { packageVersion } from '../service/version.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { runDecrypt, type DecryptCommandValues } from './decrypt-command.js';
 import { runEncrypt, type EncryptCommandValues } from './encrypt-command.js';
-import { KEY_SOURCE_OPTIONS } from './key-source.js';
+import { EUID_KEY_SOURCE_OPTIONS, KEY_SOURCE_OPTIONS } from './key-source.js';
 import { runKeys, type KeysCommandValues } from './keys-command.js';
 import { runMap, type MapCommandValues } from './map-command.js';
 import { runOperator, type OperatorCommandValues } from './operator-command.js';
@@ -18,7 +18,7 @@ const USAGE = `Usage: uid2-engine <command> [options]
 
 Commands:
   decrypt   Decrypt advertising tokens into raw UIDs (one record per token)
-            KEYS [--client bidstream|sharing|legacy] [--domain NAME]
+            KEYS [EUID-KEYS] [--client bidstream|sharing|legacy] [--domain NAME]
             [--now ISO|MS] [--input FILE|-] [--output FILE] [--threads N]
             [--format jsonl|csv|tsv|msgpack (default jsonl)]
             [--optout-store FILE|redis://H:P/DB [--optout-keep-uid]] [TOKEN...]
@@ -31,7 +31,10 @@ Commands:
             Keys come from /v2/key/sharing with --client sharing, else
             /v2/key/bidstream. With --optout-store, each record gains
             "optedOut" and an opted-out one has "uid": null (unless
-            --optout-keep-uid).
+            --optout-keep-uid). With EUID-KEYS too, each token is decrypted
+            with the keys of the scope its header names (EUID tokens with the
+            EUID keys; UID2, v2 and unreadable ones with KEYS); either may be
+            left out, and that scope's tokens answer NotInitialized.
   encrypt   Encrypt raw UIDs into v4 sharing tokens (JSON line per raw UID)
             KEYS [--now ISO|MS] [--input FILE|-] [--output FILE] [RAWUID...]
             Keys come from /v2/key/sharing.
@@ -108,6 +111,11 @@ KEYS is either
                  refresh from the UID2 service first; each defaults to the
                  environment variable UID2_BASE_URL, UID2_API_KEY,
                  UID2_SECRET_KEY (prefer these: arguments show in ps)
+EUID-KEYS (decrypt) is either
+  --euid-keys FILE   an EUID key response (JSON), or
+  --euid-base-url URL --euid-api-key KEY --euid-secret-key SECRET
+                     refresh from the EUID service; each defaults to
+                     EUID_BASE_URL, EUID_API_KEY, EUID_SECRET_KEY
 
 Options:
   -h, --help     Show this help
@@ -126,6 +134,7 @@ const KEY_OPTIONS = {
 const COMMAND_OPTIONS: Record<string, ParseArgsConfig['options']> = {
   decrypt: {
     ...KEY_OPTIONS,
+    ...EUID_KEY_SOURCE_OPTIONS,
     client: { type: 'string' },
     domain: { type: 'string' },
     output: { type: 'string' },

@@ -201,7 +201,7 @@ describe('usage errors exit 2', () => {
 
   it('lists the new commands and options in --help', async () => {
     const result = await run(['--help']);
-    for (const word of ['operator', 'keys', '--base-url', '--api-key', '--secret-key', '--sharing', '--port', '--scope', 'UID2_SECRET_KEY', '--euid-port', 'UID2|EUID|both']) {
+    for (const word of ['operator', 'keys', '--base-url', '--api-key', '--secret-key', '--sharing', '--port', '--scope', 'UID2_SECRET_KEY', '--euid-port', 'UID2|EUID|both', '--euid-keys', '--euid-base-url', 'EUID_SECRET_KEY']) {
       expect(result.stdout).toContain(word);
     }
   });
