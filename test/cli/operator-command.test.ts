@@ -208,8 +208,15 @@ describe('usage errors exit 2', () => {
 });
 
 describe('uid2-engine operator', () => {
+  /** Every operator process started here: one a failed assertion left running is killed after its test. */
+  const children: ChildProcessWithoutNullStreams[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
   async function startOperatorProcess(args: string[], lines = 3): Promise<{ child: ChildProcessWithoutNullStreams; env: Record<string, string> }> {
     const child = spawn(process.execPath, [CLI_PATH, 'operator', ...args], { env: cleanEnv() });
+    children.push(child);
     let stdout = '';
     child.stdout.setEncoding('utf8');
     while ((stdout.match(/\n/g) ?? []).length < lines) {
