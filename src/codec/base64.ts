@@ -58,6 +58,38 @@ export function base64ByteLength(text: string, alphabet: Base64Alphabet): number
   return end < 0 ? -1 : (end * 3) >> 2;
 }
 
+// Per character code: its 6-bit value in either alphabet ('+' and '-' are 62, '/' and '_' 63).
+const SEXTET = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (ch >= 'A' && ch <= 'Z') SEXTET[c] = c - 65;
+  else if (ch >= 'a' && ch <= 'z') SEXTET[c] = c - 97 + 26;
+  else if (ch >= '0' && ch <= '9') SEXTET[c] = c - 48 + 52;
+}
+SEXTET['+'.charCodeAt(0)] = SEXTET['-'.charCodeAt(0)] = 62;
+SEXTET['/'.charCodeAt(0)] = SEXTET['_'.charCodeAt(0)] = 63;
+
+/**
+ * The three bytes (as one 24-bit number, first byte highest) that the first four characters of
+ * `text` decode to, read as decodeBase64Strict() reads those four characters on their own (the
+ * URL alphabet when any of them is '-' or '_', else the standard one); -1 when they do not decode
+ * to three bytes. Allocates nothing: for reading a token's header on every call.
+ */
+export function base64Head24(text: string): number {
+  if (text.length < 4) return -1;
+  let onlyClasses = 0;
+  let bits = 0;
+  for (let i = 0; i < 4; i++) {
+    const c = text.charCodeAt(i);
+    const cls = c < 128 ? CLASS[c]! : 0;
+    if (cls === 0) return -1;
+    if (cls !== 3) onlyClasses |= cls;
+    bits = (bits << 6) | SEXTET[c]!;
+  }
+  // A standard-only ('+' '/') and a URL-only ('-' '_') character together: valid in neither alphabet.
+  return onlyClasses === 3 ? -1 : bits;
+}
+
 /** True when `text` contains a base64url-only character ('-' or '_'). */
 export function hasUrlCharacters(text: string): boolean {
   return text.includes('-') || text.includes('_');

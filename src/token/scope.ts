@@ -8,7 +8,7 @@
  * base64, the URL alphabet when any of them is `-` or `_`), and native/src/batch.cc routes the
  * engine's batches with the same rule, so every path sends a token to the same key set.
  */
-import { decodeBase64Strict, hasUrlCharacters } from '../codec/base64.js';
+import { base64Head24 } from '../codec/base64.js';
 import type { IdentityScope } from '../types.js';
 import { V2_VERSION_BYTE, V3_VERSION_BYTE, V4_VERSION_BYTE, prefixScopeIsEuid } from './layout.js';
 
@@ -18,11 +18,13 @@ import { V2_VERSION_BYTE, V3_VERSION_BYTE, V4_VERSION_BYTE, prefixScopeIsEuid } 
  * key) and never throws; a non-null answer does not mean the token is valid.
  */
 export function identityScopeOf(token: unknown): IdentityScope | null {
-  if (typeof token !== 'string' || token.length < 4) return null;
-  const text = token.slice(0, 4);
-  const header = decodeBase64Strict(text, hasUrlCharacters(text) ? 'url' : 'standard');
-  if (header === null || header.length < 3) return null;
-  if (header[0] === V2_VERSION_BYTE) return 'UID2';
-  if (header[1] === V3_VERSION_BYTE || header[1] === V4_VERSION_BYTE) return prefixScopeIsEuid(header[0]!) ? 'EUID' : 'UID2';
+  if (typeof token !== 'string') return null;
+  // The header's first two bytes, without allocating: this runs once per token on every path.
+  const head = base64Head24(token);
+  if (head < 0) return null;
+  const first = head >>> 16;
+  if (first === V2_VERSION_BYTE) return 'UID2';
+  const second = (head >>> 8) & 0xff;
+  if (second === V3_VERSION_BYTE || second === V4_VERSION_BYTE) return prefixScopeIsEuid(first) ? 'EUID' : 'UID2';
   return null;
 }

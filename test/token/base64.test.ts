@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64Strict, encodeBase64, encodeBase64Url, hasUrlCharacters } from '../../src/codec/base64.js';
+import { base64Head24, decodeBase64Strict, encodeBase64, encodeBase64Url, hasUrlCharacters } from '../../src/codec/base64.js';
 
 describe('decodeBase64Strict', () => {
   it('decodes standard base64 with and without padding', () => {
@@ -103,5 +103,38 @@ describe('hasUrlCharacters', () => {
     ['', false],
   ])('%j -> %s', (text, expected) => {
     expect(hasUrlCharacters(text)).toBe(expected);
+  });
+});
+
+describe('base64Head24', () => {
+  /** What it replaces: the first four characters decoded strictly on their own, as three bytes or nothing. */
+  function reference(text: string): number {
+    const head = text.slice(0, 4);
+    const bytes = decodeBase64Strict(head, hasUrlCharacters(head) ? 'url' : 'standard');
+    return bytes === null || bytes.length < 3 ? -1 : (bytes[0]! << 16) | (bytes[1]! << 8) | bytes[2]!;
+  }
+
+  it('equals the strict decoder of the first four characters on any text', () => {
+    const chars = 'AZaz09+/-_= \n\u00e9\u0100!'.split('');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 8, unit: fc.constantFrom(...chars) }), fc.string({ maxLength: 8, unit: 'binary' })), (text) => {
+        expect(base64Head24(text)).toBe(reference(text));
+      }),
+      { seed: 42, numRuns: 3000 },
+    );
+  });
+
+  it.each([
+    ['AgAA', 0x020000],
+    ['E4AAAAAB', 0x138000],
+    ['____', 0xffffff],
+    ['////', 0xffffff],
+    ['/_AA', -1],
+    ['AgA=', -1],
+    ['AgA', -1],
+    ['Ag\u00c0A', -1],
+  ])('%s -> %i', (text, head) => {
+    expect(base64Head24(text)).toBe(head);
+    expect(reference(text)).toBe(head);
   });
 });
