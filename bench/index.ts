@@ -25,6 +25,7 @@ import { dualScopeMarkdown, runDualScopeBench } from './dual-scope.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
+import { dualClientMarkdown, runDualScopeClientBench } from './dual-scope-client.js';
 import { bulkMarkdown, runBulkBench } from './bulk.js';
 
 const started = performance.now();
@@ -124,6 +125,15 @@ async function main(args: BenchArgs): Promise<void> {
     const result = await runDualScopeBench(args.quick, args.threads ?? Math.max(1, machine.cores - 1), progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, dualScope: result }, null, 2) + '\n');
     else process.stdout.write(`\n${dualScopeMarkdown(result)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'dual-client') {
+    // In process, one thread: DualScopeBidstreamClient against BidstreamClient on its own two operators.
+    const rows = await runDualScopeClientBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, dualClient: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${dualClientMarkdown(rows)}\n`);
     progress('done');
     return;
   }

@@ -21,6 +21,7 @@ export { encryptRawUid } from './token/encrypt.js';
 export { MAX_TOKEN_LENGTH } from './token/layout.js';
 export { identityScopeOf } from './token/scope.js';
 export { BidstreamClient } from './client/bidstream-client.js';
+export { DualScopeBidstreamClient, type ScopeRefreshResults } from './client/dual-scope-client.js';
 export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/options.js';
 export { type TokenCacheStats } from './cache/token-cache.js';
 export { registerTokenCacheMetrics } from './observability/token-cache-metrics.js';
@@ -69,6 +70,8 @@ export {
   type ClientOptions,
   type RefreshOptions,
   type AutoRefreshOptions,
+  type ScopeCredentials,
+  type DualScopeCredentials,
 } from './client/options.js';
 export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
 export { DecryptionEngine, type DecryptBatchOptions, type DecryptColumnsOptions } from './engine/engine.js';
