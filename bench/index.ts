@@ -21,9 +21,11 @@ import { runMicro, type MicroRow } from './micro.js';
 import { hashFloodRows, optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
 import { identityMarkdown, runIdentityBench } from './identity.js';
+import { dualScopeMarkdown, runDualScopeBench } from './dual-scope.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
+import { dualClientMarkdown, runDualScopeClientBench } from './dual-scope-client.js';
 import { bulkMarkdown, runBulkBench } from './bulk.js';
 
 const started = performance.now();
@@ -114,6 +116,24 @@ async function main(args: BenchArgs): Promise<void> {
     const rows = args.scope === 'optout-hash' ? hashFloodRows(args.quick) : await (args.scope === 'fleet' ? runFleetBench : runOptOutBench)(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, optout: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${optOutMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'dual') {
+    // Two local operators (UID2 and EUID): the dual-scope engine against the single-scope one.
+    const result = await runDualScopeBench(args.quick, args.threads ?? Math.max(1, machine.cores - 1), progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, dualScope: result }, null, 2) + '\n');
+    else process.stdout.write(`\n${dualScopeMarkdown(result)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'dual-client') {
+    // In process, one thread: DualScopeBidstreamClient against BidstreamClient on its own two operators.
+    const rows = await runDualScopeClientBench(args.quick, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, dualClient: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${dualClientMarkdown(rows)}\n`);
     progress('done');
     return;
   }

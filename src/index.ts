@@ -21,6 +21,7 @@ export { encryptRawUid } from './token/encrypt.js';
 export { MAX_TOKEN_LENGTH } from './token/layout.js';
 export { identityScopeOf } from './token/scope.js';
 export { BidstreamClient } from './client/bidstream-client.js';
+export { DualScopeBidstreamClient, type ScopeRefreshResults } from './client/dual-scope-client.js';
 export { DEFAULT_TOKEN_CACHE_OPTIONS, type TokenCacheOptions } from './cache/options.js';
 export { type TokenCacheStats } from './cache/token-cache.js';
 export { registerTokenCacheMetrics } from './observability/token-cache-metrics.js';
@@ -69,13 +70,15 @@ export {
   type ClientOptions,
   type RefreshOptions,
   type AutoRefreshOptions,
+  type ScopeCredentials,
+  type DualScopeCredentials,
 } from './client/options.js';
 export { KEY_ENDPOINT_PATHS, type KeyEndpoint } from './service/key-request.js';
 export { DecryptionEngine, type DecryptBatchOptions, type DecryptColumnsOptions } from './engine/engine.js';
 export { DecryptedColumns } from './engine/pool/decrypted-columns.js';
 export type { DispatchMode } from './engine/dispatch-policy.js';
-export type { EngineStats } from './engine/stats.js';
-export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from './engine/options.js';
+export type { EngineStats, ScopeStats } from './engine/stats.js';
+export { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type KeySourceOptions } from './engine/options.js';
 export type { BulkSummary } from './engine/bulk/coordinator.js';
 export type { BulkInput, BulkOutput, BulkReadable } from './engine/bulk/decrypt-bulk.js';
 export { DEFAULT_BULK_OPTIONS, type BulkOptions, type BulkProgress } from './engine/bulk/options.js';

@@ -1,6 +1,5 @@
 #include "inline.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace uid2 {
@@ -22,10 +21,10 @@ bool Same(napi_env env, napi_value a, napi_value b) {
 }  // namespace
 
 InlineDecoder::Entry* InlineDecoder::Find(napi_env env, napi_value snapshot, double version) {
-  for (size_t i = 0; i < entries_.size(); i++) {
-    if (entries_[i].version != version || !Same(env, Deref(env, entries_[i].snapshot), snapshot)) continue;
-    if (i > 0) std::rotate(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(i), entries_.begin() + static_cast<ptrdiff_t>(i) + 1);
-    return &entries_[0];
+  for (Entry& entry : entries_) {
+    if (entry.version != version || !Same(env, Deref(env, entry.snapshot), snapshot)) continue;
+    entry.used = ++tick_;
+    return &entry;
   }
   return nullptr;
 }
@@ -40,7 +39,13 @@ InlineDecoder::Entry* InlineDecoder::Add(napi_env env, napi_value snapshot, doub
     const napi_value held = Deref(env, entries_[i].snapshot);
     if (held == nullptr || Same(env, held, snapshot)) Erase(env, i);
   }
-  if (entries_.size() >= kMaxKeySets) Erase(env, entries_.size() - 1);
+  if (entries_.size() >= kMaxKeySets) {
+    size_t oldest = 0;
+    for (size_t i = 1; i < entries_.size(); i++) {
+      if (entries_[i].used < entries_[oldest].used) oldest = i;
+    }
+    Erase(env, oldest);
+  }
 
   Entry entry;
   entry.version = version;
@@ -49,9 +54,10 @@ InlineDecoder::Entry* InlineDecoder::Add(napi_env env, napi_value snapshot, doub
   if (!entry.decoder->Init()) return nullptr;
   entry.decoder->ResetKeys(view.key_count());
   if (napi_create_reference(env, snapshot, 0, &entry.snapshot) != napi_ok) return nullptr;
-  entries_.insert(entries_.begin(), std::move(entry));
+  entry.used = ++tick_;
+  entries_.push_back(std::move(entry));
   opened_++;
-  return &entries_[0];
+  return &entries_.back();
 }
 
 int InlineDecoder::Decode(Entry* entry, const uint8_t* text, size_t len, Fields* out, bool* context_failed) {

@@ -36,16 +36,19 @@ class InlineDecoder {
     double version = 0;
     SnapshotView view;
     std::unique_ptr<BatchDecoder> decoder;
+    uint64_t used = 0;  // the table's tick at its last use: the smallest is the least recently used
   };
 
   InlineDecoder() = default;
   InlineDecoder(const InlineDecoder&) = delete;
   InlineDecoder& operator=(const InlineDecoder&) = delete;
 
-  // The entry of `snapshot` at `version`, moved to the front; nullptr when the table lacks it.
+  // The entry of `snapshot` at `version`, marked as just used (entries never move, so a caller
+  // alternating between two key sets, as a dual-scope engine does, pays no reordering); nullptr
+  // when the table lacks it.
   Entry* Find(napi_env env, napi_value snapshot, double version);
 
-  // Adds an entry for `snapshot` (already parsed into `view`) at the front, after freeing entries
+  // Adds an entry for `snapshot` (already parsed into `view`), after freeing entries
   // whose snapshot was collected or is this one at another version, and the least recently used
   // one if the table is full. nullptr when OpenSSL or Node-API fails.
   Entry* Add(napi_env env, napi_value snapshot, double version, const SnapshotView& view);
@@ -65,7 +68,8 @@ class InlineDecoder {
  private:
   void Erase(napi_env env, size_t index);
 
-  std::vector<Entry> entries_;  // most recently used first
+  std::vector<Entry> entries_;
+  uint64_t tick_ = 0;
   double opened_ = 0;
 };
 

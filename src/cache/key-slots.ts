@@ -7,10 +7,16 @@
  * the new set (constant-time on the secrets), so the hit path reads one byte per key instead of
  * touching secrets. The same pass notes each slot key's site id under that set, which a hit
  * reports as `siteKeySiteId`, as a fresh decryption with the set would.
+ *
+ * One cache may serve two key sets in force at once, UID2's and EUID's (DualScopeBidstreamClient
+ * routes each token to the key set of its scope). Each identity scope keeps its own view of the
+ * slots, so tokens of the two scopes interleaved never re-derive the states on every call; only a
+ * new key set of a scope re-derives that scope's view.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { DecryptionKeys } from '../keys/decryption-keys.js';
 import { siteKeySiteIdOf } from '../token/result.js';
+import type { IdentityScope } from '../types.js';
 
 /** State of a slot's key under the key set in force. */
 export const KEY_SAME = 0;
@@ -23,29 +29,62 @@ function sameSecret(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The slots' states under one key set in force: the last one passed to `follow()` for its scope. */
+class KeySetView {
+  /** The key set the states describe; none until one of its scope is followed. */
+  keys: DecryptionKeys | undefined;
+  state = new Uint8Array(16);
+  /** Per slot: its key's siteKeySiteId in `keys` (meaningful where the state is KEY_SAME). */
+  siteKeySiteIds = new Float64Array(16);
+  /** Slot of each key id of `keys` interned so far, so a store costs no secret compare. */
+  current = new Map<number, number>();
+
+  /** Sets `slot`'s state for a key with `id` and `secret`, under `keys`. */
+  derive(slot: number, id: number, secret: Uint8Array): number {
+    const key = this.keys!.getKey(id);
+    let state = KEY_ABSENT;
+    if (key !== undefined) state = sameSecret(key.secret, secret) ? KEY_SAME : KEY_CHANGED;
+    this.state[slot] = state;
+    this.siteKeySiteIds[slot] = key === undefined ? 0 : siteKeySiteIdOf(key);
+    return state;
+  }
+
+  /** Room for `slot`. */
+  ensure(slot: number): void {
+    if (slot < this.state.length) return;
+    const state = new Uint8Array(Math.max(slot + 1, this.state.length * 2));
+    state.set(this.state);
+    this.state = state;
+    const siteIds = new Float64Array(state.length);
+    siteIds.set(this.siteKeySiteIds);
+    this.siteKeySiteIds = siteIds;
+  }
+
+  reset(): void {
+    this.keys = undefined;
+    this.current.clear();
+  }
+}
+
 export class KeySlots {
   #ids: number[] = [];
   /** Private copies: a worker snapshot's key views may be reused after the snapshot is gone. */
   #secrets: (Buffer | undefined)[] = [];
   #refs: number[] = [];
-  #state = new Uint8Array(16);
-  /** Per slot: its key's siteKeySiteId in the key set in force (meaningful where the state is KEY_SAME). */
-  #siteKeySiteIds = new Float64Array(16);
   #free: number[] = [];
   #slotsById = new Map<number, number[]>();
-  /** The key set the states describe. */
-  #keys: DecryptionKeys | undefined;
-  /** Slot of each key id of `#keys` interned so far, so a store costs no secret compare. */
-  #current = new Map<number, number>();
+  readonly #views: Record<IdentityScope, KeySetView> = { UID2: new KeySetView(), EUID: new KeySetView() };
+  /** The view of the key set last passed to `follow()`, which `state()` and `siteKeySiteId()` read. */
+  #view: KeySetView = this.#views.UID2;
 
   /** State of `slot` under the key set last passed to `follow()`. */
   state(slot: number): number {
-    return this.#state[slot]!;
+    return this.#view.state[slot]!;
   }
 
   /** The result's `siteKeySiteId` for a site key in `slot`, under the key set last passed to `follow()`. */
   siteKeySiteId(slot: number): number {
-    return this.#siteKeySiteIds[slot]!;
+    return this.#view.siteKeySiteIds[slot]!;
   }
 
   /** Number of live slots. */
@@ -53,21 +92,18 @@ export class KeySlots {
     return this.#ids.length - this.#free.length;
   }
 
-  /** Re-derives every slot's state when `keys` is not the key set last seen. */
+  /** Selects the view of `keys`' scope; re-derives its slots' states when `keys` is not the key set it last saw. */
   follow(keys: DecryptionKeys): void {
-    if (keys === this.#keys) return;
-    this.#keys = keys;
-    this.#current.clear();
+    const view = this.#views[keys.identityScope];
+    this.#view = view;
+    if (keys === view.keys) return;
+    view.keys = keys;
+    view.current.clear();
     for (let slot = 0; slot < this.#ids.length; slot++) {
       const secret = this.#secrets[slot];
       if (secret === undefined) continue;
       const id = this.#ids[slot]!;
-      const key = keys.getKey(id);
-      let state = KEY_ABSENT;
-      if (key !== undefined) state = sameSecret(key.secret, secret) ? KEY_SAME : KEY_CHANGED;
-      this.#state[slot] = state;
-      this.#siteKeySiteIds[slot] = key === undefined ? 0 : siteKeySiteIdOf(key);
-      if (state === KEY_SAME) this.#current.set(id, slot);
+      if (view.derive(slot, id, secret) === KEY_SAME) view.current.set(id, slot);
     }
   }
 
@@ -76,13 +112,13 @@ export class KeySlots {
    * reference; -1 when `keys` has no such key.
    */
   acquire(keys: DecryptionKeys, id: number): number {
-    if (this.#keys === undefined) this.follow(keys);
-    let slot = keys === this.#keys ? this.#current.get(id) : undefined;
+    const view = this.#views[keys.identityScope];
+    let slot = keys === view.keys ? view.current.get(id) : undefined;
     if (slot === undefined) {
       const key = keys.getKey(id);
       if (key === undefined) return -1;
       slot = this.#find(id, key.secret) ?? this.#create(id, key.secret);
-      if (keys === this.#keys) this.#current.set(id, slot);
+      if (keys === view.keys) view.current.set(id, slot);
     }
     this.#refs[slot]!++;
     return slot;
@@ -95,7 +131,7 @@ export class KeySlots {
     const list = this.#slotsById.get(id)!;
     list.splice(list.indexOf(slot), 1);
     if (list.length === 0) this.#slotsById.delete(id);
-    if (this.#current.get(id) === slot) this.#current.delete(id);
+    for (const view of [this.#views.UID2, this.#views.EUID]) if (view.current.get(id) === slot) view.current.delete(id);
     this.#secrets[slot]!.fill(0);
     this.#secrets[slot] = undefined;
     this.#free.push(slot);
@@ -109,8 +145,8 @@ export class KeySlots {
     this.#refs = [];
     this.#free = [];
     this.#slotsById.clear();
-    this.#current.clear();
-    this.#keys = undefined;
+    this.#views.UID2.reset();
+    this.#views.EUID.reset();
   }
 
   #find(id: number, secret: Uint8Array): number | undefined {
@@ -123,18 +159,12 @@ export class KeySlots {
     this.#ids[slot] = id;
     this.#secrets[slot] = Buffer.from(secret);
     this.#refs[slot] = 0;
-    if (slot >= this.#state.length) {
-      const grown = new Uint8Array(this.#state.length * 2);
-      grown.set(this.#state);
-      this.#state = grown;
-      const siteIds = new Float64Array(grown.length);
-      siteIds.set(this.#siteKeySiteIds);
-      this.#siteKeySiteIds = siteIds;
+    // Its state under each scope's key set in force, which need not be the set that decrypted the
+    // token; a view with no key set yet derives every slot when its first set is followed.
+    for (const view of [this.#views.UID2, this.#views.EUID]) {
+      view.ensure(slot);
+      if (view.keys !== undefined) view.derive(slot, id, secret);
     }
-    // Its state under the key set in force, which need not be the set that decrypted the token.
-    const current = this.#keys!.getKey(id);
-    this.#state[slot] = current === undefined ? KEY_ABSENT : sameSecret(current.secret, secret) ? KEY_SAME : KEY_CHANGED;
-    this.#siteKeySiteIds[slot] = current === undefined ? 0 : siteKeySiteIdOf(current);
     let list = this.#slotsById.get(id);
     if (!list) this.#slotsById.set(id, (list = []));
     list.push(slot);

@@ -7,15 +7,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { resolveTokenCacheOptions } from '../cache/options.js';
-import { TokenCache, type TokenCacheStats } from '../cache/token-cache.js';
+import type { TokenCacheStats } from '../cache/token-cache.js';
 import { AbortedError, InternalError, Uid2Error } from '../errors.js';
 import type { KeySet } from '../keys/key-set.js';
 import { parseKeys } from '../keys/parse.js';
-import { InProcessDecryptor } from '../in-process/decryptor.js';
-import { type CryptoBackend, resolveBackend } from '../native/backend.js';
+import type { InProcessDecryptor } from '../in-process/decryptor.js';
+import type { CryptoBackend } from '../native/backend.js';
 import { refreshChannel, type RefreshChannelMessage } from '../observability/channels.js';
 import { AutoRefresher, type RefreshResult } from './auto-refresh.js';
+import { clientDecryptor } from './client-decryptor.js';
 import { checkCredentials, requestKeySet, type KeyEndpoint } from '../service/key-request.js';
 import { requestOptOutStatus, type OptOutStatusResult } from '../service/optout-status-request.js';
 import {
@@ -77,16 +77,11 @@ export abstract class ClientBase extends EventEmitter {
   constructor(baseUrl?: string, apiKey?: string, secretKey?: string, options?: ClientOptions) {
     super();
     this.#options = resolveClientOptions(options);
-    const cacheOptions = resolveTokenCacheOptions((options as ClientOptions | undefined)?.tokenCache);
     const credentials = resolveCredentials(baseUrl, apiKey, secretKey);
     this.baseUrl = credentials.baseUrl;
     this.#apiKey = credentials.apiKey;
     this.#secretKey = credentials.secretKey;
-    this.#decryptor = new InProcessDecryptor(resolveBackend(), {
-      tokenCache: cacheOptions ? new TokenCache(cacheOptions) : undefined,
-      optOut: this.#options.optOut,
-      returnOptedOutUid: this.#options.returnOptedOutUid,
-    });
+    this.#decryptor = clientDecryptor((options as ClientOptions | undefined)?.tokenCache, this.#options);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
- * Options of the clients (BidstreamClient, SharingClient), their defaults and their validation. Everything is checked up
- * front (constructor, startAutoRefresh, refresh) so a bad value fails at once with a message
- * naming the option, never later inside a timer.
+ * Options of the clients (BidstreamClient, SharingClient, DualScopeBidstreamClient), their
+ * defaults and their validation. Everything is checked up front (constructor, startAutoRefresh,
+ * refresh) so a bad value fails at once with a message naming the option, never later inside a timer.
  */
 import type { TokenCacheOptions } from '../cache/options.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -10,6 +10,7 @@ import { MAX_TIMER_MS } from '../util/time.js';
 import { resolveLogger, type Logger } from '../observability/logger.js';
 import { validateOptOutOption } from '../optout/check.js';
 import type { OptOutStore } from '../optout/store.js';
+import type { IdentityScope } from '../types.js';
 
 /** Per-client options: the 4th constructor argument of BidstreamClient and SharingClient. */
 export interface ClientOptions {
@@ -126,4 +127,46 @@ export function resolveAutoRefreshOptions(options: unknown): Required<AutoRefres
     retryIntervalMs: integerOption(o['retryIntervalMs'], 'options.retryIntervalMs', d.retryIntervalMs, MAX_TIMER_MS),
     jitter,
   };
+}
+
+/** The service credentials of one identity scope (the UID2 service, or the EUID service). */
+export interface ScopeCredentials {
+  /** The service base URL, e.g. `https://prod.uidapi.com` or `https://prod.euid.eu`. */
+  baseUrl: string;
+  /** The api key (bearer token) of this scope's service. */
+  apiKey: string;
+  /** The client secret of this scope's service, base64 of 32 bytes. */
+  secretKey: string;
+}
+
+/** DualScopeBidstreamClient's first argument: the scopes it serves, one or both, each with its credentials. */
+export type DualScopeCredentials = Partial<Record<IdentityScope, ScopeCredentials>>;
+
+const IDENTITY_SCOPES: readonly IdentityScope[] = ['UID2', 'EUID'];
+
+/**
+ * The configured scopes and their credentials, in the order UID2, EUID. Only the shape is checked
+ * here; whether a URL or a secret can work is reported by `refresh()`, as for BidstreamClient.
+ * @throws InvalidArgumentError naming the first bad entry
+ */
+export function resolveDualScopeCredentials(value: unknown): [IdentityScope, ScopeCredentials][] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError('scopes must be an object');
+  const given = value as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (!(IDENTITY_SCOPES as readonly string[]).includes(name)) throw new InvalidArgumentError(`scopes.${name} is not an identity scope: use UID2 or EUID`);
+  }
+  const scopes: [IdentityScope, ScopeCredentials][] = [];
+  for (const scope of IDENTITY_SCOPES) {
+    const entry = given[scope];
+    if (entry === undefined) continue;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidArgumentError(`scopes.${scope} must be an object`);
+    const fields = entry as Record<string, unknown>;
+    for (const field of ['baseUrl', 'apiKey', 'secretKey'] as const) {
+      const text = fields[field];
+      if (typeof text !== 'string' || text.trim() === '') throw new InvalidArgumentError(`scopes.${scope}.${field} must be a non-empty string`);
+    }
+    scopes.push([scope, { baseUrl: fields['baseUrl'] as string, apiKey: fields['apiKey'] as string, secretKey: fields['secretKey'] as string }]);
+  }
+  if (scopes.length === 0) throw new InvalidArgumentError('scopes must name UID2, EUID or both');
+  return scopes;
 }

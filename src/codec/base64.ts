@@ -58,16 +58,19 @@ VALUE['/'.charCodeAt(0)] = VALUE['_'.charCodeAt(0)] = 63;
  */
 export function decodeHeader(text: string): number {
   if (text.length < 4) return -1;
-  let value = 0;
-  let classes = 3;
-  for (let i = 0; i < 4; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 128 || VALUE[c] === 64) return -1;
-    classes &= CLASS[c]!;
-    value = (value << 6) | VALUE[c]!;
-  }
-  // Characters of both alphabets' own kinds (+ or / with - or _) leave no class in common.
-  return classes === 0 ? -1 : value;
+  const a = text.charCodeAt(0);
+  const b = text.charCodeAt(1);
+  const c = text.charCodeAt(2);
+  const d = text.charCodeAt(3);
+  if ((a | b | c | d) >= 128) return -1;
+  const va = VALUE[a]!;
+  const vb = VALUE[b]!;
+  const vc = VALUE[c]!;
+  const vd = VALUE[d]!;
+  // 64 marks a character of neither alphabet; characters of both alphabets' own kinds (+ or /
+  // with - or _) leave no class in common.
+  if ((va | vb | vc | vd) & 64 || (CLASS[a]! & CLASS[b]! & CLASS[c]! & CLASS[d]!) === 0) return -1;
+  return (va << 18) | (vb << 12) | (vc << 6) | vd;
 }
 
 /** Decodes `text` if it is strictly valid base64 in `alphabet`; otherwise returns `null`. */

@@ -53,10 +53,17 @@ export class EngineKeys {
     return this.main.keySet;
   }
 
-  /** The key set `token` is judged by. */
-  keySetFor(token: unknown): KeySet | undefined {
-    const euid = this.euid;
-    return euid !== undefined && identityScopeOf(token) === 'EUID' ? euid.keySet : this.main.keySet;
+  /**
+   * Which key set judges `token`: 1 for EUID's in a dual-scope engine, else 0 (the engine's, or
+   * UID2's); a single-scope engine never reads the token. The index of stats' per-scope counts too.
+   */
+  scopeOf(token: unknown): 0 | 1 {
+    return this.euid !== undefined && identityScopeOf(token) === 'EUID' ? 1 : 0;
+  }
+
+  /** The key set in force at scopeOf()'s index. */
+  keySetAt(scope: 0 | 1): KeySet | undefined {
+    return scope === 0 ? this.main.keySet : this.euid!.keySet;
   }
 
   /**

@@ -258,8 +258,9 @@ export class DecryptionEngine {
     if (this.#dispatcher === null || this.#policy.single()) return Promise.resolve(this.#single(token, domainOrAppName, nowMs));
     if (this.#cache) {
       // A hit is answered here, without a worker or the queue.
-      const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySetFor(token), this.#options.clientType);
-      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit), token));
+      const scope = this.#keys.scopeOf(token);
+      const hit = this.#cache.lookup(token, domainOrAppName, nowMs, this.#keys.keySetAt(scope), this.#options.clientType);
+      if (hit !== undefined) return Promise.resolve(this.#completion.counted(this.#decryptor.checkOptOut(hit), scope));
     }
     if (!this.#admit(1)) return Promise.reject(this.#overloaded(1));
     return new Promise<DecryptionResult>((resolve, reject) => {
@@ -283,7 +284,7 @@ export class DecryptionEngine {
     if (this.#closed) return Promise.reject(new EngineClosedError());
     if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
-      const results = tokens.map((t, i) => this.#completion.counted(this.#inProcess(t, domains?.[i], nowMs), t));
+      const results = tokens.map((t, i) => this.#inProcess(t, domains?.[i], nowMs));
       const durationMs = performance.now() - startedAt;
       this.#policy.observe(tokens.length, durationMs * 1000);
       this.#completion.observe(results.length, durationMs, this.#keys.version);
@@ -308,9 +309,10 @@ export class DecryptionEngine {
     const results = new Array<DecryptionResult>(tokens.length);
     const missAt: number[] = [];
     for (let i = 0; i < tokens.length; i++) {
-      const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keys.keySetFor(tokens[i]), clientType);
+      const scope = keys.scopeOf(tokens[i]);
+      const hit = cache.lookup(tokens[i], domains?.[i], nowMs, keys.keySetAt(scope), clientType);
       if (hit === undefined) missAt.push(i);
-      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit), tokens[i]);
+      else results[i] = this.#completion.counted(this.#decryptor.checkOptOut(hit), scope);
     }
     if (missAt.length === 0) return Promise.resolve(results);
     if (!this.#admit(missAt.length)) return Promise.reject(this.#overloaded(missAt.length));
@@ -421,22 +423,22 @@ export class DecryptionEngine {
   /** decrypt() on this thread; one in a sample is timed for the dispatch policy. */
   #single(token: string, domain: string | null | undefined, nowMs: number): DecryptionResult {
     const policy = this.#policy;
-    if (!policy.timeNext) return this.#completion.counted(this.#inProcess(token, domain, nowMs), token);
+    if (!policy.timeNext) return this.#inProcess(token, domain, nowMs);
     const startedAt = performance.now();
     const result = this.#inProcess(token, domain, nowMs);
     policy.observe(1, (performance.now() - startedAt) * 1000);
-    return this.#completion.counted(result, token);
+    return result;
   }
 
   /** Token `index` of `call` decided on this thread (too large for any slot, or kept here by the policy). */
   #decryptHere(call: Call, index: number): void {
-    const token = call.token(index);
-    call.settle(index, this.#completion.counted(this.#inProcess(token, call.domain(index), call.nowMs), token));
+    call.settle(index, this.#inProcess(call.token(index), call.domain(index), call.nowMs));
   }
 
-  /** In-process decryption, opt-out checked. */
+  /** In-process decryption, opt-out checked and counted. */
   #inProcess(token: unknown, domain: string | null | undefined, nowMs: number): DecryptionResult {
-    return this.#decryptor.decrypt(token, this.#keys.keySetFor(token), this.#options.clientType, domain, nowMs);
+    const scope = this.#keys.scopeOf(token);
+    return this.#completion.counted(this.#decryptor.decrypt(token, this.#keys.keySetAt(scope), this.#options.clientType, domain, nowMs), scope);
   }
 
   /**

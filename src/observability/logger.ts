@@ -40,8 +40,15 @@ export function resolveLogger(value: unknown, name: string, component: string): 
   if (typeof value !== 'object' || LEVELS.some((level) => typeof candidate[level] !== 'function')) {
     throw new InvalidArgumentError(`${name} must have info, warn, error and debug functions`);
   }
-  const logger = value as Logger;
-  const bindings = { component };
+  return bindLogger(value as Logger, { component });
+}
+
+/**
+ * `logger` with `bindings` added to every call: its pino child when it has `child`, else a thin
+ * wrapper that merges them into each call's object. Used where one caller's logs must say which
+ * part of it spoke (the component; the identity scope of a dual-scope client's key feed).
+ */
+export function bindLogger(logger: Logger, bindings: Record<string, unknown>): Logger {
   if (typeof logger.child === 'function') return logger.child(bindings);
   // Bound here once, so the hot path of a call is one spread, and `this` stays the caller's logger.
   const bind =

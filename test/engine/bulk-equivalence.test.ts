@@ -9,23 +9,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DecryptionEngine, type ClientType } from '../../src/index.js';
 import { bulkOutput, oldPathJsonl } from './bulk-helpers.js';
+import { withBackend } from '../helpers/backend.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { NOW_MS, keyResponse } from './mixed-corpus.js';
 import { corpusPool, differentialCorpus } from '../native/corpus.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';
 
 const BACKENDS = NATIVE_EXPECTED ? (['native', 'node-crypto'] as const) : (['node-crypto'] as const);
-
-async function withBackend<T>(backend: string, make: () => Promise<T>): Promise<T> {
-  const saved = process.env['UID2_ENGINE_BACKEND'];
-  process.env['UID2_ENGINE_BACKEND'] = backend;
-  try {
-    return await make();
-  } finally {
-    if (saved === undefined) delete process.env['UID2_ENGINE_BACKEND'];
-    else process.env['UID2_ENGINE_BACKEND'] = saved;
-  }
-}
 
 const engines: DecryptionEngine[] = [];
 afterAll(async () => {

@@ -16,6 +16,7 @@ import {
 } from '../../src/engine/dispatch-policy.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';
 import { NOW_MS, keyResponse, mixedCorpus, prng } from './mixed-corpus.js';
+import { withBackend } from '../helpers/backend.js';
 
 const engines: DecryptionEngine[] = [];
 afterEach(async () => {
@@ -24,16 +25,9 @@ afterEach(async () => {
 
 /** Creates an engine with UID2_ENGINE_BACKEND set to `backend` (read at create()). */
 async function engineOn(backend: 'native' | 'node-crypto', options: EngineOptions): Promise<DecryptionEngine> {
-  const saved = process.env['UID2_ENGINE_BACKEND'];
-  process.env['UID2_ENGINE_BACKEND'] = backend;
-  try {
-    const engine = await DecryptionEngine.create(options);
-    engines.push(engine);
-    return engine;
-  } finally {
-    if (saved === undefined) delete process.env['UID2_ENGINE_BACKEND'];
-    else process.env['UID2_ENGINE_BACKEND'] = saved;
-  }
+  const engine = await withBackend(backend, () => DecryptionEngine.create(options));
+  engines.push(engine);
+  return engine;
 }
 
 const backends = NATIVE_EXPECTED ? (['native', 'node-crypto'] as const) : (['node-crypto'] as const);

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DecryptionEngine, KeySet, identityScopeOf, parseKeys, type DecryptionResult, type EngineOptions } from '../../src/index.js';
 import { encodeAdvertisingToken } from '../../src/testing.js';
 import { bulkOutput } from './bulk-helpers.js';
+import { withBackend } from '../helpers/backend.js';
 import { NOW_MS, keyResponse, mixedCorpus, prng, type CorpusToken } from './mixed-corpus.js';
 import { NATIVE_EXPECTED } from '../native/harness.js';
 
@@ -57,17 +58,6 @@ const engines: DecryptionEngine[] = [];
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.close()));
 });
-
-async function withBackend<T>(backend: string, make: () => Promise<T>): Promise<T> {
-  const saved = process.env['UID2_ENGINE_BACKEND'];
-  process.env['UID2_ENGINE_BACKEND'] = backend;
-  try {
-    return await make();
-  } finally {
-    if (saved === undefined) delete process.env['UID2_ENGINE_BACKEND'];
-    else process.env['UID2_ENGINE_BACKEND'] = saved;
-  }
-}
 
 async function engine(backend: string, options: EngineOptions): Promise<DecryptionEngine> {
   const made = await withBackend(backend, () => DecryptionEngine.create(options));

@@ -1,6 +1,6 @@
 /** The engine with UID2 service credentials, against the real local operator over loopback. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DecryptionEngine } from '../../src/index.js';
+import { DecryptionEngine, identityScopeOf } from '../../src/index.js';
 import { startLocalOperator, type LocalOperator } from '../../src/operator/local-operator.js';
 import { until } from '../helpers/wait.js';
 
@@ -122,5 +122,47 @@ describe('DecryptionEngine with service credentials', () => {
     expect(engine.keySetOf('UID2')).toBeUndefined();
     expect(engine.stats().scopes!.UID2).toMatchObject({ keyRefreshFailures: 1, lastRefreshErrorCode: 'UID2_ERR_KEYS_SCOPE', keySetAgeMs: null });
     expect((await engine.decrypt(e.mintToken({ version: 4 }))).status).toBe('Success');
+  });
+
+  it('scopes: a mixed corpus from a UID2 and an EUID operator equals, token for token, the single-scope engine of its scope', async () => {
+    // The EUID operator's sites allow other domains, so the CSTG check differs by scope too.
+    const [u, e] = [await operator(), await operator({ identityScope: 'EUID', sites: [{ id: 1001, domainNames: ['example.eu'] }, { id: 1002, domainNames: ['example.com'] }] })];
+    const now = Date.now();
+    const corpus: { token: string; domain: string | null }[] = [];
+    for (const op of [u, e]) {
+      for (const version of [2, 3, 4] as const) {
+        for (const cstg of [false, true]) {
+          for (const domain of [null, 'example.com', 'example.eu', 'news.example.org']) {
+            corpus.push({ token: op.mintToken({ version, clientSideGenerated: cstg, siteId: 1001 }), domain });
+            corpus.push({ token: op.mintToken({ version, clientSideGenerated: cstg, siteId: 1002, identityType: 'Phone' }), domain });
+          }
+        }
+        corpus.push({ token: op.mintToken({ version, expiresMs: now - 1000, generatedMs: now - 60_000 }), domain: null });
+        corpus.push({ token: op.mintToken({ version, generatedMs: now + 3 * 3_600_000 }), domain: null });
+        const good = op.mintToken({ version });
+        corpus.push({ token: good.slice(0, 40) + (good[40] === 'A' ? 'B' : 'A') + good.slice(41), domain: null });
+        corpus.push({ token: good.slice(0, good.length - 8), domain: null });
+      }
+    }
+    for (const junk of ['', 'abc', 'AAAA', '!!!!token', 'x'.repeat(5000)]) corpus.push({ token: junk, domain: null });
+    const tokens = corpus.map((c) => c.token);
+    const domains = corpus.map((c) => c.domain);
+    const creds = (op: LocalOperator) => ({ baseUrl: op.url, apiKey: op.apiKey, secretKey: op.secretKey });
+    const engines = await Promise.all([
+      DecryptionEngine.create({ threads: 0, ...creds(u) }),
+      DecryptionEngine.create({ threads: 0, ...creds(e) }),
+      DecryptionEngine.create({ threads: 1, dispatch: 'workers', scopes: { UID2: creds(u), EUID: creds(e) } }),
+      DecryptionEngine.create({ threads: 0, scopes: { UID2: creds(u), EUID: creds(e) } }),
+    ]);
+    for (const engine of engines) cleanups.push(() => engine.close());
+    const [uResults, eResults] = [await engines[0]!.decryptBatch(tokens, { domains, now }), await engines[1]!.decryptBatch(tokens, { domains, now })];
+    const expected = tokens.map((t, i) => (identityScopeOf(t) === 'EUID' ? eResults[i]! : uResults[i]!));
+    expect(new Set(expected.map((r) => r.status))).toEqual(
+      new Set(['Success', 'DomainOrAppNameCheckFailed', 'ExpiredToken', 'InvalidTokenLifetime', 'InvalidPayload', 'VersionNotSupported', 'NotAuthorizedForKey']),
+    );
+    for (const dual of engines.slice(2)) {
+      expect(await dual.decryptBatch(tokens, { domains, now })).toEqual(expected);
+      expect(await Promise.all(tokens.map((t, i) => dual.decrypt(t, domains[i], now)))).toEqual(expected);
+    }
   });
 });

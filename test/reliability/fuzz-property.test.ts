@@ -13,6 +13,7 @@ import { DecryptionEngine } from '../../src/index.js';
 import { FUZZ_NOW_MS, checkLibrary, fuzzKeyJson, fuzzKeys, seedTokens } from '../../tools/fuzz-target.js';
 import { mutate, seeded } from '../../tools/mutate.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
+import { withBackend } from '../helpers/backend.js';
 
 const seeds = seedTokens();
 const hostileInput = fc.oneof(
@@ -29,16 +30,11 @@ describe('fast-check: engine backends and CLI agree with the library on hostile 
   const engines: DecryptionEngine[] = [];
   beforeAll(async () => {
     for (const backend of ['node-crypto', 'native']) {
-      const previous = process.env['UID2_ENGINE_BACKEND'];
-      process.env['UID2_ENGINE_BACKEND'] = backend;
       try {
-        engines.push(await DecryptionEngine.create({ keys: fuzzKeyJson(), threads: 1 }));
+        engines.push(await withBackend(backend, () => DecryptionEngine.create({ keys: fuzzKeyJson(), threads: 1 })));
       } catch (err) {
         // CI always builds the addon; only an explicit node-crypto run may lack it.
         if (backend !== 'native' || process.env['CI'] === 'true') throw err;
-      } finally {
-        if (previous === undefined) delete process.env['UID2_ENGINE_BACKEND'];
-        else process.env['UID2_ENGINE_BACKEND'] = previous;
       }
     }
   });

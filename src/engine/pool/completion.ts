@@ -13,7 +13,6 @@ import { batchChannel, type BatchChannelMessage } from '../../observability/chan
 import type { Logger } from '../../observability/logger.js';
 import type { CryptoBackend } from '../../native/backend.js';
 import { CODE_BY_STATUS } from '../../token/result.js';
-import { identityScopeOf } from '../../token/scope.js';
 import { type DecryptionResult, DecryptionStatus } from '../../types.js';
 import { addStatusCounts, readFindings, readResult, recordScope, recordStatusCode, type Slot } from '../wire/slot.js';
 import type { ColumnsCall } from './columns-call.js';
@@ -76,12 +75,15 @@ export class Completion {
     this.#log = options.logger;
   }
 
-  /** Counts the result of `token` decided on this thread (opt-out already checked); returns it. */
-  counted(result: DecryptionResult, token: unknown): DecryptionResult {
+  /**
+   * Counts a result decided on this thread (opt-out already checked), judged by the key set at
+   * `scope` (engine-keys.ts scopeOf: 1 for EUID's in a dual-scope engine, else 0); returns it.
+   */
+  counted(result: DecryptionResult, scope: 0 | 1): DecryptionResult {
     const code = CODE_BY_STATUS.get(result.status)!;
     this.#counters.statusCodes[code]!++;
     const scopes = this.#counters.scopeStatusCodes;
-    if (scopes !== null) scopes[identityScopeOf(token) === 'EUID' ? 1 : 0][code]!++;
+    if (scopes !== null) scopes[scope][code]!++;
     this.#counters.tokens++;
     this.#counters.inProcessTokens++;
     if (result.optedOut === true) this.#counters.optedOut++;

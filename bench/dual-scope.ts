@@ -1,0 +1,136 @@
+/**
+ * `npm run bench -- --scope dual [--quick]`: one engine for UID2 and EUID tokens (options.scopes)
+ * against the single-scope engine, on the same token count.
+ *
+ * - corpus: v4 tokens minted by two local operators (one UID2, one EUID) over loopback; the
+ *   single-scope engine decrypts UID2 tokens with UID2's keys, the dual-scope engine a 50/50
+ *   interleaved mix of both scopes with both key sets. Every result is checked to be Success
+ *   before timing, so both do the same work per token;
+ * - paths: decryptBatch() of 4,096 tokens on the worker pool (`dispatch: 'workers'`, the default
+ *   thread count), decryptBatch() in process (`threads: 0`), and decrypt() one token per call in
+ *   process (what a bidder's request handler does);
+ * - rounds alternate the two engines (A/B, A/B, ...); each round decrypts a fixed number of
+ *   tokens; the median round of each gives tokens/s, and the ratio dual/single is the figure
+ *   compared with the target (>= 0.95). In-process rounds are timed by the main thread's CPU time
+ *   (bench/thread-cpu.ts: all their work is on that thread, and CPU time does not grow when other
+ *   processes take the CPU on a loaded machine) and by the wall clock; worker rounds by the wall
+ *   clock only. The load average is printed with the result.
+ */
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { DecryptionEngine, type EngineOptions } from '../dist/index.js';
+import { startLocalOperator, type LocalOperator } from '../dist/testing.js';
+import { mainThreadCpuMs } from './thread-cpu.js';
+
+export interface DualScopeRow {
+  path: string;
+  /** What the rates are per: the main thread's CPU seconds (in-process paths) or wall seconds. */
+  clock: 'cpu' | 'wall';
+  singlePerSec: number;
+  dualPerSec: number;
+  /** dualPerSec / singlePerSec. */
+  ratio: number;
+  /** The in-process rows' wall-clock ratio (null for the worker row, whose figure is wall-clock already). */
+  wallRatio: number | null;
+}
+
+export interface DualScopeResult {
+  rows: DualScopeRow[];
+  rounds: number;
+  threads: number;
+  load: string;
+}
+
+const BATCH = 4096;
+const TARGET = 0.95;
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function mint(operator: LocalOperator, count: number): string[] {
+  return Array.from({ length: count }, () => operator.mintToken({ version: 4 }));
+}
+
+type Path = 'decryptBatch, workers' | 'decryptBatch, in process' | 'decrypt(), in process';
+
+/** One round: `total` tokens through `path`; tokens per wall second and per main-thread CPU second. */
+async function round(engine: DecryptionEngine, path: Path, tokens: readonly string[], total: number): Promise<{ wall: number; cpu: number | null }> {
+  const started = performance.now();
+  const cpuStarted = mainThreadCpuMs();
+  let done = 0;
+  if (path === 'decrypt(), in process') {
+    for (let i = 0; done < total; i = (i + 1) % tokens.length, done++) {
+      if ((await engine.decrypt(tokens[i]!)).status !== 'Success') throw new Error('dual-scope bench: a token did not decrypt');
+    }
+  } else {
+    for (let start = 0; done < total; start = (start + BATCH) % tokens.length, done += BATCH) {
+      const results = await engine.decryptBatch(tokens.slice(start, start + BATCH));
+      if (results[results.length - 1]!.status !== 'Success') throw new Error('dual-scope bench: a token did not decrypt');
+    }
+  }
+  const cpuEnded = mainThreadCpuMs();
+  return { wall: done / ((performance.now() - started) / 1000), cpu: cpuStarted === null || cpuEnded === null ? null : done / ((cpuEnded - cpuStarted) / 1000) };
+}
+
+export async function runDualScopeBench(quick: boolean, threads: number, progress: (text: string) => void): Promise<DualScopeResult> {
+  const [uid2, euid] = [await startLocalOperator(), await startLocalOperator({ identityScope: 'EUID' })];
+  const engines: DecryptionEngine[] = [];
+  try {
+    const count = quick ? 8192 : 16_384;
+    const uid2Tokens = mint(uid2, count);
+    const euidTokens = mint(euid, count / 2);
+    // The same count: half of the UID2 tokens replaced by EUID ones, interleaved.
+    const mixed = uid2Tokens.map((token, i) => (i % 2 === 1 ? euidTokens[(i - 1) / 2]! : token));
+    const uid2Keys = uid2.keyResponse('bidstream');
+    const euidKeys = euid.keyResponse('bidstream');
+    const rounds = quick ? 7 : 15;
+    const rows: DualScopeRow[] = [];
+    const paths: [Path, EngineOptions, number][] = [
+      ['decryptBatch, workers', { threads, dispatch: 'workers' }, quick ? 65_536 : 262_144],
+      ['decryptBatch, in process', { threads: 0 }, quick ? 32_768 : 131_072],
+      ['decrypt(), in process', { threads: 0 }, quick ? 16_384 : 65_536],
+    ];
+    for (const [path, options, total] of paths) {
+      progress(`dual scope: ${path}, ${rounds} alternated rounds of ${total.toLocaleString('en-US')} tokens`);
+      const single = await DecryptionEngine.create({ ...options, keys: uid2Keys });
+      const dual = await DecryptionEngine.create({ ...options, scopes: { UID2: { keys: uid2Keys }, EUID: { keys: euidKeys } } });
+      engines.push(single, dual);
+      const [s, d] = [await single.decryptBatch(uid2Tokens), await dual.decryptBatch(mixed)];
+      if (![...s, ...d].every((r) => r.status === 'Success')) throw new Error('dual-scope bench: the corpus must decrypt fully on both engines');
+      // Warm-up: workers started, contexts prepared, code optimised.
+      await round(single, path, uid2Tokens, total / 4);
+      await round(dual, path, mixed, total / 4);
+      const singleRates: { wall: number; cpu: number | null }[] = [];
+      const dualRates: { wall: number; cpu: number | null }[] = [];
+      for (let r = 0; r < rounds; r++) {
+        singleRates.push(await round(single, path, uid2Tokens, total));
+        dualRates.push(await round(dual, path, mixed, total));
+      }
+      const byCpu = path !== 'decryptBatch, workers' && singleRates.every((r) => r.cpu !== null);
+      const pick = (rates: typeof singleRates, clock: 'cpu' | 'wall'): number => median(rates.map((r) => (clock === 'cpu' ? r.cpu! : r.wall)));
+      const clock = byCpu ? 'cpu' : 'wall';
+      const singlePerSec = pick(singleRates, clock);
+      const dualPerSec = pick(dualRates, clock);
+      rows.push({ path, clock, singlePerSec, dualPerSec, ratio: dualPerSec / singlePerSec, wallRatio: byCpu ? pick(dualRates, 'wall') / pick(singleRates, 'wall') : null });
+      await Promise.all([single.close(), dual.close()]);
+    }
+    return { rows, rounds, threads, load: loadavg().map((l) => l.toFixed(2)).join(' ') };
+  } finally {
+    await Promise.all(engines.map((e) => e.close()));
+    await Promise.all([uid2.close(), euid.close()]);
+  }
+}
+
+export function dualScopeMarkdown(r: DualScopeResult): string {
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const lines = [
+    '| path | clock | single-scope engine, UID2 tokens/s | dual-scope engine, 50/50 UID2+EUID tokens/s | ratio | target >= 0.95 | wall-clock ratio |',
+    '|---|---|---:|---:|---:|---|---:|',
+  ];
+  for (const row of r.rows) {
+    const clock = row.clock === 'cpu' ? 'main-thread CPU' : 'wall';
+    lines.push(`| ${row.path} | ${clock} | ${n(row.singlePerSec)} | ${n(row.dualPerSec)} | ${row.ratio.toFixed(2)} | ${row.ratio >= TARGET ? 'met' : 'NOT met'} | ${(row.wallRatio ?? row.ratio).toFixed(2)} |`);
+  }
+  lines.push('');
+  lines.push(`Medians of ${r.rounds} alternated rounds per path; workers: ${r.threads} thread(s); every token a v4 Success; load average ${r.load}.`);
+  return lines.join('\n');
+}
