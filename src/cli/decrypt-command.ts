@@ -13,7 +13,7 @@
  * (unless `--optout-keep-uid`), checked in the workers against the store's shared set.
  * With an EUID key source (`--euid-keys`, `--euid-base-url` ..., or `EUID_*` variables), one
  * engine holds a key set per identity scope and judges each token by the one its header names
- * (the engine's `scopes` option); without, the single key set judges every token, as before.
+ * (the engine's `scopes` option, docs/dual-scope.md); without, one key set judges every token.
  */
 import { open } from 'node:fs/promises';
 import { DecryptionEngine } from '../engine/engine.js';
