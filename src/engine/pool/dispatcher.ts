@@ -59,6 +59,19 @@ import {
 import type { ColumnViews } from '../wire/columns.js';
 import { createBatchSlot, type Slot } from '../wire/slot.js';
 
+/**
+ * Piscina loads a worker's entry with require() first, and on a Node that can require() an ES
+ * module (20.19 and later, `process.features.require_module`) that loads it synchronously. Node 20
+ * aborts the whole process (FATAL ERROR: v8::Module::IsGraphAsync must be used on an instantiated
+ * module) when such a thread is terminated in the middle of that load, as the pool does when it is
+ * closed or replaces a worker while one is starting. So the engine's threads run without
+ * require(esm): Piscina's require() then fails at once and it falls back to import(), whose load a
+ * termination merely cuts short. Elsewhere the workers inherit the process's flags as usual.
+ */
+const WORKER_EXEC_ARGV = (process.features as { require_module?: boolean }).require_module === true
+  ? [...process.execArgv, '--no-experimental-require-module']
+  : undefined;
+
 /** A key snapshot as published to workers (engine/engine-keys.ts publishes them). */
 export interface PublishedSnapshot extends SnapshotRef {
   /**
@@ -181,6 +194,7 @@ export class Dispatcher {
     this.#pool = new Piscina<LaneStart, LaneEnd>({
       filename: options.workerEntry?.filename ?? workerScript('engine/worker/entry.js').href,
       workerData: options.workerEntry?.workerData,
+      ...(WORKER_EXEC_ARGV === undefined ? {} : { execArgv: WORKER_EXEC_ARGV }),
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 2 ** 31 - 1,
