@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IdentityMapV3Client } from '../dist/index.js';
 import { startLocalOperator, type LocalOperator } from '../dist/testing.js';
-import { readLineChunks } from '../dist/cli/io.js';
+import { readLineChunks } from '../dist/cli/line-reader.js';
 import { formatRecord, outcomeRecord, parseRecord } from '../dist/cli/map-records.js';
 import { encodeBase64 } from '../dist/codec/base64.js';
 import { normalizeAndHashEmail } from '../dist/identity/email.js';

@@ -20,10 +20,10 @@ import { DecryptionEngine } from '../engine/engine.js';
 import type { EngineOptions } from '../engine/options.js';
 import type { BulkSummary } from '../engine/bulk/coordinator.js';
 import { RECORD_FORMATS, emptyFields, fieldsOfResult, formatPreamble, maxRecordBytes, recordWriter, type RecordFormat } from '../engine/wire/record-format.js';
-import { DEFAULT_MAX_LINE_BYTES } from '../engine/wire/bulk-chunk.js';
 import type { DecryptionResult } from '../types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { inputSize } from './io.js';
+import { overlongNotes } from './line-reader.js';
 import { parseClientType, parseNow } from './options.js';
 import { ProgressBar, renderSummary } from './progress.js';
 import { euidKeySourceGiven, resolveKeySet, resolveScopedKeySets, type ScopedKeySourceValues } from './key-source.js';
@@ -40,9 +40,6 @@ export interface DecryptCommandValues extends ScopedKeySourceValues {
   'optout-store'?: string;
   'optout-keep-uid'?: boolean;
 }
-
-/** Over-long lines named one by one on stderr; the rest are counted. */
-const OVERLONG_NAMED = 10;
 
 /** `--threads N`: worker threads, 0 for in-process; absent means the engine's default. */
 export function parseThreads(value: string | undefined): number | undefined {
@@ -138,12 +135,7 @@ export async function runDecrypt(values: DecryptCommandValues, tokens: string[])
     progress.clear();
     // The summary belongs to bulk runs (--input); plain stdin filters stay silent on stderr.
     if (values.input !== undefined) {
-      for (const line of summary.firstOverlongLines.slice(0, OVERLONG_NAMED)) {
-        process.stderr.write(`uid2-engine: line ${line} is longer than ${DEFAULT_MAX_LINE_BYTES.toLocaleString('en-US')} bytes: reported as an invalid token\n`);
-      }
-      if (summary.overlongLines > OVERLONG_NAMED) {
-        process.stderr.write(`uid2-engine: ${(summary.overlongLines - OVERLONG_NAMED).toLocaleString('en-US')} more lines longer than ${DEFAULT_MAX_LINE_BYTES.toLocaleString('en-US')} bytes\n`);
-      }
+      process.stderr.write(overlongNotes(summary.firstOverlongLines, summary.overlongLines, 'an invalid token'));
       process.stderr.write(renderSummary(summary.records, 'tokens', performance.now() - startedAt, new Map(Object.entries(summary.statusCounts))) + '\n');
     }
   } finally {

@@ -1,13 +1,17 @@
 /**
  * `uid2-engine encrypt`: raw UIDs from arguments or input lines; {"status","token"} per raw UID
  * on stdout (or `--output`), in input order. Encryption is cheap and runs in-process, streamed
- * in chunks like `decrypt`, with the same progress bar and summary for `--input` runs.
+ * in chunks like `decrypt`, with the same progress bar and summary for `--input` runs. A line
+ * longer than the line limit (line-reader.ts) is never read into memory: its record is the one an
+ * invalid raw UID gets (EncryptionFailure, once the keys can encrypt), so the output keeps one
+ * record per input line, and an `--input` run names the line on stderr, as `decrypt` does.
  */
 import type { KeySet } from '../keys/key-set.js';
 import { encryptRawUid } from '../token/encrypt.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { encryptionRecord } from './format.js';
-import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
+import { openInput, openOutput, pipeChunks, writeText, type ChunkOutput } from './io.js';
+import { overlongNotes, readLineChunks } from './line-reader.js';
 import { parseNow } from './options.js';
 import { ProgressBar, renderSummary } from './progress.js';
 import { resolveKeySet, type KeySourceValues } from './key-source.js';
@@ -43,14 +47,21 @@ export async function runEncrypt(values: EncryptCommandValues, rawUids: string[]
     const startedAt = performance.now();
     const progress = new ProgressBar(values.input !== undefined && process.stderr.isTTY ? process.stderr : undefined, input.size, 'raw UIDs', startedAt);
     let written = 0;
+    // One number per overlong line, so at most one per MiB of input.
+    const overlongLines: number[] = [];
     await pipeChunks(
       readLineChunks(input.stream),
-      (lines) => encryptLines(lines, keys, fixedNow, statusCounts),
+      // An overlong line's entry is '': encryptRawUid() answers it as any invalid raw UID.
+      (chunk) => {
+        for (const index of chunk.overlong) overlongLines.push(chunk.firstLine + index);
+        return encryptLines(chunk.lines, keys, fixedNow, statusCounts);
+      },
       output.stream,
       (count, bytesRead) => progress.update((written += count), bytesRead),
     );
     progress.clear();
     if (values.input !== undefined) {
+      process.stderr.write(overlongNotes(overlongLines, overlongLines.length, 'an invalid raw UID'));
       process.stderr.write(renderSummary(written, 'raw UIDs', performance.now() - startedAt, statusCounts) + '\n');
     }
   } finally {

@@ -1,6 +1,7 @@
 /**
- * Streaming input and output for the CLI's `decrypt` and `encrypt`: lines read in chunks, a
- * bounded number of chunks in flight, output written in input order with backpressure.
+ * Streaming input and output for the CLI's line commands (`encrypt`, `map`, `optout backfill`):
+ * the input and output files, a bounded number of chunks in flight, output written in input
+ * order with backpressure. The lines come from line-reader.ts.
  *
  *   input ─► readLineChunks (4,096 lines) ─► work(chunk) ─┐ at most `maxInFlight` chunks
  *                                                         ▼ pending, oldest first
@@ -12,22 +13,11 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { CliError, EXIT_USAGE } from './cli-error.js';
+import type { LineChunk } from './line-reader.js';
 
-/** Lines per chunk: large enough to amortise a batch dispatch, small enough to stay in cache. */
-export const CHUNK_LINES = 4096;
 /** Chunks in flight: one being written, the others keeping the engine's workers busy. */
 export const MAX_CHUNKS_IN_FLIGHT = 4;
-
-/** readline's line breaks (`crlfDelay: Infinity`): CRLF, LF, or a lone CR. */
-const LINE_BREAK = /\r\n|\n|\r/;
-
-export interface LineChunk {
-  lines: string[];
-  /** Bytes of input read so far, up to and including this chunk (for progress). */
-  bytesRead: number;
-}
 
 /** What `--input` names: stdin, or a file and its size when it is a regular file. */
 export interface InputSource {
@@ -58,43 +48,6 @@ export function inputSize(input: string): number | undefined {
   } catch (err) {
     throw new CliError(EXIT_USAGE, `cannot read input ${input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-}
-
-/**
- * Yields the lines of `stream` in chunks of `chunkLines`, without line endings, split exactly
- * as readline splits them (so the output matches the line-by-line CLI this replaced): CRLF, LF
- * and lone CR end a line, a last line without a newline counts, and no empty line follows a
- * final newline.
- */
-export async function* readLineChunks(stream: Readable, chunkLines = CHUNK_LINES): AsyncGenerator<LineChunk> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  let lines: string[] = [];
-  let bytesRead = 0;
-  for await (const buffer of stream as AsyncIterable<Buffer | string>) {
-    bytesRead += buffer.length;
-    let text = rest + (typeof buffer === 'string' ? buffer : decoder.write(buffer));
-    // A CR at the end of a read may be the first half of a CRLF: decide on the next read.
-    let held = '';
-    if (text.endsWith('\r')) {
-      held = '\r';
-      text = text.slice(0, -1);
-    }
-    const parts = text.split(LINE_BREAK);
-    rest = parts.pop()! + held;
-    for (const line of parts) {
-      lines.push(line);
-      if (lines.length >= chunkLines) {
-        yield { lines, bytesRead };
-        lines = [];
-      }
-    }
-  }
-  const tail = (rest + decoder.end()).split(LINE_BREAK);
-  const last = tail.pop()!;
-  lines.push(...tail);
-  if (last !== '') lines.push(last);
-  if (lines.length > 0) yield { lines, bytesRead };
 }
 
 /** Writes `text`, resolving once the stream can take more (its 'drain'), or rejecting on error. */
@@ -146,7 +99,7 @@ export interface ChunkOutput {
  */
 export async function pipeChunks(
   chunks: AsyncIterable<LineChunk>,
-  work: (lines: string[]) => Promise<ChunkOutput> | ChunkOutput,
+  work: (chunk: LineChunk) => Promise<ChunkOutput> | ChunkOutput,
   out: Writable,
   onWritten: (count: number, bytesRead: number) => void = () => {},
   maxInFlight = MAX_CHUNKS_IN_FLIGHT,
@@ -159,7 +112,7 @@ export async function pipeChunks(
     onWritten(count, bytesRead);
   };
   for await (const chunk of chunks) {
-    const output = Promise.resolve().then(() => work(chunk.lines));
+    const output = Promise.resolve().then(() => work(chunk));
     // Rejections are observed when the chunk's turn comes; this only stops an early one from
     // being reported as unhandled while older chunks are still being written.
     output.catch(() => {});

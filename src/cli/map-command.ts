@@ -20,7 +20,8 @@ import { IdentityMapV3Client } from '../identity-map/client.js';
 import type { InputKey } from '../identity-map/batches.js';
 import { DEFAULT_IDENTITY_MAP_OPTIONS, MAX_IDENTITIES_PER_REQUEST } from '../identity-map/options.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
-import { openInput, openOutput, pipeChunks, readLineChunks, writeText, type ChunkOutput } from './io.js';
+import { openInput, openOutput, pipeChunks, writeText, type ChunkOutput } from './io.js';
+import { overlongMessage, readLineChunks, type LineChunk } from './line-reader.js';
 import { CSV_HEADER, formatRecord, isDue, outcomeRecord, parseRecord, type MapFormat, type MapRecord } from './map-records.js';
 import { ProgressBar, renderSummary } from './progress.js';
 import { resolveServiceCredentials, type KeySourceValues } from './key-source.js';
@@ -97,21 +98,19 @@ export async function runMap(values: MapCommandValues): Promise<void> {
 
   /** The previous output's format, from its first line (the CSV header, or a JSON record). */
   let previousFormat: MapFormat | undefined;
-  let line = 0;
   /** Re-maps the due records of a chunk of the previous output; `kept[i]` marks a copied one. */
-  const remapLines = async (lines: string[]): Promise<{ records: MapRecord[]; kept: boolean[] }> => {
+  const remapLines = async ({ lines, firstLine }: LineChunk): Promise<{ records: MapRecord[]; kept: boolean[] }> => {
     if (previousFormat === undefined) {
       previousFormat = lines[0] === CSV_HEADER ? 'csv' : 'jsonl';
       if (previousFormat === 'csv') {
         lines = lines.slice(1);
-        line++;
+        firstLine++;
       }
     }
     const nowMs = Date.now();
-    const records = lines.map((text) => {
-      line++;
+    const records = lines.map((text, i) => {
       const record = parseRecord(text, previousFormat!);
-      if (!record) throw new CliError(EXIT_USAGE, `line ${line} of ${previous} is not a record written by uid2-engine map`);
+      if (!record) throw new CliError(EXIT_USAGE, `line ${firstLine + i} of ${previous} is not a record written by uid2-engine map`);
       return record;
     });
     const kept = records.map((r) => !isDue(r, nowMs));
@@ -122,8 +121,14 @@ export async function runMap(values: MapCommandValues): Promise<void> {
     return { records, kept };
   };
 
-  const work = async (lines: string[]): Promise<ChunkOutput> => {
-    const { records, kept } = previous === undefined ? { records: await mapIdentities(lines), kept: undefined } : await remapLines(lines);
+  const work = async (chunk: LineChunk): Promise<ChunkOutput> => {
+    // An overlong line is neither an identity nor a record: it stops the run before its chunk is
+    // sent, as a malformed record of a --remap-due file does.
+    if (chunk.overlong.length > 0) {
+      const what = previous === undefined ? 'an identity' : 'a record written by uid2-engine map';
+      throw new CliError(EXIT_USAGE, overlongMessage(chunk.firstLine + chunk.overlong[0]!, (previous ?? values.input)!, what));
+    }
+    const { records, kept } = previous === undefined ? { records: await mapIdentities(chunk.lines), kept: undefined } : await remapLines(chunk);
     let text = '';
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;

@@ -3,8 +3,9 @@
  * service's `/v2/optout/status` and records the opted-out ones in the store, e.g. to seed a new
  * store or to catch up after the receiver was down longer than the service retries. Requests
  * go one after another (4,096 raw UIDs each, under the 5,000 limit); the store's group commit
- * makes each batch's adds durable together. A malformed line stops the run before its batch is
- * sent (exit 2, naming the line, never its content); a service failure stops it with exit 3,
+ * makes each batch's adds durable together. A malformed line, or one longer than the line limit
+ * (line-reader.ts: never read into memory), stops the run before its batch is sent (exit 2,
+ * naming the line, never its content); a service failure stops it with exit 3,
  * after everything recorded so far was made durable. A bad record in an answer (a time out of
  * range, a raw UID not asked about) is named on stderr by its line and reason and skipped; the
  * run goes on, and exits 3 at the end, after the summary, so a script sees that something was
@@ -13,7 +14,8 @@
 import { BidstreamClient } from '../client/bidstream-client.js';
 import { parseRawUid } from '../optout/raw-uid.js';
 import { CliError, EXIT_REFRESH_FAILED, EXIT_USAGE } from './cli-error.js';
-import { openInput, readLineChunks } from './io.js';
+import { openInput } from './io.js';
+import { overlongMessage, readLineChunks } from './line-reader.js';
 import { openStoreForCli } from './optout-store.js';
 import { resolveServiceCredentials, type KeySourceValues } from './key-source.js';
 
@@ -28,7 +30,6 @@ export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<v
   const input = openInput(values.input);
   const store = await openStoreForCli(values.store, false);
   const client = new BidstreamClient(baseUrl, apiKey, secretKey, timeoutMs === undefined ? undefined : { timeoutMs });
-  let line = 0;
   let checked = 0;
   let optedOut = 0;
   let added = 0;
@@ -38,9 +39,11 @@ export async function runOptOutBackfill(values: OptOutBackfillValues): Promise<v
       const batch: string[] = [];
       // The line of each raw UID of the batch, to name a skipped record by its line.
       const lineOf = new Map<string, number>();
-      for (const text of chunk.lines) {
-        line++;
-        const uid = text.trim();
+      for (let i = 0; i < chunk.lines.length; i++) {
+        const line = chunk.firstLine + i;
+        // The first overlong line stops the run, so only the chunk's first one can be met.
+        if (i === chunk.overlong[0]) throw new CliError(EXIT_USAGE, overlongMessage(line, values.input, 'a raw UID'));
+        const uid = chunk.lines[i]!.trim();
         if (uid === '') continue;
         if (!parseRawUid(uid)) throw new CliError(EXIT_USAGE, `line ${line} of ${values.input} is not a raw UID (standard base64 of 32 or 33 bytes)`);
         batch.push(uid);

@@ -1,5 +1,5 @@
 /**
- * Bulk streams against the old CLI's code path: the old line reader (cli/io.ts readLineChunks),
+ * Bulk streams against the old CLI's code path: the old line reader (cli/line-reader.ts readLineChunks),
  * the JSON-line rule, decryptBatch() and JSON.stringify of the old record object (kept below as
  * the reference it was) must give byte for byte what engine.decryptFile() writes, on every
  * vector, the 200k differential corpus and the fuzz corpus, with threads 0, 1 and 2 and each

@@ -3,7 +3,7 @@
  * bulk run from a stream into memory.
  */
 import { Readable, Writable } from 'node:stream';
-import { readLineChunks } from '../../src/cli/io.js';
+import { readLineChunks } from '../../src/cli/line-reader.js';
 import type { DecryptionEngine, DecryptionResult } from '../../src/index.js';
 import { parseTokenLine } from '../../src/engine/worker/bulk-lines.js';
 
