@@ -2,7 +2,7 @@
  * The bulk CLI: a million tokens through `decrypt --input FILE --output FILE` in input order,
  * with a per-status summary and flat memory (the child's peak RSS), plus the smaller contracts
  * of --threads, --output, --format, .gz files, a 100 MB line, the summary, the progress bar on a
- * terminal, and `encrypt --input`.
+ * terminal, and `encrypt --input` (with its own 100 MB line).
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { formatRate, renderProgress, renderSummary } from '../../src/cli/progres
 import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
 import { runWithPeakRss, type MeasuredRun } from '../../bench/peak-rss.js';
+import { writeLongLineFile } from '../helpers/long-line.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uid2-bulk-test-'));
 let op: LocalOperator;
@@ -224,12 +225,7 @@ describe('decrypt --input: formats, .gz and hostile lines', () => {
   it('a 100 MB line without a line break: linear time, flat memory, a record with a status and its line number on stderr', async () => {
     const token = op.mintToken({ version: 4 });
     const path = join(dir, 'long-line.txt');
-    const file = createWriteStream(path);
-    file.write(`${token}\n${'x'.repeat(1_000_000)}\n${token}\n`);
-    const block = Buffer.alloc(1024 * 1024, 0x41);
-    for (let i = 0; i < 100; i++) if (!file.write(block)) await once(file, 'drain');
-    file.end();
-    await once(file, 'close');
+    await writeLongLineFile(path, `${token}\n${'x'.repeat(1_000_000)}\n${token}\n`, 100 * 1024 * 1024);
     const outPath = join(dir, 'long-line.out');
     const run = await runMeasured(['decrypt', '--keys', keysPath, '--threads', '1', '--input', path, '--output', outPath]);
     expect(run.code).toBe(0);
@@ -257,6 +253,37 @@ describe('encrypt --input', () => {
     writeFileSync(tokensPath, sample.map(({ r }) => r['token']).join('\n'));
     const back = await runCli(['decrypt', '--keys', sharingKeysPath, '--client', 'sharing', '--input', tokensPath]);
     expect(jsonLines(back.stdout).map((r) => r['uid'])).toEqual(sample.map(({ i }) => rawUids[i]));
+  });
+
+  it('a line over 1 MiB is an EncryptionFailure record named on stderr, never held: a 100 MB line in flat memory', async () => {
+    const small = join(dir, 'enc-small.txt');
+    writeFileSync(small, `${op.rawUidFor('s')}\n`);
+    const baseline = await runMeasured(['encrypt', '--keys', sharingKeysPath, '--input', small, '--output', join(dir, 'enc-small.out')]);
+    expect(baseline.code).toBe(0);
+    const [a, b, c] = ['a', 'b', 'c'].map((s) => op.rawUidFor(`long-${s}`));
+    const path = join(dir, 'enc-long.txt');
+    // Line 2 is exactly at the limit (a line, too long for a raw UID), line 4 one byte over, line 6 100 MB without a newline.
+    await writeLongLineFile(path, `${a}\n${'x'.repeat(1024 * 1024)}\r\n${b}\n${'y'.repeat(1024 * 1024 + 1)}\r${c}\n`, 100 * 1024 * 1024);
+    const outPath = join(dir, 'enc-long.out');
+    const run = await runMeasured(['encrypt', '--keys', sharingKeysPath, '--input', path, '--output', outPath]);
+    expect(run.code).toBe(0);
+    const records = jsonLines(readFileSync(outPath, 'utf8'));
+    expect(records.map((r) => r['status'])).toEqual(['Success', 'EncryptionFailure', 'Success', 'EncryptionFailure', 'Success', 'EncryptionFailure']);
+    expect(records.filter((r) => r['status'] === 'EncryptionFailure').map((r) => r['token'])).toEqual([null, null, null]);
+    expect(run.stderr).toMatch(
+      /^uid2-engine: line 4 is longer than 1,048,576 bytes: reported as an invalid raw UID\nuid2-engine: line 6 is longer than 1,048,576 bytes: reported as an invalid raw UID\nuid2-engine: 6 raw UIDs in \d+\.\d s \([\d,]+\/s\): Success 3, EncryptionFailure 3\n/,
+    );
+    expect(run.stderr).not.toMatch(/AAAA|yyyy/);
+    // The old reader held the line as a growing string, re-split on every read.
+    expect(run.peakRssKb - baseline.peakRssKb).toBeLessThan(64 * 1024);
+    rmSync(path);
+  }, 120_000);
+
+  it('a plain stdin filter gets the record and nothing on stderr, as decrypt', async () => {
+    const run = await runCli(['encrypt', '--keys', sharingKeysPath], `${'z'.repeat(1024 * 1024 + 1)}\n${op.rawUidFor('stdin')}`);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(jsonLines(run.stdout).map((r) => r['status'])).toEqual(['EncryptionFailure', 'Success']);
   });
 });
 

@@ -16,6 +16,8 @@ import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CSV_HEADER } from '../../src/cli/map-records.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
+import { writeLongLineFile } from '../helpers/long-line.js';
+import { runWithPeakRss } from '../../bench/peak-rss.js';
 
 let op: LocalOperator;
 let dir: string;
@@ -177,6 +179,31 @@ describe('map --remap-due', () => {
     expect(run.stderr).toContain(`line 2 of ${previous} is not a record written by uid2-engine map`);
     expect(run.stderr).not.toContain('secret.person');
   });
+
+  it('refuses a line over 1 MiB in its file the same way', async () => {
+    const previous = join(dir, 'long.jsonl');
+    await writeLongLineFile(previous, `${JSON.stringify({ input: 'x@example.com', status: 'failed', error: 'E' })}\n{"input":"`, 2 * 1024 * 1024, '"}\n');
+    const run = await runCli(['map', '--remap-due', previous, '--type', 'email', ...credentials()]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`uid2-engine: line 2 of ${previous} is longer than 1,048,576 bytes: not a record written by uid2-engine map\n`);
+    expect(run.stderr).not.toContain('AAAA');
+  });
+});
+
+describe('map --input: a line over 1 MiB', () => {
+  it('stops the run (exit 2, line named, content not echoed) without holding the line: a 50 MB line in flat memory', async () => {
+    const small = file('one.txt', 'jane.doe@example.com\n');
+    const baseline = await runWithPeakRss(CLI_PATH, ['map', '--input', small, '--type', 'email', ...credentials()]);
+    expect(baseline.code).toBe(0);
+    const input = join(dir, 'long.txt');
+    await writeLongLineFile(input, 'jane.doe@example.com\r\n', 50 * 1024 * 1024, '\nx@example.com\n');
+    const run = await runWithPeakRss(CLI_PATH, ['map', '--input', input, '--type', 'email', ...credentials()]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`uid2-engine: line 2 of ${input} is longer than 1,048,576 bytes: not an identity\n`);
+    expect(run.stderr).not.toContain('AAAA');
+    expect(run.peakRssKb - baseline.peakRssKb).toBeLessThan(64 * 1024);
+    rmSync(input);
+  }, 60_000);
 });
 
 describe('usage errors', () => {

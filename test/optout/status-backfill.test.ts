@@ -13,7 +13,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, BidstreamClient, InvalidArgumentError, OptOutResponseError, ServiceHttpError, ServiceTimeoutError } from '../../src/index.js';
 import { openRequest, sealResponse, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI_PATH, runCli } from '../helpers/cli.js';
+import { writeLongLineFile } from '../helpers/long-line.js';
+import { runWithPeakRss } from '../../bench/peak-rss.js';
 
 let op: LocalOperator;
 let dir: string;
@@ -230,4 +232,21 @@ describe('uid2-engine optout backfill', () => {
     const noInput = await runCli(['optout', 'backfill', '--store', storePath, ...creds]);
     expect(noInput.code).toBe(2);
   });
+
+  it('stops at a line over 1 MiB (exit 2, line named, content not echoed) without holding it: a 50 MB line in flat memory', async () => {
+    const creds = ['--base-url', op.url, '--api-key', op.apiKey, '--secret-key', op.secretKey];
+    const small = join(dir, 'small.txt');
+    writeFileSync(small, `${uid()}\n`);
+    const baseline = await runWithPeakRss(CLI_PATH, ['optout', 'backfill', '--input', small, '--store', join(dir, 'small.log'), ...creds]);
+    expect(baseline.code).toBe(0);
+    const input = join(dir, 'long.txt');
+    await writeLongLineFile(input, `${uid()}\n\n`, 50 * 1024 * 1024, `\n${uid()}\n`);
+    const storePath = join(dir, 'long.log');
+    const run = await runWithPeakRss(CLI_PATH, ['optout', 'backfill', '--input', input, '--store', storePath, ...creds]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`uid2-engine: line 3 of ${input} is longer than 1,048,576 bytes: not a raw UID\n`);
+    expect(run.stderr).not.toContain('AAAA');
+    expect(run.peakRssKb - baseline.peakRssKb).toBeLessThan(64 * 1024);
+    rmSync(input);
+  }, 60_000);
 });
