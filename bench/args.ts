@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { ArrivalProcess } from './schedule.js';
 
-export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'optout-hash' | 'cache' | 'fleet' | 'identity' | 'map' | 'bulk' | 'dual' | 'dual-client' | 'all';
+export type Scope = 'micro' | 'load' | 'keys' | 'handoff' | 'optout' | 'optout-hash' | 'cache' | 'fleet' | 'identity' | 'map' | 'bulk' | 'lines' | 'dual' | 'dual-client' | 'all';
 
 export interface BenchArgs {
   quick: boolean;
@@ -20,11 +20,11 @@ export interface BenchArgs {
   windowUs: number;
   /** --scope bulk: lines in the generated file (default 1,000,000; 200,000 with --quick). */
   bulkTokens: number;
-  /** --scope bulk: another build's CLI (dist/cli/main.js) to run on the same file as a baseline. */
+  /** --scope bulk and lines: another build's CLI (dist/cli/main.js) to run on the same file as a baseline. */
   baselineCli: string | undefined;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|optout-hash|cache|fleet|identity|map|bulk|dual|dual-client|all] [--rates 10000,50000,...]
+export const USAGE = `Usage: npm run bench -- [--quick] [--scope micro|load|keys|handoff|optout|optout-hash|cache|fleet|identity|map|bulk|lines|dual|dual-client|all] [--rates 10000,50000,...]
                        [--duration S] [--threads N] [--out DIR] [--json]
                        [--process poisson|uniform] [--seed N] [--no-search] [--window US]
                        [--bulk-tokens N] [--baseline-cli PATH]`;
@@ -52,7 +52,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   });
   if (values.help) throw new RangeError(USAGE);
   const scope = values.scope as Scope;
-  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'optout-hash', 'cache', 'fleet', 'identity', 'map', 'bulk', 'dual', 'dual-client', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map, bulk, dual, dual-client or all`);
+  if (!['micro', 'load', 'keys', 'handoff', 'optout', 'optout-hash', 'cache', 'fleet', 'identity', 'map', 'bulk', 'lines', 'dual', 'dual-client', 'all'].includes(scope)) throw new RangeError(`--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map, bulk, lines, dual, dual-client or all`);
   const process = values.process as ArrivalProcess;
   if (process !== 'poisson' && process !== 'uniform') throw new RangeError('--process must be poisson or uniform');
   const quick = values.quick ?? false;

@@ -22,6 +22,7 @@ import { hashFloodRows, optOutMarkdown, runOptOutBench } from './optout.js';
 import { runFleetBench } from './fleet.js';
 import { identityMarkdown, runIdentityBench } from './identity.js';
 import { dualScopeMarkdown, runDualScopeBench } from './dual-scope.js';
+import { lineLimitMarkdown, runLineLimitBench } from './line-limit.js';
 import { buildReport, machineLine, markdown, type SaturationRow, writeReport } from './report.js';
 import { COARSE_METHOD, SEARCH_METHOD, coarseSaturation, searchSaturation } from './saturation.js';
 import { cacheMarkdown, runTokenCacheBench } from './token-cache.js';
@@ -107,6 +108,15 @@ async function main(args: BenchArgs): Promise<void> {
     const rows = await runIdentityMapBench(args.quick, progress);
     if (args.json) process.stdout.write(JSON.stringify({ machine, map: rows }, null, 2) + '\n');
     else process.stdout.write(`\n${mapBenchMarkdown(rows)}\n`);
+    progress('done');
+    return;
+  }
+
+  if (args.scope === 'lines') {
+    // The CLI's line limit: one long line through each line command, peak RSS and time per size.
+    const rows = await runLineLimitBench(args.quick, args.baselineCli, progress);
+    if (args.json) process.stdout.write(JSON.stringify({ machine, lines: rows }, null, 2) + '\n');
+    else process.stdout.write(`\n${lineLimitMarkdown(rows)}\n`);
     progress('done');
     return;
   }

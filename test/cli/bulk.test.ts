@@ -17,7 +17,7 @@ import { formatRate, renderProgress, renderSummary } from '../../src/cli/progres
 import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
 import { runWithPeakRss, type MeasuredRun } from '../../bench/peak-rss.js';
-import { writeLongLineFile } from '../helpers/long-line.js';
+import { writeLongLineFile } from '../../bench/long-line-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uid2-bulk-test-'));
 let op: LocalOperator;

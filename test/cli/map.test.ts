@@ -16,7 +16,7 @@ import { startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { CSV_HEADER } from '../../src/cli/map-records.js';
 import { TEST_IDENTITIES } from '../../src/operator/identities.js';
 import { CLI_PATH, jsonLines, runCli } from '../helpers/cli.js';
-import { writeLongLineFile } from '../helpers/long-line.js';
+import { writeLongLineFile } from '../../bench/long-line-file.js';
 import { runWithPeakRss } from '../../bench/peak-rss.js';
 
 let op: LocalOperator;

@@ -14,7 +14,7 @@ import { AbortedError, BidstreamClient, InvalidArgumentError, OptOutResponseErro
 import { openRequest, sealResponse, startLocalOperator, type LocalOperator } from '../../src/testing.js';
 import { FileOptOutStore } from '../../src/optout/file/store.js';
 import { CLI_PATH, runCli } from '../helpers/cli.js';
-import { writeLongLineFile } from '../helpers/long-line.js';
+import { writeLongLineFile } from '../../bench/long-line-file.js';
 import { runWithPeakRss } from '../../bench/peak-rss.js';
 
 let op: LocalOperator;

@@ -1,4 +1,4 @@
-/** Writes an input file with one long line in it, in 1 MiB blocks, for the CLI's line-limit tests. */
+/** Writes an input file with one long line in it, in 1 MiB blocks: one home for the line-limit bench (line-limit.ts) and the CLI tests. */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 
