@@ -65,9 +65,27 @@ export async function* readLineChunks(stream: Readable, chunkLines = CHUNK_LINES
   let overlong: number[] = [];
   let firstLine = 1;
   let bytesRead = 0;
-  /** The unfinished line's bytes so far (at most maxLineBytes), when not skipping it. */
-  let pending: Buffer[] = [];
+  /**
+   * The unfinished line's bytes so far, `pending[0, pendingBytes)`, at most maxLineBytes: one
+   * buffer, grown by doubling and reused, so a line trickled in a byte a read costs no more than
+   * its bytes.
+   */
+  let pending = Buffer.alloc(0);
   let pendingBytes = 0;
+  const keep = (bytes: Buffer): void => {
+    if (pendingBytes + bytes.length > pending.length) {
+      const grown = Buffer.allocUnsafe(Math.min(maxLineBytes, Math.max(2 * pending.length, pendingBytes + bytes.length, 256)));
+      pending.copy(grown, 0, 0, pendingBytes);
+      pending = grown;
+    }
+    pendingBytes += bytes.copy(pending, pendingBytes);
+  };
+  const takePending = (tail: Buffer): string => {
+    keep(tail);
+    const line = pending.toString('utf8', 0, pendingBytes);
+    pendingBytes = 0;
+    return line;
+  };
   /** The unfinished line is longer than maxLineBytes: its bytes are being dropped. */
   let skipping = false;
   /** The last read ended with a CR: a LF opening the next one completes that CRLF. */
@@ -102,19 +120,14 @@ export async function* readLineChunks(stream: Readable, chunkLines = CHUNK_LINES
       if (at < 0) {
         if (!skipping && pendingBytes + end - pos > maxLineBytes) {
           skipping = true;
-          pending = [];
           pendingBytes = 0;
         }
-        if (!skipping) {
-          pending.push(Buffer.from(buffer.subarray(pos)));
-          pendingBytes += end - pos;
-        }
+        if (!skipping) keep(buffer.subarray(pos));
         pos = end;
       } else {
         if (skipping || pendingBytes + at - pos > maxLineBytes) pushOverlong();
-        else push(Buffer.concat([...pending, buffer.subarray(pos, at)]).toString('utf8'));
+        else push(takePending(buffer.subarray(pos, at)));
         skipping = false;
-        pending = [];
         pendingBytes = 0;
         pos = at + 1;
         if (buffer[at] === CR) {
@@ -146,16 +159,13 @@ export async function* readLineChunks(stream: Readable, chunkLines = CHUNK_LINES
     // The unfinished last line.
     if (pos < end) {
       if (end - pos > maxLineBytes) skipping = true;
-      else {
-        pending = [Buffer.from(buffer.subarray(pos))];
-        pendingBytes = end - pos;
-      }
+      else keep(buffer.subarray(pos));
     }
     for (const chunk of chunks) yield chunk;
     chunks.length = 0;
   }
   if (skipping) pushOverlong();
-  else if (pendingBytes > 0) push(Buffer.concat(pending).toString('utf8'));
+  else if (pendingBytes > 0) push(takePending(Buffer.alloc(0)));
   if (lines.length > 0) flush();
   for (const chunk of chunks) yield chunk;
 }
