@@ -213,7 +213,7 @@ describe('flags', () => {
     });
   });
   it.each([
-    [['--scope', 'x'], '--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map, bulk, dual, dual-client or all'],
+    [['--scope', 'x'], '--scope must be micro, load, keys, handoff, optout, optout-hash, cache, fleet, identity, map, bulk, lines, dual, dual-client or all'],
     [['--rates', '10,abc'], '--rates must be positive numbers separated by commas'],
     [['--threads', '0'], '--threads must be a positive integer'],
     [['--duration=-1'], '--duration must be a positive number of seconds'],
