@@ -7,7 +7,16 @@
  */
 import { CODE_BY_STATUS, SUCCESS_CODE, identityCodeOf, rawUidText } from '../../token/result.js';
 import type { AdvertisingTokenVersion, DecryptionResult } from '../../types.js';
-import { COLUMN_CLIENT_SIDE_GENERATED, COLUMN_DECODED, COLUMN_OPTED_OUT, createColumns, reserveUidBytes, reservedUidBytes, type ColumnViews } from '../wire/columns.js';
+import {
+  COLUMN_CLIENT_SIDE_GENERATED,
+  COLUMN_DECODED,
+  COLUMN_OPTED_OUT,
+  createColumns,
+  reserveUidBytes,
+  reservedUidBytes,
+  writeRow,
+  type ColumnViews,
+} from '../wire/columns.js';
 import { T_UID_BASE, T_UID_BYTES, writeAsciiLines, type Slot } from '../wire/slot.js';
 import { Call, type Written } from './calls.js';
 import { DecryptedColumns } from './decrypted-columns.js';
@@ -172,27 +181,26 @@ export class ColumnsCall extends Call {
  * UTF-8 (its text, and so uid(i) and result(i), is the same either way).
  */
 function writeResultRow(c: ColumnViews, row: number, result: DecryptionResult): Buffer | undefined {
-  c.status[row] = CODE_BY_STATUS.get(result.status)!;
+  const status = CODE_BY_STATUS.get(result.status)!;
   c.uidOffset[row] = 0;
   c.uidLength[row] = 0;
   const version = result.advertisingTokenVersion;
   if (version === undefined) {
-    c.version[row] = 0;
-    c.identityType[row] = 0;
-    c.flags[row] = 0;
-    c.siteId[row] = 0;
-    c.siteKeySiteId[row] = 0;
-    c.established[row] = 0;
-    c.expiry[row] = 0;
+    writeRow(c, row, status, 0, 0, 0, 0, 0, 0, 0);
     return undefined;
   }
-  c.version[row] = version;
-  c.identityType[row] = identityCodeOf(result.identityType);
-  c.flags[row] = COLUMN_DECODED | (result.isClientSideGenerated ? COLUMN_CLIENT_SIDE_GENERATED : 0) | (result.optedOut === true ? COLUMN_OPTED_OUT : 0);
-  c.siteId[row] = result.siteId!;
-  c.siteKeySiteId[row] = result.siteKeySiteId!;
-  c.established[row] = result.established!.getTime();
-  c.expiry[row] = result.expiry!.getTime();
+  writeRow(
+    c,
+    row,
+    status,
+    version,
+    identityCodeOf(result.identityType),
+    COLUMN_DECODED | (result.isClientSideGenerated ? COLUMN_CLIENT_SIDE_GENERATED : 0) | (result.optedOut === true ? COLUMN_OPTED_OUT : 0),
+    result.siteId!,
+    result.siteKeySiteId!,
+    result.established!.getTime(),
+    result.expiry!.getTime(),
+  );
   if (result.uid === undefined) return undefined;
   const bytes = Buffer.from(result.uid, version === 2 ? 'utf8' : 'base64');
   c.uidLength[row] = bytes.length;

@@ -98,3 +98,30 @@ export function reserveUidBytes(c: ColumnViews, bytes: number): number {
 export function reservedUidBytes(c: ColumnViews): number {
   return Atomics.load(c.header, H_UID_CURSOR);
 }
+
+/**
+ * Writes row `row`'s fields but the raw UID's place: its status code and, for a token whose layers
+ * both decrypted (`version` 2-4), what it decoded to, `flags` being COLUMN_* bits; `version` 0
+ * zeroes them. The one writer of a row, whether it comes from a worker's record or a result.
+ */
+export function writeRow(
+  c: ColumnViews,
+  row: number,
+  status: number,
+  version: number,
+  identityType: number,
+  flags: number,
+  siteId: number,
+  siteKeySiteId: number,
+  established: number,
+  expiry: number,
+): void {
+  c.status[row] = status;
+  c.version[row] = version;
+  c.identityType[row] = identityType;
+  c.flags[row] = flags;
+  c.siteId[row] = siteId;
+  c.siteKeySiteId[row] = siteKeySiteId;
+  c.established[row] = established;
+  c.expiry[row] = expiry;
+}

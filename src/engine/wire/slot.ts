@@ -50,7 +50,7 @@ import {
 } from '../../token/result.js';
 import type { PolicyFields } from '../../token/rules.js';
 import type { AdvertisingTokenVersion, DecryptionResult, IdentityType } from '../../types.js';
-import { COLUMN_CLIENT_SIDE_GENERATED, COLUMN_DECODED, reserveUidBytes, type ColumnViews } from './columns.js';
+import { COLUMN_CLIENT_SIDE_GENERATED, COLUMN_DECODED, reserveUidBytes, writeRow, type ColumnViews } from './columns.js';
 
 export const INPUT_INVALID = 0b01; // not a string, or longer than MAX_TOKEN_LENGTH
 const INPUT_HAS_DOMAIN = 0b10;
@@ -503,26 +503,24 @@ export function writeColumns(s: Slot, count: number, c: ColumnViews, start: numb
     const rec = i * RECORD_BYTES;
     const code = s.recordBytes[rec]!;
     const flags = s.recordBytes[rec + 3]!;
-    c.status[row] = code;
     if ((flags & RECORD_DECODED) === 0) {
-      c.version[row] = 0;
-      c.identityType[row] = 0;
-      c.flags[row] = 0;
-      c.siteId[row] = 0;
-      c.siteKeySiteId[row] = 0;
-      c.established[row] = 0;
-      c.expiry[row] = 0;
+      writeRow(c, row, code, 0, 0, 0, 0, 0, 0, 0);
       c.uidOffset[row] = 0;
       c.uidLength[row] = 0;
       continue;
     }
-    c.version[row] = s.recordBytes[rec + 1]!;
-    c.identityType[row] = s.recordBytes[rec + 2]!;
-    c.flags[row] = COLUMN_DECODED | (flags & RECORD_CSTG ? COLUMN_CLIENT_SIDE_GENERATED : 0);
-    c.siteId[row] = s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!;
-    c.siteKeySiteId[row] = s.recordF64[(rec >> 3) + REC_F64_SITE_KEY_SITE_ID]!;
-    c.established[row] = s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!;
-    c.expiry[row] = s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!;
+    writeRow(
+      c,
+      row,
+      code,
+      s.recordBytes[rec + 1]!,
+      s.recordBytes[rec + 2]!,
+      COLUMN_DECODED | (flags & RECORD_CSTG ? COLUMN_CLIENT_SIDE_GENERATED : 0),
+      s.recordI32[(rec >> 2) + REC_I32_SITE_ID]!,
+      s.recordF64[(rec >> 3) + REC_F64_SITE_KEY_SITE_ID]!,
+      s.recordF64[(rec >> 3) + REC_F64_ESTABLISHED]!,
+      s.recordF64[(rec >> 3) + REC_F64_EXPIRY]!,
+    );
     if (code === SUCCESS_CODE) {
       const len = s.recordU32[(rec >> 2) + REC_U32_UID_LENGTH]!;
       c.uidOffset[row] = uidAt;
