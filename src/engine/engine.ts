@@ -272,16 +272,12 @@ export class DecryptionEngine {
   decryptBatch(tokens: readonly string[], options: DecryptBatchOptions = {}): Promise<DecryptionResult[]> {
     if (!Array.isArray(tokens)) return Promise.reject(new InvalidArgumentError('tokens must be an array'));
     const domains = options.domains;
-    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== tokens.length)) {
-      return Promise.reject(new InvalidArgumentError('options.domains must be an array as long as tokens'));
-    }
     let nowMs: number;
     try {
-      nowMs = toUnixMs(options.now, 'options.now');
+      nowMs = this.#callTime(options, tokens.length, 'as long as tokens');
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#closed) return Promise.reject(new EngineClosedError());
     if (this.#dispatcher === null || this.#policy.batch(tokens.length)) {
       const startedAt = performance.now();
       const results = tokens.map((t, i) => this.#inProcess(t, domains?.[i], nowMs));
@@ -295,6 +291,22 @@ export class DecryptionEngine {
     return new Promise<DecryptionResult[]>((resolve, reject) => {
       this.#queue(new ManyCall(tokens, domains, nowMs, resolve, reject));
     });
+  }
+
+  /**
+   * The checks decryptBatch() and decryptColumns() share, in order: `options.domains` has `count`
+   * entries (`rule` words that in the message), `options.now` is a time, the engine is open.
+   * Returns the call's time in ms.
+   * @throws InvalidArgumentError, EngineClosedError (the caller rejects with it)
+   */
+  #callTime(options: DecryptBatchOptions, count: number, rule: string): number {
+    const domains = options.domains;
+    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== count)) {
+      throw new InvalidArgumentError(`options.domains must be an array ${rule}`);
+    }
+    const nowMs = toUnixMs(options.now, 'options.now');
+    if (this.#closed) throw new EngineClosedError();
+    return nowMs;
   }
 
   /** decryptBatch() with the cache: hits answered here, only the misses go to workers, in order. */
@@ -348,16 +360,12 @@ export class DecryptionEngine {
     }
     const count = 'strings' in input ? input.strings.length : input.lines.count;
     const domains = options.domains;
-    if (domains !== undefined && (!Array.isArray(domains) || domains.length !== count)) {
-      return Promise.reject(new InvalidArgumentError('options.domains must be an array with one entry per token'));
-    }
     let nowMs: number;
     try {
-      nowMs = toUnixMs(options.now, 'options.now');
+      nowMs = this.#callTime(options, count, 'with one entry per token');
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#closed) return Promise.reject(new EngineClosedError());
     const optOut = { checked: this.#options.optOut !== null, returnUid: this.#options.returnOptedOutUid };
     return new Promise<DecryptedColumns>((resolve, reject) => {
       const call = new ColumnsCall(input, domains, nowMs, optOut, resolve, reject);
