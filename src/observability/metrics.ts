@@ -177,24 +177,10 @@ export async function registerEngineMetrics(
   const { counter: followCounter, gauge } = scrapedMetrics(opened, stats);
 
   const statuses = Object.values(DecryptionStatus);
-  const lastByStatus = new Map<string, number>();
-  const tokens = new prom.Counter({
-    name: `${prefix}tokens_total`,
-    help: 'Tokens decrypted, by decryption status',
-    labelNames: ['status'],
-    registers,
-    collect() {
-      const counts = stats().statusCounts;
-      for (const status of statuses) {
-        const value = counts[status] ?? 0;
-        const delta = value - (lastByStatus.get(status) ?? 0);
-        if (delta > 0) this.inc({ status }, delta);
-        lastByStatus.set(status, value);
-      }
-    },
+  labelledCounter(prom, registers, `${prefix}tokens_total`, 'Tokens decrypted, by decryption status', ['status'], () => {
+    const counts = stats().statusCounts;
+    return statuses.map((status) => [{ status }, counts[status] ?? 0]);
   });
-  // Every status shows from the first scrape, so rate() queries never start from a missing series.
-  for (const status of statuses) tokens.inc({ status }, 0);
 
   followCounter('batches_total', 'Worker batches completed', (s) => s.batches);
   followCounter('batch_retries_total', 'Batches re-run after their worker died', (s) => s.batchRetries);
@@ -202,22 +188,13 @@ export async function registerEngineMetrics(
   followCounter('overload_rejections_total', 'Calls rejected because maxQueuedTokens was reached', (s) => s.overloadRejections);
   followCounter('opted_out_total', 'Results whose raw UID is in the opt-out store (uid withheld unless returnOptedOutUid)', (s) => s.optedOutResults);
 
-  let lastRefresh = { success: 0, failure: 0 };
-  const refreshes = new prom.Counter({
-    name: `${prefix}key_refreshes_total`,
-    help: 'Key refreshes of the followed client, by outcome',
-    labelNames: ['outcome'],
-    registers,
-    collect() {
-      const s = stats();
-      const now = { success: s.keyRefreshSuccesses, failure: s.keyRefreshFailures };
-      if (now.success > lastRefresh.success) this.inc({ outcome: 'success' }, now.success - lastRefresh.success);
-      if (now.failure > lastRefresh.failure) this.inc({ outcome: 'failure' }, now.failure - lastRefresh.failure);
-      lastRefresh = now;
-    },
+  labelledCounter(prom, registers, `${prefix}key_refreshes_total`, 'Key refreshes of the followed client, by outcome', ['outcome'], () => {
+    const s = stats();
+    return [
+      [{ outcome: 'success' }, s.keyRefreshSuccesses],
+      [{ outcome: 'failure' }, s.keyRefreshFailures],
+    ];
   });
-  refreshes.inc({ outcome: 'success' }, 0);
-  refreshes.inc({ outcome: 'failure' }, 0);
 
   gauge('queue_depth', 'Tokens queued, not yet dispatched to a worker', (s) => s.queueDepth);
   gauge('in_flight_tokens', 'Tokens in batches running on workers', (s) => s.inFlightTokens);
@@ -247,42 +224,53 @@ export async function registerEngineMetrics(
 }
 
 /**
+ * A counter whose series follow monotonic numbers: at each scrape every series `read` lists grows
+ * by what its number grew since the last scrape. Every series shows (at 0) from the first scrape,
+ * so rate() queries never start from a missing series.
+ */
+function labelledCounter(
+  prom: PromModule,
+  registers: PromClient.Registry[],
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  const last = new Map<string, number>();
+  const counter = new prom.Counter({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      for (const [labels, value] of read()) {
+        const key = JSON.stringify(labels);
+        const delta = value - (last.get(key) ?? 0);
+        if (delta > 0) this.inc(labels, delta);
+        last.set(key, value);
+      }
+    },
+  });
+  for (const [labels] of read()) counter.inc(labels, 0);
+}
+
+/**
  * A dual-scope engine's per-scope series (the totals above stay both scopes' together): tokens by
  * scope and status, key refreshes by scope and outcome, and each scope's key-set age.
  */
 function registerScopeMetrics(prom: PromModule, registers: PromClient.Registry[], prefix: string, stats: () => EngineMetricsStats): void {
   const scopes = ['UID2', 'EUID'] as const;
   const statuses = Object.values(DecryptionStatus);
-  const last = new Map<string, number>();
-  /** Adds what `value` grew by since the last scrape to the series `labels`. */
-  const grow = (counter: PromClient.Counter, labels: Record<string, string>, value: number): void => {
-    const key = JSON.stringify(labels);
-    const delta = value - (last.get(key) ?? 0);
-    if (delta > 0) counter.inc(labels, delta);
-    last.set(key, value);
-  };
-  const tokens = new prom.Counter({
-    name: `${prefix}scope_tokens_total`,
-    help: 'Tokens decrypted, by the identity scope whose key set judged them and decryption status',
-    labelNames: ['scope', 'status'],
-    registers,
-    collect() {
-      const all = stats().scopes!;
-      for (const scope of scopes) for (const status of statuses) grow(this, { scope, status }, all[scope].statusCounts[status] ?? 0);
-    },
+  labelledCounter(prom, registers, `${prefix}scope_tokens_total`, 'Tokens decrypted, by the identity scope whose key set judged them and decryption status', ['scope', 'status'], () => {
+    const all = stats().scopes!;
+    return scopes.flatMap((scope) => statuses.map((status): [Record<string, string>, number] => [{ scope, status }, all[scope].statusCounts[status] ?? 0]));
   });
-  const refreshes = new prom.Counter({
-    name: `${prefix}scope_key_refreshes_total`,
-    help: 'Key refreshes of each identity scope, by outcome',
-    labelNames: ['scope', 'outcome'],
-    registers,
-    collect() {
-      const all = stats().scopes!;
-      for (const scope of scopes) {
-        grow(this, { scope, outcome: 'success' }, all[scope].keyRefreshSuccesses);
-        grow(this, { scope, outcome: 'failure' }, all[scope].keyRefreshFailures);
-      }
-    },
+  labelledCounter(prom, registers, `${prefix}scope_key_refreshes_total`, 'Key refreshes of each identity scope, by outcome', ['scope', 'outcome'], () => {
+    const all = stats().scopes!;
+    return scopes.flatMap((scope): [Record<string, string>, number][] => [
+      [{ scope, outcome: 'success' }, all[scope].keyRefreshSuccesses],
+      [{ scope, outcome: 'failure' }, all[scope].keyRefreshFailures],
+    ]);
   });
   new prom.Gauge({
     name: `${prefix}scope_key_set_age_seconds`,
@@ -294,8 +282,4 @@ function registerScopeMetrics(prom: PromModule, registers: PromClient.Registry[]
       for (const scope of scopes) this.set({ scope }, all[scope].keySetAgeMs === null ? Number.NaN : all[scope].keySetAgeMs! / 1000);
     },
   });
-  for (const scope of scopes) {
-    for (const status of statuses) tokens.inc({ scope, status }, 0);
-    for (const outcome of ['success', 'failure']) refreshes.inc({ scope, outcome }, 0);
-  }
 }
