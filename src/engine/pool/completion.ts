@@ -138,12 +138,13 @@ export class Completion {
       for (let i = start; i < end; i++, pos++) {
         let result = readResult(slot, pos);
         const code = recordStatusCode(slot, pos);
+        // 0: the engine's (or UID2's) key set judged the token; else EUID's (a dual-scope batch).
+        const scope = recordScope(slot, pos);
         codes[code]!++;
-        if (scopeCodes !== null) scopeCodes[recordScope(slot, pos) === 0 ? 0 : 1]![code]!++;
-        // Keeps what the worker found, for the next call with this token (under the key set it
-        // was judged by: a dual-scope batch's record says which).
+        if (scopeCodes !== null) scopeCodes[scope === 0 ? 0 : 1]![code]!++;
+        // Keeps what the worker found, for the next call with this token, under that key set.
         if (cache && result.status === DecryptionStatus.Success) {
-          const keySet = recordScope(slot, pos) === 0 ? snapshot!.keySet : snapshot!.euidKeySet;
+          const keySet = scope === 0 ? snapshot!.keySet : snapshot!.euidKeySet;
           cache.store(call.token(i) as string, readFindings(slot, pos, result), keySet!, call.nowMs);
         }
         if (checkOptOut) {
